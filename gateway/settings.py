@@ -1,0 +1,75 @@
+"""The gateway's configuration: the one place environment variables (prefix `GW_`) are read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RegistrySettings(BaseModel):
+    """The registry (登记机构) this gateway serves: how its certificates are named and numbered."""
+
+    admin_code: str = "441900"                       # GB/T 2260 county-level code of 东莞市
+    name: str = "东莞市不动产登记中心"
+    province_abbr: str = "粤"                        # 省级简称 in certificate numbers
+    area_name: str = "东莞市"                        # 市县名称 in certificate numbers
+    # 统一社会信用代码 of the issuing registry (GB 32100, valid check character; a demo value)
+    credit_code: str = "12441900MB2D36612X"
+    # GB/T 36904 证照类型代码 per certificate kind (unverified official codes; configurable)
+    license_type_ownership: str = "11100000MB0341032Y001"
+    license_type_proof: str = "11100000MB0341032Y002"
+    # Certificate-number pattern; {seq} is the 7-digit per-registry/year/kind counter
+    number_pattern: str = "{province}（{year}）{area}不动产{kind}第{seq:07d}号"
+    timezone: str = "Asia/Shanghai"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Tests build it directly: `Settings(database_url=...)`."""
+
+    model_config = SettingsConfigDict(env_prefix="GW_", env_nested_delimiter="__", extra="forbid")
+
+    # Where the embedded default keeps its database, keys and certificate files.
+    data_dir: Path = Path("var")
+    # sqlite+aiosqlite:///path (embedded default) or postgresql+asyncpg://user@host/db (production)
+    database_url: str | None = None
+    # redis://127.0.0.1:6379/0 turns on arq workers; None runs jobs in-process (embedded mode)
+    redis_url: str | None = None
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    # Base of the public verification URL printed in QR codes
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+
+    # --- crypto (certs/) ---
+    # None picks the fastest healthy installed backend; "tongsuopy", "gmssl_pyx" or "gmssl" forces one.
+    crypto_backend: str | None = None
+    signer_id: str = "1234567812345678"
+    request_skew_seconds: int = 300
+    # SM4 keys for personal data at rest: key id -> 32 hex chars (16 bytes). Created in data_dir on first
+    # run in the embedded mode; given explicitly in production.
+    pii_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    pii_current_key_id: str | None = None
+    pii_index_key: SecretStr | None = None
+
+    # --- adapters: code -> {"adapter": "import.path:Class", ...its own validated settings} ---
+    banks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tax: dict[str, Any] = Field(default_factory=dict)
+    utilities: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').as_posix()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """Embedded mode: SQLite and in-process jobs (a user's first run)."""
+        return self.redis_url is None

@@ -1,0 +1,78 @@
+"""Shared fixtures: real PostgreSQL and Redis, skipped with a reason outside CI, never skipped in CI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_DSN = os.environ.get("GW_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("GW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (with the reason) when a service is down on a developer's machine; fail in CI."""
+    if _port_open(host, port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not running on {host}:{port}; CI never skips {name} tests")
+    pytest.skip(f"{name} is not running on {host}:{port} (start it with scripts/start-services.sh)")
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards (asyncpg-style DSN)."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import asyncio
+
+    import asyncpg
+
+    name = f"gwtest_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url(pg_dsn: str) -> str:
+    """The same fresh database as a SQLAlchemy URL."""
+    return pg_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """A Redis database of its own for one test (db 1–15 chosen by worker), flushed before and after."""
+    require_service("Redis", "127.0.0.1", 6379)
+    from redis.asyncio import Redis
+
+    url = REDIS_URL.rsplit("/", 1)[0] + "/" + os.environ.get("GW_TEST_REDIS_DB", "1")
+    client = Redis.from_url(url)
+    await client.flushdb()
+    try:
+        yield url
+    finally:
+        await client.flushdb()
+        await client.aclose()
