@@ -3,6 +3,10 @@
 ```
 GatewayError
 ├─ ConfigError            start-up only
+├─ BadRequest             → 400 (malformed request; missing Idempotency-Key)
+├─ LoginRequired          → 401 (back office: no, unknown or expired token; wrong password)
+├─ PayloadTooLarge        → 413 (body over the route's limit)
+├─ ServiceUnavailable     → 503 (request timeout, database down: retry with the same key)
 ├─ InputError             → 422 problem+json, field-level reasons
 ├─ NotFound               → 404 (also for another participant's object: existence does not leak)
 ├─ Conflict               → 409 (state does not allow the action; idempotency key in flight)
@@ -58,6 +62,26 @@ class ConfigError(GatewayError):
     code = "config_error"
 
 
+class BadRequest(GatewayError):
+    http_status = 400
+    code = "bad_request"
+
+
+class LoginRequired(GatewayError):
+    http_status = 401
+    code = "login_required"
+
+
+class PayloadTooLarge(GatewayError):
+    http_status = 413
+    code = "payload_too_large"
+
+
+class ServiceUnavailable(GatewayError):
+    http_status = 503
+    code = "service_unavailable"
+
+
 class InputError(GatewayError):
     http_status = 422
     code = "invalid_input"
@@ -108,7 +132,9 @@ class PartyError(GatewayError):
     http_status = 502
     code = "party_error"
 
-    def __init__(self, party: str, party_code: str = "", party_message: str = "", message_zh: str = "") -> None:
+    def __init__(
+        self, party: str, party_code: str = "", party_message: str = "", message_zh: str = ""
+    ) -> None:
         super().__init__(
             f"{party}: {party_code} {party_message}".strip(),
             message_zh or f"{party}：{party_code} {party_message}".strip(),
