@@ -26,6 +26,34 @@ class RegistrySettings(BaseModel):
     timezone: str = "Asia/Shanghai"
 
 
+class ApiSettings(BaseModel):
+    """The HTTP layer: body limits, timeouts, idempotency retention, back-office sessions."""
+
+    request_timeout_seconds: float = 30.0
+    max_json_bytes: int = 1024 * 1024  # default per-route body limit (aiohttp's own default)
+    max_upload_bytes: int = 20 * 1024 * 1024  # routes that take materials (PDF, JPEG) declare this
+    # Completed idempotency keys are replayed for at least this long (Stripe parity: 24 h), then purged.
+    idempotency_retention_hours: int = Field(default=24, ge=24)
+    # A claim whose request never completed (process died) is taken over after this long.
+    idempotency_lease_seconds: int = 60
+    token_ttl_minutes: int = 8 * 60  # a back-office working day
+
+
+class JobSettings(BaseModel):
+    """Outbox delivery: in-process runner, arq worker and sweeper."""
+
+    concurrency: int = 16  # in-process deliveries running at once (embedded mode)
+    job_timeout_seconds: float = 30.0  # one delivery attempt; Standard Webhooks suggests 15–30 s
+    # An in_flight row older than this is assumed orphaned (its worker died) and re-queued; must exceed
+    # job_timeout_seconds so a slow attempt is never run twice at once.
+    stale_after_seconds: float = 90.0
+    sweep_interval_seconds: float = 15.0
+    poll_interval_seconds: float = 1.0  # how often the dispatcher looks for rows that became due
+    arq_queue: str = "gateway:deliveries"
+    arq_max_jobs: int = 100  # arq's default 10 with poll_delay 0.5 s caps a worker near 200 jobs/s
+    arq_poll_delay_seconds: float = 0.05
+
+
 class Settings(BaseSettings):
     """Everything configurable. Tests build it directly: `Settings(database_url=...)`."""
 
@@ -60,6 +88,9 @@ class Settings(BaseSettings):
     banks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tax: dict[str, Any] = Field(default_factory=dict)
     utilities: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     log_json: bool = True
     log_level: str = "INFO"
