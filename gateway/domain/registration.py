@@ -1,0 +1,137 @@
+"""What 登簿 changes on the register for each case kind: entries opened and entries closed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gateway.domain.cases import (
+    CaseInput,
+    ContractFilingInput,
+    MortgageRegistrationInput,
+    MortgageReleaseInput,
+    MortgageTerms,
+    PresaleMortgageConversionInput,
+    TransferInput,
+    TransferType,
+)
+from gateway.domain.parties import Institution, Party, same_people
+from gateway.domain.register import (
+    ContractFilingFacts,
+    EntryFacts,
+    MortgageFacts,
+    OwnershipFacts,
+    PreRegistrationFacts,
+    PreRegistrationKind,
+    RegisterView,
+)
+
+CertificateKind = Literal["ownership", "proof"]  # 不动产权证书 / 不动产登记证明
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    facts: EntryFacts
+    rank: int | None = None
+    certificate: CertificateKind | None = None  # what 缮证 issues for this entry, if anything
+
+
+@dataclass(frozen=True)
+class RegisterChange:
+    opens: list[NewEntry] = field(default_factory=list)
+    closes: list[str] = field(default_factory=list)  # entry ids
+
+
+def mortgage_ranks_needed(case_input: CaseInput) -> bool:
+    return bool(
+        isinstance(case_input, MortgageRegistrationInput | PresaleMortgageConversionInput)
+        or (isinstance(case_input, TransferInput) and case_input.new_mortgage)
+    )
+
+
+def next_mortgage_rank(view: RegisterView, reserved: Iterable[int], releasing: Iterable[str] = ()) -> int:
+    """抵押顺位 follows acceptance order (实施细则 第67条): one after every open or already-reserved rank.
+
+    Mortgages this very case releases do not count, so a transfer that releases the seller's mortgage and
+    grants the buyer's gives the new mortgage rank 1. A rank reserved by a case that later fails leaves
+    a gap rather than moving later mortgages up.
+    """
+    released = set(releasing)
+    ranks = [e.rank or 0 for e in view.mortgages if e.certificate_number not in released]
+    return max([0, *ranks, *reserved]) + 1
+
+
+def _mortgage(mortgagee: Institution, mortgagors: list[Party], terms: MortgageTerms) -> MortgageFacts:
+    return MortgageFacts(
+        mortgagee=mortgagee,
+        mortgagors=mortgagors,
+        mortgage_kind=terms.mortgage_kind,
+        amount=terms.amount,
+        term_start=terms.term_start,
+        term_end=terms.term_end,
+        loan_contract_no=terms.loan_contract_no,
+    )
+
+
+def registration_change(
+    case_input: CaseInput, view: RegisterView, submitter: Institution, rank: int | None
+) -> RegisterChange:
+    """The entries 登簿 opens and closes. The rules have passed; this only describes the change."""
+    if isinstance(case_input, MortgageRegistrationInput):
+        facts = _mortgage(submitter, case_input.mortgagors, case_input.mortgage)
+        return RegisterChange(opens=[NewEntry(facts, rank=rank, certificate="proof")])
+
+    if isinstance(case_input, MortgageReleaseInput):
+        entry = view.mortgage_by_proof(case_input.proof_number)
+        return RegisterChange(closes=[entry.id] if entry else [])
+
+    if isinstance(case_input, TransferInput):
+        closes = [view.ownership.id] if view.ownership else []
+        closes += [e.id for e in view.mortgages if e.certificate_number in case_input.release_proof_numbers]
+        buyers = [b.party for b in case_input.buyers]
+        if case_input.transfer_type is TransferType.NEW_HOME:
+            closes += [
+                e.id
+                for e in view.pre_registrations
+                if isinstance(e.facts, PreRegistrationFacts)
+                and e.facts.pre_kind is PreRegistrationKind.PURCHASE
+                and same_people(e.facts.buyers, buyers)
+            ]
+        opens = [
+            NewEntry(
+                OwnershipFacts(owners=list(case_input.buyers), co_ownership=case_input.co_ownership),
+                certificate="ownership",
+            )
+        ]
+        if case_input.new_mortgage:
+            opens.append(
+                NewEntry(
+                    _mortgage(submitter, buyers, case_input.new_mortgage), rank=rank, certificate="proof"
+                )
+            )
+        return RegisterChange(opens=opens, closes=closes)
+
+    if isinstance(case_input, PresaleMortgageConversionInput):
+        closes = [
+            e.id
+            for e in view.pre_registrations
+            if isinstance(e.facts, PreRegistrationFacts)
+            and same_people(e.facts.buyers, case_input.buyers)
+            and (
+                e.facts.pre_kind is PreRegistrationKind.PURCHASE
+                or e.facts.contract_no == case_input.pre_mortgage_contract_no
+            )
+        ]
+        facts = _mortgage(submitter, case_input.buyers, case_input.mortgage)
+        return RegisterChange(opens=[NewEntry(facts, rank=rank, certificate="proof")], closes=closes)
+
+    assert isinstance(case_input, ContractFilingInput)
+    filing = ContractFilingFacts(
+        contract_no=case_input.contract_no,
+        developer=case_input.developer,
+        buyers=case_input.buyers,
+        price=case_input.price,
+        signed_on=case_input.signed_on,
+    )
+    return RegisterChange(opens=[NewEntry(filing)])
