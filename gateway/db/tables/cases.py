@@ -1,0 +1,83 @@
+"""Tables of cases (业务件): the case, its transitions and its materials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String
+from sqlmodel import Field, SQLModel
+
+from gateway.db.tables.register import JSONDoc
+from gateway.db.types import UTCDateTime
+
+
+def _ts(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class CaseRow(SQLModel, table=True):
+    """A case as the workflow sees it. `input` holds the submission with ID numbers encrypted."""
+
+    __tablename__ = "case_record"
+    __table_args__ = (
+        Index("ix_case_record_party_received", "submitted_by", "received_at"),
+        Index("ix_case_record_unit_state", "unit_code", "state"),
+        Index("ix_case_record_state", "state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)  # random, never sequential (OWASP API1)
+    kind: str = Field(max_length=40)
+    state: str = Field(max_length=24)
+    unit_code: str = Field(max_length=28)
+    submitted_by: str = Field(max_length=40)  # participant code of the bank
+    branch: str = Field(max_length=100)
+    clerk: str = Field(max_length=100)
+    input: dict[str, Any] = Field(sa_column=Column(JSONDoc, nullable=False))
+    tracks: dict[str, Any] = Field(sa_column=Column(JSONDoc, nullable=False))
+    rule_results: list[Any] = Field(sa_column=Column(JSONDoc, nullable=False))
+    reason: str = ""  # 补正 / 不予登记 / 撤回 reason
+    rank: int | None = None  # 抵押顺位 reserved at 受理
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    deadline_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    deadline_provisional: bool = False
+    approved_at: datetime | None = _ts()
+    registered_at: datetime | None = _ts()
+    certified_at: datetime | None = _ts()
+    completed_at: datetime | None = _ts()
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = 1  # bumped on every change (optimistic check)
+
+
+class TransitionRow(SQLModel, table=True):
+    """Who moved a case from where to where, when and why. Append-only."""
+
+    __tablename__ = "case_transition"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    case_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("case_record.id"), nullable=False, index=True)
+    )
+    from_state: str | None = Field(default=None, max_length=24)
+    to_state: str = Field(max_length=24)
+    actor: str = Field(max_length=100)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reason: str = ""
+
+
+class MaterialRow(SQLModel, table=True):
+    """An uploaded material (申请材料): PDF or JPEG, its SM3 recorded at upload."""
+
+    __tablename__ = "case_material"
+
+    id: str = Field(primary_key=True, max_length=32)
+    case_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("case_record.id"), nullable=False, index=True)
+    )
+    name: str = Field(max_length=200)
+    content_type: str = Field(max_length=60)
+    size: int
+    sm3: str = Field(max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    round: int = 0  # 0 at submission, n for the n-th 补正
+    uploaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
