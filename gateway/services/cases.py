@@ -1,0 +1,161 @@
+"""Bank-counter use cases: submit a case (受理), withdraw it (撤回), answer a 补正 request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.domain import rules
+from gateway.domain.cases import CaseInput, TransferInput
+from gateway.domain.register import MortgageFacts, RegisterView
+from gateway.domain.registration import mortgage_ranks_needed, next_mortgage_rank
+from gateway.domain.workflow import (
+    Case,
+    CaseState,
+    Track,
+    TrackState,
+    Transition,
+    is_immediate_kind,
+    required_tracks,
+)
+from gateway.errors import Conflict, RuleViolation
+from gateway.ports.banks import CaseEvent
+from gateway.services import effects
+from gateway.services.context import ServiceContext
+from gateway.services.registration import apply_registration, notify_bank
+from gateway.services.store import new_id
+
+if TYPE_CHECKING:
+    from gateway.db.uow import UnitOfWork
+
+
+async def submit(ctx: ServiceContext, party: str, branch: str, clerk: str, case_input: CaseInput) -> Case:
+    """受理: check every rule against the register; a 即办件 is registered at once, others go to review.
+
+    A failing rule refuses the submission with every reason at once (一次性告知) and records nothing.
+    """
+    submitter = ctx.institution(party)
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        unit = await store.lock_unit(case_input.unit_code)
+        view = await store.view(unit)
+        results = rules.check(case_input, view, rules.RuleContext(submitter=submitter))
+        failed = rules.failures(results)
+        if failed:
+            raise RuleViolation(failed)
+        deadline = ctx.calendar.add_working_days(now, ctx.deadline_working_days)
+        case = Case(
+            id=new_id(),
+            kind=case_input.kind,
+            state=CaseState.RECEIVED,
+            unit_code=case_input.unit_code,
+            submitted_by=party,
+            branch=branch,
+            clerk=clerk,
+            input=case_input,
+            rule_results=[r.__dict__ for r in results],
+            received_at=now,
+            deadline_at=deadline.at,
+            deadline_provisional=deadline.provisional,
+        )
+        actor = f"bank:{party}/{clerk}"
+        case.new_transitions.append(
+            Transition(from_state=None, to_state=CaseState.RECEIVED, actor=actor, at=now)
+        )
+        if mortgage_ranks_needed(case_input):
+            releasing = case_input.release_proof_numbers if isinstance(case_input, TransferInput) else []
+            case.rank = next_mortgage_rank(view, await store.reserved_ranks(unit.unit_code), releasing)
+        uow.audit(
+            actor=actor,
+            action="case.submitted",
+            subject=f"case:{case.id}",
+            case_id=case.id,
+            details={"kind": case.kind.value, "unit_code": case.unit_code, "branch": branch},
+        )
+
+        if is_immediate_kind(case.kind):
+            case.move(CaseState.APPROVED, actor="rules", at=now, reason="即办件：全部规则通过")
+            await apply_registration(ctx, uow, store, case, view, submitter, actor="rules", at=now)
+        else:
+            case.tracks = _start_tracks(case_input, view)
+            case.move(CaseState.UNDER_REVIEW, actor=actor, at=now)
+            _request_track_work(uow, case, view)
+            notify_bank(uow, case, CaseEvent.ACCEPTED)
+        # One insert at the end: the case is born in the state it reached, with its whole history.
+        await store.insert_case(case, now)
+    return case
+
+
+def _start_tracks(case_input: CaseInput, view: RegisterView) -> dict[Track, TrackState]:
+    tracks = {track: TrackState() for track in required_tracks(case_input)}
+    if Track.BANK in tracks:
+        tracks[Track.BANK].detail["awaiting"] = _bank_confirmations(case_input, view)
+    return tracks
+
+
+def _bank_confirmations(case_input: CaseInput, view: RegisterView) -> list[str]:
+    """What the banks must confirm: the new loan's contracts, and each released mortgage's settlement."""
+    awaiting: list[str] = []
+    if not isinstance(case_input, TransferInput) or case_input.new_mortgage:
+        awaiting.append("contracts")
+    if isinstance(case_input, TransferInput):
+        awaiting += [f"settlement:{proof}" for proof in case_input.release_proof_numbers]
+    return awaiting
+
+
+def _request_track_work(uow: UnitOfWork, case: Case, view: RegisterView) -> None:
+    base = {"case_id": case.id}
+    if Track.TAX in case.tracks:
+        uow.outbox(job=effects.TAX_ASSESS, target="tax", payload=base, case_id=case.id)
+    for item in case.tracks.get(Track.BANK, TrackState()).detail.get("awaiting", []):
+        if item == "contracts":
+            uow.outbox(
+                job=effects.BANK_CONFIRM_CONTRACTS, target=case.submitted_by, payload=base, case_id=case.id
+            )
+        else:
+            proof = item.split(":", 1)[1]
+            entry = view.mortgage_by_proof(proof)
+            assert entry is not None and isinstance(entry.facts, MortgageFacts)
+            uow.outbox(
+                job=effects.BANK_CONFIRM_SETTLEMENT,
+                target=entry.facts.mortgagee.code,
+                payload={**base, "proof_number": proof},
+                case_id=case.id,
+            )
+
+
+async def withdraw(ctx: ServiceContext, party: str, case_id: str, reason: str) -> Case:
+    """撤回: the submitting bank withdraws a case that is not yet registered."""
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        case = await store.load_case(case_id, party=party)
+        case.move(CaseState.WITHDRAWN, actor=f"bank:{party}", at=now, reason=reason or "申请人撤回")
+        await store.save_case(case, now)
+        uow.audit(
+            actor=f"bank:{party}",
+            action="case.withdrawn",
+            subject=f"case:{case.id}",
+            case_id=case.id,
+            details={"reason": reason},
+        )
+    return case
+
+
+async def resubmit(ctx: ServiceContext, party: str, case_id: str, note: str = "") -> Case:
+    """补正 answered: the case returns to review, and the examiners review it again from 初审."""
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        case = await store.load_case(case_id, party=party)
+        if case.state is not CaseState.NEED_MORE_MATERIAL:
+            raise Conflict("the case is not waiting for material", "该业务件不在待补正状态")
+        case.tracks[Track.REVIEW] = TrackState()
+        case.move(CaseState.UNDER_REVIEW, actor=f"bank:{party}", at=now, reason=note or "已补正")
+        await store.save_case(case, now)
+        uow.audit(
+            actor=f"bank:{party}", action="case.resubmitted", subject=f"case:{case.id}", case_id=case.id
+        )
+    return case
+
+
+async def get_case(ctx: ServiceContext, case_id: str, *, party: str | None = None) -> Case:
+    async with ctx.reading() as store:
+        return await store.load_case(case_id, party=party)

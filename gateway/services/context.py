@@ -1,0 +1,55 @@
+"""What every use case needs: the database, personal-data protection, the calendar, the registry, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from gateway.domain.calendar import WorkingCalendar
+from gateway.domain.parties import Institution
+from gateway.errors import Forbidden
+from gateway.privacy import PersonalDataProtector
+from gateway.services.store import Store
+from gateway.settings import RegistrySettings
+
+if TYPE_CHECKING:
+    from gateway.db.database import Database
+    from gateway.db.uow import UnitOfWork
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceContext:
+    db: Database
+    protector: PersonalDataProtector
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    clock: Callable[[], datetime] = utcnow
+    # Participant code → the institution it is (name and credit code), for banks and developers.
+    institutions: dict[str, Institution] = field(default_factory=dict)
+    # Working days allowed per case before its deadline (the reform: certificates within one working day).
+    deadline_working_days: int = 1
+
+    def institution(self, party: str) -> Institution:
+        found = self.institutions.get(party)
+        if found is None:
+            raise Forbidden(
+                f"participant {party} is not a registered institution", f"参与方 {party} 未登记为金融机构"
+            )
+        return found
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[tuple[UnitOfWork, Store]]:
+        async with self.db.transaction() as uow:
+            yield uow, Store(uow.session, self.protector, self.db.dialect)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Store]:
+        async with self.db.session() as session:
+            yield Store(session, self.protector, self.db.dialect)

@@ -1,0 +1,287 @@
+"""Loading and saving the register and cases: rows ↔ domain objects, with ID numbers encrypted at rest."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any, cast
+
+from pydantic import TypeAdapter
+from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.db.tables.cases import CaseRow, TransitionRow
+from gateway.db.tables.certificates import CertificateRow, NumberCounterRow
+from gateway.db.tables.register import EntryRow, UnitRow
+from gateway.domain.cases import CaseInput
+from gateway.domain.register import Entry, EntryFacts, RegisterView, Unit
+from gateway.domain.registration import NewEntry
+from gateway.domain.workflow import Case, CaseState, Track, TrackState
+from gateway.errors import Conflict, FieldReason, InputError, NotFound
+from gateway.privacy import PersonalDataProtector
+
+_FACTS: TypeAdapter[EntryFacts] = TypeAdapter(EntryFacts)
+_INPUT: TypeAdapter[CaseInput] = TypeAdapter(CaseInput)
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+UNIT, ENTRY, CASE = _table(UnitRow), _table(EntryRow), _table(CaseRow)
+TRANSITION, CERTIFICATE, COUNTER = _table(TransitionRow), _table(CertificateRow), _table(NumberCounterRow)
+LIVE_STATES = (CaseState.RECEIVED, CaseState.UNDER_REVIEW, CaseState.NEED_MORE_MATERIAL, CaseState.APPROVED)
+
+
+def new_id() -> str:
+    """Random, unguessable ids (OWASP API1): 128 bits as 32 hex characters."""
+    return secrets.token_hex(16)
+
+
+class Store:
+    """The persistence of one unit of work. Every method runs inside the caller's transaction."""
+
+    def __init__(self, session: AsyncSession, protector: PersonalDataProtector, dialect: str) -> None:
+        self.session = session
+        self.protector = protector
+        self.dialect = dialect
+
+    # --- register -------------------------------------------------------------------------------
+
+    async def lock_unit(self, unit_code: str) -> Unit:
+        """Lock the unit for this transaction, so two cases on one unit act one after the other.
+
+        SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs the row lock.
+        """
+        stmt = select(UNIT.c.facts).where(UNIT.c.unit_code == unit_code)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        facts = (await self.session.execute(stmt)).scalar_one_or_none()
+        if facts is None:
+            raise InputError(
+                f"unit {unit_code} is not on the register",
+                f"不动产单元 {unit_code} 不在登记簿上",
+                [FieldReason("unit_code", "登记簿中没有该不动产单元", "no such unit on the register")],
+            )
+        return Unit.model_validate(facts)
+
+    async def add_unit(self, unit: Unit, at: datetime) -> None:
+        self.session.add(UnitRow(unit_code=unit.unit_code, facts=unit.model_dump(mode="json"), created_at=at))
+
+    async def view(self, unit: Unit) -> RegisterView:
+        rows = (
+            await self.session.execute(
+                select(EntryRow).where(ENTRY.c.unit_code == unit.unit_code, ENTRY.c.closed_at.is_(None))
+            )
+        ).scalars()
+        return RegisterView(unit=unit, entries=[self._entry(r) for r in rows])
+
+    async def entries_of(self, unit_code: str, *, include_closed: bool = True) -> list[Entry]:
+        stmt = select(EntryRow).where(ENTRY.c.unit_code == unit_code).order_by(ENTRY.c.opened_at)
+        if not include_closed:
+            stmt = stmt.where(ENTRY.c.closed_at.is_(None))
+        return [self._entry(r) for r in (await self.session.execute(stmt)).scalars()]
+
+    def _entry(self, row: EntryRow) -> Entry:
+        return Entry(
+            id=row.id,
+            unit_code=row.unit_code,
+            facts=_FACTS.validate_python(self.protector.reveal(row.facts)),
+            opened_by_case=row.opened_by_case,
+            opened_at=row.opened_at,
+            certificate_number=row.certificate_number,
+            rank=row.rank,
+            closed_by_case=row.closed_by_case,
+            closed_at=row.closed_at,
+        )
+
+    async def open_entry(
+        self,
+        unit_code: str,
+        new: NewEntry,
+        *,
+        case_id: str | None,
+        at: datetime,
+        certificate_number: str | None,
+    ) -> str:
+        entry_id = new_id()
+        await self.session.execute(
+            insert(ENTRY).values(
+                id=entry_id,
+                unit_code=unit_code,
+                kind=new.facts.kind.value,
+                facts=self.protector.protect(new.facts.model_dump(mode="json")),
+                rank=new.rank,
+                certificate_number=certificate_number,
+                opened_by_case=case_id,
+                opened_at=at,
+            )
+        )
+        return entry_id
+
+    async def close_entries(self, entry_ids: list[str], *, case_id: str, at: datetime) -> None:
+        if not entry_ids:
+            return
+        result = await self.session.execute(
+            update(ENTRY)
+            .where(ENTRY.c.id.in_(entry_ids), ENTRY.c.closed_at.is_(None))
+            .values(closed_by_case=case_id, closed_at=at)
+        )
+        if cast(CursorResult[Any], result).rowcount != len(entry_ids):
+            raise Conflict("a register entry was closed meanwhile", "登记簿记载已被其他业务变更")
+
+    # --- certificates ---------------------------------------------------------------------------
+
+    async def next_number(self, registry_code: str, year: int, kind: str) -> int:
+        """The next sequence number, atomically: an upsert that increments and returns the counter.
+
+        It runs in the 登簿 transaction, so a rolled-back case gives its number back (no gap) and two
+        processes never get the same number (the row is locked until commit).
+        """
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        table = COUNTER
+        stmt = (
+            dialect_insert(table)
+            .values(registry_code=registry_code, year=year, kind=kind, last=1)
+            .on_conflict_do_update(
+                index_elements=["registry_code", "year", "kind"], set_={"last": table.c.last + 1}
+            )
+            .returning(table.c.last)
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def add_certificate(self, row: CertificateRow) -> None:
+        self.session.add(row)
+
+    async def set_certificate_status(self, entry_ids: list[str], status: str, at: datetime) -> list[str]:
+        """Mark the certificates proving these entries (void / cancelled); returns their numbers."""
+        if not entry_ids:
+            return []
+        result = await self.session.execute(
+            update(CERTIFICATE)
+            .where(CERTIFICATE.c.entry_id.in_(entry_ids), CERTIFICATE.c.status == "valid")
+            .values(status=status, status_changed_at=at)
+            .returning(CERTIFICATE.c.number)
+        )
+        return list(result.scalars())
+
+    # --- cases ----------------------------------------------------------------------------------
+
+    async def reserved_ranks(self, unit_code: str) -> list[int]:
+        rows = await self.session.execute(
+            select(CASE.c.rank).where(
+                CASE.c.unit_code == unit_code,
+                CASE.c.state.in_([s.value for s in LIVE_STATES]),
+                CASE.c.rank.is_not(None),
+            )
+        )
+        return [r for r in rows.scalars() if r is not None]
+
+    async def load_case(self, case_id: str, *, party: str | None = None) -> Case:
+        """The case, or NotFound — also when it belongs to another party, so existence does not leak."""
+        stmt = select(CaseRow).where(CASE.c.id == case_id)
+        if party is not None:
+            stmt = stmt.where(CASE.c.submitted_by == party)
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"case {case_id} not found", f"未找到业务件 {case_id}")
+        return self._case(row)
+
+    def _case(self, row: CaseRow) -> Case:
+        return Case(
+            id=row.id,
+            kind=row.kind,
+            state=row.state,
+            unit_code=row.unit_code,
+            submitted_by=row.submitted_by,
+            branch=row.branch,
+            clerk=row.clerk,
+            input=_INPUT.validate_python(self.protector.reveal(row.input)),
+            tracks={Track(k): TrackState.model_validate(v) for k, v in row.tracks.items()},
+            rule_results=row.rule_results,
+            reason=row.reason,
+            rank=row.rank,
+            received_at=row.received_at,
+            deadline_at=row.deadline_at,
+            deadline_provisional=row.deadline_provisional,
+            approved_at=row.approved_at,
+            registered_at=row.registered_at,
+            certified_at=row.certified_at,
+            completed_at=row.completed_at,
+            version=row.version,
+        )
+
+    def _columns(self, case: Case) -> dict[str, Any]:
+        return {
+            "state": case.state.value,
+            "tracks": {k.value: v.model_dump(mode="json") for k, v in case.tracks.items()},
+            "rule_results": case.rule_results,
+            "reason": case.reason,
+            "rank": case.rank,
+            "approved_at": case.approved_at,
+            "registered_at": case.registered_at,
+            "certified_at": case.certified_at,
+            "completed_at": case.completed_at,
+        }
+
+    async def insert_case(self, case: Case, at: datetime) -> None:
+        await self.session.execute(
+            insert(CASE).values(
+                id=case.id,
+                kind=case.kind.value,
+                unit_code=case.unit_code,
+                submitted_by=case.submitted_by,
+                branch=case.branch,
+                clerk=case.clerk,
+                input=self.protector.protect(case.input.model_dump(mode="json")),
+                received_at=case.received_at,
+                deadline_at=case.deadline_at,
+                deadline_provisional=case.deadline_provisional,
+                updated_at=at,
+                version=case.version,
+                **self._columns(case),
+            )
+        )
+        await self._flush_transitions(case)
+
+    async def save_case(self, case: Case, at: datetime) -> None:
+        """Write the case back; refuses if someone else changed it since it was loaded."""
+        result = await self.session.execute(
+            update(CASE)
+            .where(CASE.c.id == case.id, CASE.c.version == case.version)
+            .values(updated_at=at, version=case.version + 1, **self._columns(case))
+        )
+        if cast(CursorResult[Any], result).rowcount != 1:
+            raise Conflict(
+                "the case was changed meanwhile; reload and retry", "业务件已被他人修改，请刷新后重试"
+            )
+        case.version += 1
+        await self._flush_transitions(case)
+
+    async def _flush_transitions(self, case: Case) -> None:
+        if case.new_transitions:
+            await self.session.execute(
+                insert(TRANSITION),
+                [
+                    {
+                        "case_id": case.id,
+                        "from_state": t.from_state.value if t.from_state else None,
+                        "to_state": t.to_state.value,
+                        "actor": t.actor,
+                        "at": t.at,
+                        "reason": t.reason,
+                    }
+                    for t in case.new_transitions
+                ],
+            )
+            case.new_transitions.clear()
+
+    async def history(self, case_id: str) -> list[TransitionRow]:
+        rows = await self.session.execute(
+            select(TransitionRow).where(TRANSITION.c.case_id == case_id).order_by(TRANSITION.c.id)
+        )
+        return list(rows.scalars())
+
+    async def count_cases(self) -> int:
+        return int((await self.session.execute(select(func.count()).select_from(CASE))).scalar_one())
