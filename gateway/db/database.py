@@ -1,0 +1,133 @@
+"""The async database façade: one engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), same code for both."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.db.uow import UnitOfWork
+from gateway.errors import ConfigError
+
+__all__ = ["Database"]
+
+# How long a SQLite writer waits for the write lock before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option marking the read-only engine, whose SQLite transactions start DEFERRED.
+_READ_ONLY = "gateway_read_only"
+_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+
+def _normalise_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"not a database URL: {exc}", "数据库地址格式错误") from exc
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ConfigError(
+            f"unsupported database {backend!r}: use sqlite+aiosqlite:///path or postgresql+asyncpg://…",
+            f"不支持的数据库 {backend}：请使用 SQLite 或 PostgreSQL",
+        )
+    if parsed.get_driver_name() != _DRIVERS[backend]:
+        # `sqlite:///x.db` and `postgresql://…` are what people type; the async drivers are implied.
+        parsed = parsed.set(drivername=f"{backend}+{_DRIVERS[backend]}")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(
+            "SQLite needs a file: every connection of an in-memory database would see its own empty database",
+            "SQLite 须使用数据库文件（内存数据库在每个连接中各自为空）",
+        )
+    return parsed
+
+
+class Database:
+    """The gateway's database. Nothing connects until first use; `dispose()` closes the pool."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, sqlite_foreign_keys: bool = True) -> None:
+        self.url = _normalise_url(url)
+        self.dialect: Literal["sqlite", "postgresql"] = (
+            "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
+        )
+        serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+        kwargs: dict[str, Any] = {
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+            "json_serializer": serializer,
+        }
+        if self.dialect == "postgresql":
+            kwargs["connect_args"] = {"server_settings": {"timezone": "UTC", "application_name": "gateway"}}
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _install_sqlite_transactions(self.engine, foreign_keys=sqlite_foreign_keys)
+        self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def url_string(self) -> str:
+        """The URL with its password, for handing to a migration run in another thread."""
+        return self.url.render_as_string(hide_password=False)
+
+    def session(self) -> AsyncSession:
+        """A session for reading. On SQLite its transactions are DEFERRED, so readers never wait for writers;
+        do not write through it (a write there could fail to upgrade its lock): use `transaction()`."""
+        return AsyncSession(self._read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work: commit on success (audit records and outbox rows included), roll back on any
+        exception, then run the after-commit callbacks."""
+        session = AsyncSession(self.engine, expire_on_commit=False)
+        uow = UnitOfWork(session, self.dialect)
+        try:
+            yield uow
+            await uow._before_commit()
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await session.close()
+        await uow._after_commit_callbacks()
+
+    async def migrate(self) -> None:
+        """`alembic upgrade head`, in a thread (Alembic is synchronous and runs its own event loop)."""
+        from gateway.db.migrate import upgrade  # Alembic is only imported by whoever migrates
+
+        if self.dialect == "sqlite" and self.url.database:
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(upgrade, self.url_string)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _install_sqlite_transactions(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    """SQLAlchemy's recipe for SQLite transactions we control: the driver's own BEGIN handling is switched
+    off on connect, and we emit BEGIN ourselves — IMMEDIATE for writers, so a writer takes the write lock at
+    its start and waits (busy_timeout) instead of failing later when it upgrades a read lock."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

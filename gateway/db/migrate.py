@@ -1,0 +1,26 @@
+"""Alembic, driven from code: the configuration for a URL and `upgrade head` (run in a worker thread)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration whose env.py migrates `url` (alembic.ini is only for the `alembic` CLI)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Revision files are named 0001_message.py, 0002_… so the chain reads in order.
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    config.attributes["database_url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,89 @@
+"""Infrastructure tables: the hash-chained audit log and its checkpoints, the outbox, loaded calendar years."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, String, Text
+from sqlmodel import Field, SQLModel
+
+from gateway.db.types import UTCDateTime
+
+__all__ = ["AuditCheckpoint", "AuditRecord", "CalendarYearRow", "OutboxRow", "OutboxStatus"]
+
+
+class AuditRecord(SQLModel, table=True):
+    """One audit row. `hash` = SM3(0x00 ‖ prev_hash ‖ canonical JSON of the other fields); see gateway.audit."""
+
+    __tablename__ = "audit_log"
+
+    # Assigned by the appender as head + 1 under the append lock, so the chain order is the seq order.
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=100)
+    subject: str = Field(max_length=200)
+    case_id: str | None = Field(default=None, max_length=64, index=True)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """An SM2-signed statement of the chain's head (seq, hash) at a moment, kept to detect rewriting."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    head_hash: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    signature: str = Field(sa_column=Column(Text, nullable=False))  # base64 DER SM2 signature
+    public_key: str = Field(sa_column=Column(Text, nullable=False))  # PEM, for information: trust is external
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class OutboxRow(SQLModel, table=True):
+    """An outbound effect, written in the transaction that causes it and delivered afterwards."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_case", "case_id", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)  # uuid4 hex; also the webhook-id and the arq job id
+    job: str = Field(max_length=100)
+    target: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    case_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default=OutboxStatus.PENDING.value, sa_column=Column(String(16), nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_http_status: int | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class CalendarYearRow(SQLModel, table=True):
+    """An official year table loaded with `gateway calendar load`, seen by every gateway process."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # ISO dates
+    workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=500)
+    loaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    loaded_by: str = Field(max_length=200)
