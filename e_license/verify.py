@@ -1,0 +1,160 @@
+"""Verify a distributed certificate offline against the registry's certificate (the format: signing.py)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import certs
+from gateway.errors import BadSignature, GatewayError
+
+from .embedding import attach_signature_blob, read_signature_blob
+from .signing import BLOB_FORMAT
+
+_BLOB_FIELDS = ("identifier", "number", "signed_length", "sm3", "signature", "signer_certificate")
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """A certificate whose signature holds: what it is and who signed it."""
+
+    identifier: str
+    number: str
+    sm3_hex: str  # of the signed bytes
+    signed_length: int
+    signer_party_code: str
+    signer_fingerprint: str  # SM3 of the signer certificate's DER
+
+
+def verify_file(data: bytes, trusted_registry_cert: certs.Certificate) -> VerifyResult:
+    """Check a distributed certificate file; raise `BadSignature` naming the first thing that fails."""
+    blob_bytes = read_signature_blob(data)
+    blob = _parse_blob(blob_bytes)
+    length = blob["signed_length"]
+    if not 0 < length < len(data):
+        raise _bad(
+            f"the signed length {length} does not fit a file of {len(data)} bytes",
+            f"签名范围{length}字节与文件长度{len(data)}字节不符",
+        )
+    signed = data[:length]
+    actual = certs.sm3_hex(signed)
+    if actual != blob["sm3"]:
+        raise _bad(
+            f"the certificate was changed after signing: its SM3 is {actual}, the signed SM3 is {blob['sm3']}",
+            "证照内容在签名后被改动：SM3摘要与签名时不一致",
+        )
+    try:
+        signer = certs.Certificate.from_pem(blob["signer_certificate"].encode("ascii"))
+    except (GatewayError, ValueError, UnicodeEncodeError) as exc:
+        raise _bad("the embedded signer certificate cannot be read", "内嵌的签名证书无法解析") from exc
+    if signer.fingerprint != trusted_registry_cert.fingerprint:
+        raise _bad(
+            f"signed by {signer.party_code!r} (certificate {signer.fingerprint[:16]}…), "
+            "not by the trusted registry certificate",
+            f"签名者为“{signer.party_code}”，不是受信任的登记机构证书",
+        )
+    try:
+        trusted_registry_cert.public_key.verify(blob["signature"], signed)
+    except BadSignature as exc:
+        raise _bad(
+            "the SM2 signature does not verify with the registry's public key",
+            "SM2签名无法用登记机构公钥验证通过",
+        ) from exc
+    _check_bound(signed, "Subject", blob["identifier"], "identifier", "证照标识")
+    _check_bound(signed, "Keywords", blob["number"], "number", "证号")
+    if attach_signature_blob(signed, blob_bytes) != data:
+        raise _bad(
+            "bytes were added or changed after the signed range (the file was edited or re-saved)",
+            "签名范围之后的内容被追加或改动（文件被编辑或另存）",
+        )
+    return VerifyResult(
+        identifier=blob["identifier"],
+        number=blob["number"],
+        sm3_hex=actual,
+        signed_length=length,
+        signer_party_code=signer.party_code,
+        signer_fingerprint=signer.fingerprint,
+    )
+
+
+def verify_detached(pdf: bytes, signature: bytes, trusted_registry_cert: certs.Certificate) -> str:
+    """Check the signed bytes against a detached signature (from the record); return their SM3 hex."""
+    try:
+        trusted_registry_cert.public_key.verify(signature, pdf)
+    except BadSignature as exc:
+        raise _bad(
+            "the SM2 signature does not verify: the file is not the one the registry signed",
+            "SM2签名验证失败：该文件不是登记机构所签发的原件",
+        ) from exc
+    return certs.sm3_hex(pdf)
+
+
+def _bad(reason_en: str, reason_zh: str) -> BadSignature:
+    return BadSignature(f"certificate verification failed: {reason_en}", f"电子证照验证未通过：{reason_zh}")
+
+
+def _parse_blob(blob_bytes: bytes) -> dict[str, Any]:
+    try:
+        blob = json.loads(blob_bytes)
+        if not isinstance(blob, dict) or blob.get("format") != BLOB_FORMAT:
+            raise ValueError(f"format is not {BLOB_FORMAT}")
+        missing = [field for field in _BLOB_FIELDS if field not in blob]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        if not isinstance(blob["signed_length"], int) or not all(
+            isinstance(blob[field], str) for field in _BLOB_FIELDS if field != "signed_length"
+        ):
+            raise ValueError("a field has the wrong type")
+        blob["signature"] = base64.b64decode(blob["signature"], validate=True)
+    except (ValueError, binascii.Error) as exc:  # JSONDecodeError is a ValueError
+        raise _bad(f"the embedded signature.json is malformed ({exc})", "内嵌的签名数据格式错误") from exc
+    return blob
+
+
+def _check_bound(signed: bytes, key: str, expected: str, what_en: str, what_zh: str) -> None:
+    """The blob is outside the signature; tie it to the signed bytes through the PDF's document info."""
+    found = _info_string(signed, key)
+    if found != expected:
+        raise _bad(
+            f"the embedded {what_en} {expected!r} is not the one in the signed PDF ({found!r})",
+            f"内嵌签名数据中的{what_zh}与已签名PDF中的不一致",
+        )
+
+
+def _info_string(pdf: bytes, key: str) -> str | None:
+    """Read a literal string entry such as `/Subject (...)` from the last document-info dictionary."""
+    start = pdf.rfind(b"/" + key.encode() + b" (")
+    if start < 0:
+        return None
+    i = pdf.index(b"(", start) + 1
+    out = bytearray()
+    depth = 1
+    while i < len(pdf):
+        ch = pdf[i : i + 1]
+        if ch == b"\\":
+            nxt = pdf[i + 1 : i + 2]
+            octal = re.match(rb"[0-7]{1,3}", pdf[i + 1 : i + 4])
+            if octal:
+                out.append(int(octal.group(), 8) & 0xFF)
+                i += 1 + len(octal.group())
+                continue
+            out += _ESCAPES.get(nxt, nxt)
+            i += 2
+            continue
+        if ch == b"(":
+            depth += 1
+        elif ch == b")":
+            depth -= 1
+            if depth == 0:
+                break
+        out += ch
+        i += 1
+    raw = bytes(out)
+    if raw.startswith(b"\xfe\xff"):
+        return raw[2:].decode("utf-16-be", errors="replace")
+    return raw.decode("latin-1")
