@@ -1,0 +1,27 @@
+"""SM2/SM3/SM4 and the gateway CA: the only place in the project that calls a crypto primitive."""
+
+from __future__ import annotations
+
+from certs.async_ops import shutdown_crypto_executor, sign_async, verify_async
+from certs.backends import available_backends, backend_name, use_backend
+from certs.curve import DEFAULT_SIGNER_ID
+from certs.field_cipher import FieldCipher
+from certs.hashing import SM3Hasher, hmac_sm3, sm3, sm3_hex
+from certs.keys import SM2PrivateKey, SM2PublicKey
+
+__all__ = [
+    "DEFAULT_SIGNER_ID",
+    "FieldCipher",
+    "SM2PrivateKey",
+    "SM2PublicKey",
+    "SM3Hasher",
+    "available_backends",
+    "backend_name",
+    "hmac_sm3",
+    "shutdown_crypto_executor",
+    "sign_async",
+    "sm3",
+    "sm3_hex",
+    "use_backend",
+    "verify_async",
+]
