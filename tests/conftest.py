@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -48,12 +49,17 @@ def pg_dsn() -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    def run_admin(sql: str) -> None:
+        # In a thread of its own: the fixture may be requested from inside a running event loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: asyncio.run(admin(sql))).result()
+
+    run_admin(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_DSN.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

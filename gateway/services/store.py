@@ -66,8 +66,18 @@ class Store:
             )
         return Unit.model_validate(facts)
 
+    async def unit_exists(self, unit_code: str) -> bool:
+        found = await self.session.execute(select(UNIT.c.unit_code).where(UNIT.c.unit_code == unit_code))
+        return found.scalar_one_or_none() is not None
+
     async def add_unit(self, unit: Unit, at: datetime) -> None:
         self.session.add(UnitRow(unit_code=unit.unit_code, facts=unit.model_dump(mode="json"), created_at=at))
+
+    async def replace_unit_facts(self, unit: Unit) -> None:
+        """A cadastral change (e.g. 首次登记 done): the unit's physical facts, not its rights."""
+        await self.session.execute(
+            update(UNIT).where(UNIT.c.unit_code == unit.unit_code).values(facts=unit.model_dump(mode="json"))
+        )
 
     async def view(self, unit: Unit) -> RegisterView:
         rows = (
