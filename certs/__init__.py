@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from certs.async_ops import shutdown_crypto_executor, sign_async, verify_async
 from certs.backends import available_backends, backend_name, use_backend
+from certs.ca import CertificateAuthority, IssuedRecord, Revocation
 from certs.curve import DEFAULT_SIGNER_ID
 from certs.field_cipher import FieldCipher
 from certs.hashing import SM3Hasher, hmac_sm3, sm3, sm3_hex
 from certs.keys import SM2PrivateKey, SM2PublicKey
+from certs.x509 import PARTY_KINDS, Certificate, make_csr
 
 __all__ = [
     "DEFAULT_SIGNER_ID",
+    "PARTY_KINDS",
+    "Certificate",
+    "CertificateAuthority",
     "FieldCipher",
+    "IssuedRecord",
+    "Revocation",
     "SM2PrivateKey",
     "SM2PublicKey",
     "SM3Hasher",
     "available_backends",
     "backend_name",
     "hmac_sm3",
+    "make_csr",
     "shutdown_crypto_executor",
     "sign_async",
     "sm3",
