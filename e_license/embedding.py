@@ -59,7 +59,9 @@ def attach_signature_blob(pdf: bytes, blob: bytes) -> bytes:
     add(root[0], root[1], catalog[: catalog.rindex(b">>")].rstrip() + b" /Names %d 0 R >>" % names_obj)
 
     xref_at = len(out)
-    out += b"xref\n"
+    # The free-list head first, as writers conventionally do: readers (pypdf) treat a table that does not
+    # start at object 0 as suspect and may renumber its entries.
+    out += b"xref\n0 1\n0000000000 65535 f \n"
     out += b"%d 1\n%010d %05d n \n" % (root[0], offsets[root[0]], root[1])
     out += b"%d 4\n" % stream_obj
     for number in (stream_obj, spec_obj, tree_obj, names_obj):
