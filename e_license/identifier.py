@@ -91,7 +91,11 @@ class LicenseIdentifier:
         return f"{ROOT_OID}.{self.type_code}.{self.issuer_code}.{self.serial}.{self.version:03d}.{self.check}"
 
     def next_version(self) -> LicenseIdentifier:
-        """The identifier of a re-issued certificate: same serial, version + 1, new check character."""
+        """The identifier of a re-issued certificate: same serial, version + 1, new check character.
+
+        A re-issue also takes a new certificate number (一证一号), so derive it from the stored identifier,
+        not with `identifier_for(new_number, ...)`, which would start a new serial at version 001.
+        """
         if self.version >= _MAX_VERSION:
             raise _refuse("version 999 cannot be bumped", "版本号已达999，无法再换发", "version")
         return replace(self, version=self.version + 1)

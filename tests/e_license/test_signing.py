@@ -6,8 +6,10 @@ import base64
 import io
 import json
 import logging
+import multiprocessing
 import random
 import subprocess
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pypdf
@@ -170,3 +172,12 @@ async def test_issue_async_matches_the_sync_path(
     signed = await issue_async(sample_proof(), registry_key, registry_cert)
     assert signed.pdf == signed_proof.pdf
     assert verify_file(signed.distributable(), registry_cert).sm3_hex == signed_proof.sm3_hex
+
+
+async def test_rendering_in_a_process_pool_gives_the_same_signed_bytes(
+    signed_ownership: SignedCertificate, registry_key: certs.SM2PrivateKey, registry_cert: certs.Certificate
+) -> None:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        signed = await issue_async(sample_ownership(), registry_key, registry_cert, executor=pool)
+    assert signed.pdf == signed_ownership.pdf
+    verify_detached(signed.pdf, signed.signature, registry_cert)
