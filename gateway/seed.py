@@ -130,6 +130,7 @@ def _mortgage(
         term_start=start,
         term_end=date(start.year + 20, start.month, start.day),
         loan_contract_no=contract,
+        mortgage_contract_no=contract.replace("-DK-", "-DY-"),
     )
 
 

@@ -70,6 +70,7 @@ class MortgageFacts(BaseModel):
     term_start: date  # 债务履行期限 / 债权确定期间
     term_end: date
     loan_contract_no: str
+    mortgage_contract_no: str = ""
 
 
 class PreRegistrationKind(StrEnum):

@@ -71,6 +71,7 @@ def _mortgage(mortgagee: Institution, mortgagors: list[Party], terms: MortgageTe
         term_start=terms.term_start,
         term_end=terms.term_end,
         loan_contract_no=terms.loan_contract_no,
+        mortgage_contract_no=terms.mortgage_contract_no,
     )
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, select
+
+from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus
 from gateway.ports.banks import CaseEvent
+from gateway.services import effects
+from gateway.services.cases import get_case as cases_get
 from gateway.services.context import ServiceContext
 from gateway.services.registration import notify_bank
 from gateway.services.review import join_tracks
+
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 
 
 async def record_bank_result(
@@ -115,3 +122,26 @@ async def mark_completed(ctx: ServiceContext, case_id: str, actor: str = "regist
             uow.audit(actor=actor, action="case.completed", subject=f"case:{case.id}", case_id=case.id)
             await store.save_case(case, now)
     return case
+
+
+async def mark_completed_when_delivered(ctx: ServiceContext, case_id: str, *, delivered: str) -> Case:
+    """After one certificate reached the bank: archive the case once every certificate of it has.
+
+    `delivered` is the outbox row just delivered (the dispatcher marks it after this returns).
+    """
+    async with ctx.db.session() as session:
+        rows = await session.execute(
+            select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.payload).where(
+                OUTBOX.c.case_id == case_id, OUTBOX.c.job == effects.BANK_NOTIFY
+            )
+        )
+        pending = [
+            r.id
+            for r in rows
+            if r.payload.get("event") == CaseEvent.CERTIFICATE_ISSUED.value
+            and r.id != delivered
+            and r.status != OutboxStatus.DELIVERED.value
+        ]
+    if pending:
+        return await cases_get(ctx, case_id)
+    return await mark_completed(ctx, case_id, actor="registry:发证")
