@@ -1,0 +1,204 @@
+"""Checking the audit log: walk the SM3 hash chain, and sign and verify checkpoints of its head with SM2.
+
+The chain catches a changed field, a deleted row or rows put in another order anywhere before the head.
+Removing rows at the end, or rewriting the whole chain from some row on, leaves a consistent chain; a signed
+checkpoint (taken regularly and, ideally, copied out of the database) catches both, since the head it
+signed no longer matches. Appending happens in `UnitOfWork.audit()` (gateway.db.audit_chain).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import RowMapping, desc, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import certs
+from gateway.db.audit_chain import GENESIS_HASH, audit_row_hash
+from gateway.db.database import Database
+from gateway.db.jsoncanon import format_timestamp
+from gateway.db.tables import metadata
+from gateway.db.types import utcnow
+from gateway.errors import CryptoError
+
+__all__ = [
+    "ChainReport",
+    "Checkpoint",
+    "CheckpointReport",
+    "checkpoint",
+    "verify_chain",
+    "verify_checkpoints",
+]
+
+_AUDIT = metadata.tables["audit_log"]
+_CHECKPOINT = metadata.tables["audit_checkpoint"]
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of walking the chain: where it first breaks and why, or the head it ends at."""
+
+    ok: bool
+    rows_checked: int
+    first_broken_seq: int | None
+    reason: str | None
+    reason_zh: str | None
+    head_seq: int  # last row walked (0 for an empty log)
+    head_hash: str
+
+
+async def verify_chain(db: Database, *, batch_size: int = 1000) -> ChainReport:
+    """Stream the log in seq order and recompute every link; stop at the first broken row."""
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    columns = [_AUDIT.c[name] for name in ("seq", "at", "actor", "action", "subject", "case_id", "details")]
+    query = select(*columns, _AUDIT.c.prev_hash, _AUDIT.c.hash).order_by(_AUDIT.c.seq)
+    async with db.session() as session:
+        conn = await session.connection()
+        result = await conn.stream(query.execution_options(yield_per=batch_size))
+        async for row in result:
+            broken = _first_problem(row._mapping, expected_seq, prev_hash)
+            if broken is not None:
+                await result.close()
+                return ChainReport(False, checked, row.seq, broken[0], broken[1], expected_seq - 1, prev_hash)
+            checked += 1
+            expected_seq, prev_hash = row.seq + 1, row.hash
+    return ChainReport(True, checked, None, None, None, expected_seq - 1, prev_hash)
+
+
+def _first_problem(fields: RowMapping, expected_seq: int, prev_hash: str) -> tuple[str, str] | None:
+    seq = fields["seq"]
+    if seq != expected_seq:
+        missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
+        return (f"row {missing} missing (deleted)", f"第{missing}条记录缺失（已被删除）")
+    if fields["prev_hash"] != prev_hash:
+        return (
+            f"prev_hash does not match the hash of row {seq - 1} (rows reordered, inserted or rewritten)",
+            f"prev_hash与第{seq - 1}条记录的哈希不符（记录被重排、插入或改写）",
+        )
+    recomputed = audit_row_hash(
+        prev_hash,
+        seq=seq,
+        at=fields["at"],
+        actor=fields["actor"],
+        action=fields["action"],
+        subject=fields["subject"],
+        case_id=fields["case_id"],
+        details=fields["details"],
+    )
+    if recomputed != fields["hash"]:
+        return (
+            "content changed: the row's fields no longer match its hash",
+            "记录内容被篡改：字段与其哈希不符",
+        )
+    return None
+
+
+# --- checkpoints -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement "the log's head was (seq, head_hash) at `at`"."""
+
+    id: int
+    seq: int
+    head_hash: str
+    at: datetime
+    signature: bytes  # DER SM2 signature over `message()`
+    public_key_pem: str
+
+    def message(self) -> bytes:
+        return _checkpoint_message(self.seq, self.head_hash, self.at)
+
+
+def _checkpoint_message(seq: int, head_hash: str, at: datetime) -> bytes:
+    return f"gateway-audit-checkpoint/v1\n{seq}\n{head_hash}\n{format_timestamp(at)}".encode()
+
+
+async def checkpoint(db: Database, key: certs.SM2PrivateKey, *, actor: str = "system") -> Checkpoint:
+    """Sign the current head with `key`, store the checkpoint, and audit that it was taken.
+
+    The head is read inside a write transaction, so on SQLite no append can slip in between; on PostgreSQL
+    a concurrent append may commit just after, and the checkpoint simply covers the head before it."""
+    async with db.transaction() as uow:
+        conn = await uow.session.connection()
+        head = (
+            await conn.execute(select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(desc(_AUDIT.c.seq)).limit(1))
+        ).first()
+        seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS_HASH)
+        at = utcnow()
+        signature = await certs.sign_async(key, _checkpoint_message(seq, head_hash, at))
+        public_pem = key.public_key.to_pem().decode("ascii")
+        inserted = await conn.execute(
+            insert(_CHECKPOINT)
+            .values(
+                seq=seq,
+                head_hash=head_hash,
+                at=at,
+                signature=base64.b64encode(signature).decode("ascii"),
+                public_key=public_pem,
+            )
+            .returning(_CHECKPOINT.c.id)
+        )
+        checkpoint_id = int(inserted.scalar_one())
+        uow.audit(
+            actor=actor,
+            action="audit.checkpoint",
+            subject=f"audit_checkpoint:{checkpoint_id}",
+            details={"seq": seq, "head_hash": head_hash, "key": key.public_key.fingerprint},
+        )
+    return Checkpoint(checkpoint_id, seq, head_hash, at, signature, public_pem)
+
+
+@dataclass(frozen=True)
+class CheckpointReport:
+    ok: bool
+    checkpoints_checked: int
+    first_bad_checkpoint: int | None
+    reason: str | None
+    reason_zh: str | None
+
+
+async def verify_checkpoints(db: Database, public_key: certs.SM2PublicKey) -> CheckpointReport:
+    """Check every checkpoint's signature against the trusted `public_key` (never the stored one) and that
+    the log still holds the row it signed, with the same hash."""
+    checked = 0
+    async with db.session() as session:
+        conn = await session.connection()
+        rows = (await conn.execute(select(_CHECKPOINT).order_by(_CHECKPOINT.c.id))).all()
+        for row in rows:
+            problem = await _checkpoint_problem(conn, row._mapping, public_key)
+            if problem is not None:
+                return CheckpointReport(False, checked, row.id, *problem)
+            checked += 1
+    return CheckpointReport(True, checked, None, None, None)
+
+
+async def _checkpoint_problem(
+    conn: AsyncConnection, fields: RowMapping, public_key: certs.SM2PublicKey
+) -> tuple[str, str] | None:
+    seq, head_hash = fields["seq"], fields["head_hash"]
+    try:
+        signature = base64.b64decode(fields["signature"], validate=True)
+        await certs.verify_async(public_key, signature, _checkpoint_message(seq, head_hash, fields["at"]))
+    except (CryptoError, ValueError):  # BadSignature, a malformed DER or base64
+        return (
+            f"checkpoint {fields['id']}: signature does not verify with the trusted key",
+            f"检查点{fields['id']}：签名无法用受信任的公钥验证",
+        )
+    if seq == 0:
+        return None
+    stored = (await conn.execute(select(_AUDIT.c.hash).where(_AUDIT.c.seq == seq))).scalar_one_or_none()
+    if stored is None:
+        return (
+            f"checkpoint {fields['id']}: row {seq} it signed is gone (rows deleted from the end)",
+            f"检查点{fields['id']}：其签署的第{seq}条记录已不存在（末尾记录被删除）",
+        )
+    if stored != head_hash:
+        return (
+            f"checkpoint {fields['id']}: row {seq} has another hash than signed (chain rewritten)",
+            f"检查点{fields['id']}：第{seq}条记录的哈希与签署时不同（链被改写）",
+        )
+    return None
