@@ -1,0 +1,266 @@
+"""gw-certs: keys, CSRs, the gateway CA, and file signatures for integrators and operators."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from certs import backends
+from certs.ca import REVOCATION_REASONS, CertificateAuthority
+from certs.curve import DEFAULT_SIGNER_ID
+from certs.keys import SM2PrivateKey, SM2PublicKey
+from certs.x509 import PARTY_KINDS, Certificate, make_csr
+from gateway.errors import BadSignature, GatewayError, InputError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _password(path: Path | None) -> bytes | None:
+    # Like OpenSSL's -passin file:…, the first line of the file; never a command-line argument (ps shows it).
+    if path is None:
+        return None
+    return path.read_bytes().splitlines()[0] if path.stat().st_size else b""
+
+
+def _write(path: Path | None, data: bytes, *, secret: bool = False) -> None:
+    if path is None:
+        sys.stdout.buffer.write(data)
+        return
+    if secret:
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+    path.write_bytes(data)
+
+
+def _load_ca(args: argparse.Namespace) -> CertificateAuthority:
+    return CertificateAuthority.load(args.dir, _password(args.ca_password_file))
+
+
+def _signer_id(args: argparse.Namespace) -> bytes:
+    return str(args.signer_id).encode() if args.signer_id is not None else DEFAULT_SIGNER_ID
+
+
+def cmd_genkey(args: argparse.Namespace) -> int:
+    key = SM2PrivateKey.generate()
+    password = _password(args.password_file)
+    if password is not None and args.format != "pkcs8":
+        raise InputError("only PKCS#8 keys can be written encrypted", "只有 PKCS#8 格式的私钥可以加密保存")
+    _write(args.out, key.to_pem(args.format, password=password), secret=True)
+    if args.pubout is not None:
+        _write(args.pubout, key.public_key.to_pem())
+    print(f"SM2 key {key.public_key.fingerprint[:16]}… / 已生成 SM2 密钥", file=sys.stderr)
+    return 0
+
+
+def cmd_csr(args: argparse.Namespace) -> int:
+    key = SM2PrivateKey.from_pem(args.key.read_bytes(), _password(args.password_file))
+    _write(args.out, make_csr(key, args.party))
+    return 0
+
+
+def cmd_ca_init(args: argparse.Namespace) -> int:
+    if (args.dir / "ca.key").exists():
+        raise InputError(f"{args.dir} already holds a CA", f"{args.dir} 中已存在 CA，不会覆盖")
+    ca = CertificateAuthority.create(args.name, args.days)
+    ca.save(args.dir, _password(args.ca_password_file))
+    print(f"CA created / 已创建 CA: {ca.certificate.subject}, serial {ca.certificate.serial:X}")
+    print(f"certificate / 证书: {args.dir / 'ca.pem'}")
+    return 0
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    ca = _load_ca(args)
+    if args.csr is not None:
+        cert = ca.issue_from_csr(args.csr.read_bytes(), args.kind, args.days)
+    else:
+        if args.party is None:
+            raise InputError(
+                "--party is required with --pubkey or --key", "使用 --pubkey 或 --key 时须给出 --party"
+            )
+        if args.pubkey is not None:
+            public_key = SM2PublicKey.from_pem(args.pubkey.read_bytes())
+        else:
+            public_key = SM2PrivateKey.from_pem(
+                args.key.read_bytes(), _password(args.password_file)
+            ).public_key
+        cert = ca.issue(public_key, args.party, args.kind, args.days)
+    ca.save(args.dir)
+    _write(args.out, cert.pem)
+    print(
+        f"issued / 已签发: {cert.party_kind}:{cert.party_code} serial {cert.serial:X} until {cert.not_after:%Y-%m-%d}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    ca = _load_ca(args)
+    now = datetime.now(UTC)
+    print(
+        f"{'serial / 序列号':<34} {'kind':<9} {'party / 参与方':<24} {'not after / 到期':<12} status / 状态"
+    )
+    for record in ca.issued():
+        if ca.is_revoked(record.serial):
+            status = "revoked / 已吊销"
+        elif record.not_after < now:
+            status = "expired / 已过期"
+        else:
+            status = "valid / 有效"
+        print(
+            f"{record.serial:<34X} {record.party_kind:<9} {record.party_code:<24} "
+            f"{record.not_after:%Y-%m-%d}   {status}"
+        )
+    return 0
+
+
+def _parse_serial(text: str) -> int:
+    cleaned = text.strip().lower().removeprefix("0x").replace(":", "")
+    try:
+        return int(cleaned, 16)
+    except ValueError as exc:
+        raise InputError(
+            f"serial {text!r} is not hexadecimal (as `gw-certs list` prints it)",
+            f"序列号 {text!r} 不是十六进制",
+        ) from exc
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    ca = _load_ca(args)
+    serial = _parse_serial(args.serial)
+    ca.revoke(serial, args.reason)
+    ca.save(args.dir)
+    print(f"revoked / 已吊销: {serial:X} ({args.reason})")
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    key = SM2PrivateKey.from_pem(args.key.read_bytes(), _password(args.password_file))
+    _write(args.out, key.sign(args.file.read_bytes(), _signer_id(args)))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if args.cert is not None:
+        cert = Certificate.from_pem(args.cert.read_bytes())
+        if args.ca_dir is not None:
+            CertificateAuthority.load(args.ca_dir, _password(args.ca_password_file)).verify(cert)
+        public_key = cert.public_key
+        who = f"{cert.party_kind}:{cert.party_code}"
+    else:
+        public_key = SM2PublicKey.from_pem(args.pubkey.read_bytes())
+        who = public_key.fingerprint[:16]
+    public_key.verify(args.signature.read_bytes(), args.file.read_bytes(), _signer_id(args))
+    print(f"Verified OK / 验证通过 ({who})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    print(f"backend in use / 当前后端: {backends.backend_name()}")
+    print(f"installed / 已安装: {', '.join(backends.available_backends())}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gw-certs",
+        description="SM2 keys, CSRs, the gateway CA and file signatures, in formats OpenSSL 3 reads and writes.",
+    )
+    parser.add_argument(
+        "--backend", choices=backends.PREFERENCE, help="SM2 implementation (default: fastest)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def ca_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--dir", type=Path, required=True, help="CA directory (ca.key, ca.pem, serials.json, …)"
+        )
+        sub.add_argument("--ca-password-file", type=Path, help="file whose first line decrypts ca.key")
+
+    def key_password(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--password-file", type=Path, help="file whose first line is the key's password")
+
+    sub = command("genkey", cmd_genkey, "generate an SM2 private key (PEM)")
+    sub.add_argument("-o", "--out", type=Path, help="private key file (default: stdout)")
+    sub.add_argument("--format", choices=("pkcs8", "sec1"), default="pkcs8")
+    sub.add_argument("--pubout", type=Path, help="also write the public key (SubjectPublicKeyInfo PEM)")
+    key_password(sub)
+
+    sub = command("csr", cmd_csr, "make a PKCS#10 certificate request with CN = participant code")
+    sub.add_argument("--key", type=Path, required=True)
+    sub.add_argument("--party", required=True, help="participant code, e.g. icbc-dg")
+    sub.add_argument("-o", "--out", type=Path)
+    key_password(sub)
+
+    sub = command("ca-init", cmd_ca_init, "create the gateway root CA in a new directory")
+    ca_options(sub)
+    sub.add_argument("--name", default="Gateway Root CA")
+    sub.add_argument("--days", type=int, default=3650)
+
+    sub = command("issue", cmd_issue, "issue a participant certificate from a CSR, a public key or a key")
+    ca_options(sub)
+    source = sub.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csr", type=Path)
+    source.add_argument("--pubkey", type=Path)
+    source.add_argument("--key", type=Path)
+    sub.add_argument("--party", help="participant code (with --pubkey or --key)")
+    sub.add_argument("--kind", required=True, choices=sorted(PARTY_KINDS))
+    sub.add_argument("--days", type=int, default=825)
+    sub.add_argument("-o", "--out", type=Path, help="certificate file (default: stdout)")
+    key_password(sub)
+
+    sub = command("list", cmd_list, "list the certificates this CA issued")
+    ca_options(sub)
+
+    sub = command("revoke", cmd_revoke, "revoke a certificate by serial (hex, as listed)")
+    ca_options(sub)
+    sub.add_argument("serial")
+    sub.add_argument("--reason", default="unspecified", choices=sorted(REVOCATION_REASONS))
+
+    sub = command("sign", cmd_sign, "sign a file: DER signature, as `openssl dgst -sm3 -sign` makes")
+    sub.add_argument("file", type=Path)
+    sub.add_argument("--key", type=Path, required=True)
+    sub.add_argument("-o", "--out", type=Path, help="signature file (default: stdout)")
+    sub.add_argument("--signer-id", help="SM2 signer ID (default 1234567812345678)")
+    key_password(sub)
+
+    sub = command("verify", cmd_verify, "verify a file's signature with a certificate or a public key")
+    sub.add_argument("file", type=Path)
+    sub.add_argument("--signature", type=Path, required=True, help="DER (or raw 64-byte r‖s) signature")
+    signer = sub.add_mutually_exclusive_group(required=True)
+    signer.add_argument("--cert", type=Path)
+    signer.add_argument("--pubkey", type=Path)
+    sub.add_argument("--ca-dir", type=Path, help="also check the certificate against this CA")
+    sub.add_argument("--ca-password-file", type=Path)
+    sub.add_argument("--signer-id")
+
+    command("info", cmd_info, "show the SM2 backend in use and the installed ones")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        backends.use_backend(args.backend)
+        handler: Handler = args.handler
+        return handler(args)
+    except BadSignature as exc:
+        print(f"验证失败：{exc.message_zh}\nverification failed: {exc.message_en}", file=sys.stderr)
+        return 1
+    except GatewayError as exc:
+        print(f"错误：{exc.message_zh}\nerror: {exc.message_en}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"错误：无法读写文件 {exc.filename}\nerror: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
