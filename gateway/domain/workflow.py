@@ -193,6 +193,7 @@ class Case(BaseModel):
     tracks: dict[Track, TrackState] = Field(default_factory=dict)
     rule_results: list[dict[str, Any]] = Field(default_factory=list)
     reason: str = ""
+    assignee: str | None = None  # the examiner the case is assigned to (reassignment by a supervisor)
     rank: int | None = None
     received_at: datetime
     deadline_at: datetime

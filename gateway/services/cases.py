@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gateway.domain import rules
@@ -20,7 +21,8 @@ from gateway.domain.workflow import (
 from gateway.errors import Conflict, RuleViolation
 from gateway.ports.banks import CaseEvent
 from gateway.services import effects
-from gateway.services.context import ServiceContext
+from gateway.services.context import Finisher, ServiceContext
+from gateway.services.materials import MaterialRecord, MaterialUpload
 from gateway.services.registration import apply_registration, notify_bank
 from gateway.services.store import new_id
 
@@ -28,7 +30,16 @@ if TYPE_CHECKING:
     from gateway.db.uow import UnitOfWork
 
 
-async def submit(ctx: ServiceContext, party: str, branch: str, clerk: str, case_input: CaseInput) -> Case:
+async def submit(
+    ctx: ServiceContext,
+    party: str,
+    branch: str,
+    clerk: str,
+    case_input: CaseInput,
+    *,
+    materials: Sequence[MaterialUpload] = (),
+    finish: Finisher | None = None,
+) -> Case:
     """受理: check every rule against the register; a 即办件 is registered at once, others go to review.
 
     A failing rule refuses the submission with every reason at once (一次性告知) and records nothing.
@@ -82,6 +93,10 @@ async def submit(ctx: ServiceContext, party: str, branch: str, clerk: str, case_
             notify_bank(uow, case, CaseEvent.ACCEPTED)
         # One insert at the end: the case is born in the state it reached, with its whole history.
         await store.insert_case(case, now)
+        for material in materials:
+            await store.add_material(case.id, material, round_=0, at=now)
+        if finish:
+            await finish(uow, case)
     return case
 
 
@@ -123,7 +138,9 @@ def _request_track_work(uow: UnitOfWork, case: Case, view: RegisterView) -> None
             )
 
 
-async def withdraw(ctx: ServiceContext, party: str, case_id: str, reason: str) -> Case:
+async def withdraw(
+    ctx: ServiceContext, party: str, case_id: str, reason: str, *, finish: Finisher | None = None
+) -> Case:
     """撤回: the submitting bank withdraws a case that is not yet registered."""
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
@@ -137,10 +154,14 @@ async def withdraw(ctx: ServiceContext, party: str, case_id: str, reason: str) -
             case_id=case.id,
             details={"reason": reason},
         )
+        if finish:
+            await finish(uow, case)
     return case
 
 
-async def resubmit(ctx: ServiceContext, party: str, case_id: str, note: str = "") -> Case:
+async def resubmit(
+    ctx: ServiceContext, party: str, case_id: str, note: str = "", *, finish: Finisher | None = None
+) -> Case:
     """补正 answered: the case returns to review, and the examiners review it again from 初审."""
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
@@ -153,7 +174,39 @@ async def resubmit(ctx: ServiceContext, party: str, case_id: str, note: str = ""
         uow.audit(
             actor=f"bank:{party}", action="case.resubmitted", subject=f"case:{case.id}", case_id=case.id
         )
+        if finish:
+            await finish(uow, case)
     return case
+
+
+async def add_material(
+    ctx: ServiceContext,
+    party: str,
+    case_id: str,
+    material: MaterialUpload,
+    *,
+    finish: Finisher | None = None,
+) -> MaterialRecord:
+    """Upload one more material (e.g. for 补正) to one's own case that is not yet decided."""
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        case = await store.load_case(case_id, party=party)
+        if case.state.is_final or case.state in (CaseState.REGISTERED, CaseState.CERTIFIED):
+            raise Conflict(
+                "the case takes no more material", f"案件状态为“{case.state.label_zh}”，不再接收材料"
+            )
+        round_ = await store.material_round(case.id)
+        record = await store.add_material(case.id, material, round_=round_, at=now)
+        uow.audit(
+            actor=f"bank:{party}",
+            action="case.material_added",
+            subject=f"case:{case.id}",
+            case_id=case.id,
+            details={"material_id": record.id, "sm3": record.sm3, "size": record.size},
+        )
+        if finish:
+            await finish(uow, case)
+    return record
 
 
 async def get_case(ctx: ServiceContext, case_id: str, *, party: str | None = None) -> Case:

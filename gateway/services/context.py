@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.parties import Institution
+from gateway.domain.workflow import Case
 from gateway.errors import Forbidden
 from gateway.privacy import PersonalDataProtector
 from gateway.services.store import Store
@@ -18,6 +19,11 @@ from gateway.settings import RegistrySettings
 if TYPE_CHECKING:
     from gateway.db.database import Database
     from gateway.db.uow import UnitOfWork
+
+
+# Called at the end of a use case's transaction, before commit: the HTTP layer stores the idempotent
+# response there, so the effect and the stored response commit together or not at all.
+Finisher = Callable[["UnitOfWork", Case], Awaitable[None]]
 
 
 def utcnow() -> datetime:

@@ -100,3 +100,22 @@ def _need_reason(reason: str) -> None:
             "须填写理由",
             [FieldReason("reason", "须填写理由", "a reason is required")],
         )
+
+
+async def assign(ctx: ServiceContext, actor: str, case_id: str, assignee: str) -> Case:
+    """改派: a supervisor gives a case to another examiner."""
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        case = await store.load_case(case_id)
+        if case.state.is_final:
+            raise Conflict("a closed case cannot be reassigned", "已结束的案件不能改派")
+        previous, case.assignee = case.assignee, assignee
+        uow.audit(
+            actor=actor,
+            action="case.assigned",
+            subject=f"case:{case.id}",
+            case_id=case.id,
+            details={"from": previous, "to": assignee},
+        )
+        await store.save_case(case, now)
+    return case

@@ -11,7 +11,7 @@ from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.db.tables.cases import CaseRow, TransitionRow
+from gateway.db.tables.cases import CaseRow, MaterialRow, TransitionRow
 from gateway.db.tables.certificates import CertificateRow, NumberCounterRow
 from gateway.db.tables.register import EntryRow, UnitRow
 from gateway.domain.cases import CaseInput
@@ -20,6 +20,7 @@ from gateway.domain.registration import NewEntry
 from gateway.domain.workflow import Case, CaseState, Track, TrackState
 from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.privacy import PersonalDataProtector
+from gateway.services.materials import MaterialRecord, MaterialUpload, digest
 
 _FACTS: TypeAdapter[EntryFacts] = TypeAdapter(EntryFacts)
 _INPUT: TypeAdapter[CaseInput] = TypeAdapter(CaseInput)
@@ -31,6 +32,7 @@ def _table(model: type[Any]) -> Table:
 
 UNIT, ENTRY, CASE = _table(UnitRow), _table(EntryRow), _table(CaseRow)
 TRANSITION, CERTIFICATE, COUNTER = _table(TransitionRow), _table(CertificateRow), _table(NumberCounterRow)
+MATERIAL = _table(MaterialRow)
 LIVE_STATES = (CaseState.RECEIVED, CaseState.UNDER_REVIEW, CaseState.NEED_MORE_MATERIAL, CaseState.APPROVED)
 
 
@@ -211,6 +213,7 @@ class Store:
             tracks={Track(k): TrackState.model_validate(v) for k, v in row.tracks.items()},
             rule_results=row.rule_results,
             reason=row.reason,
+            assignee=row.assignee,
             rank=row.rank,
             received_at=row.received_at,
             deadline_at=row.deadline_at,
@@ -228,6 +231,7 @@ class Store:
             "tracks": {k.value: v.model_dump(mode="json") for k, v in case.tracks.items()},
             "rule_results": case.rule_results,
             "reason": case.reason,
+            "assignee": case.assignee,
             "rank": case.rank,
             "approved_at": case.approved_at,
             "registered_at": case.registered_at,
@@ -286,6 +290,53 @@ class Store:
                 ],
             )
             case.new_transitions.clear()
+
+    async def add_material(
+        self, case_id: str, material: MaterialUpload, *, round_: int, at: datetime
+    ) -> MaterialRecord:
+        record = MaterialRecord(
+            id=new_id(),
+            case_id=case_id,
+            name=material.name,
+            content_type=material.content_type,
+            size=len(material.content),
+            sm3=digest(material.content),
+            round=round_,
+            uploaded_at=at,
+        )
+        await self.session.execute(insert(MATERIAL).values(**record.__dict__, content=material.content))
+        return record
+
+    async def material_round(self, case_id: str) -> int:
+        """0 before any 补正 request, n after the n-th: which round an upload answers."""
+        found = await self.session.execute(
+            select(func.count())
+            .select_from(TRANSITION)
+            .where(
+                TRANSITION.c.case_id == case_id, TRANSITION.c.to_state == CaseState.NEED_MORE_MATERIAL.value
+            )
+        )
+        return int(found.scalar_one())
+
+    async def materials(self, case_id: str) -> list[MaterialRecord]:
+        rows = await self.session.execute(
+            select(*(MATERIAL.c[f] for f in MaterialRecord.__dataclass_fields__))
+            .where(MATERIAL.c.case_id == case_id)
+            .order_by(MATERIAL.c.uploaded_at)
+        )
+        return [MaterialRecord(**r._mapping) for r in rows]
+
+    async def material_content(self, case_id: str, material_id: str) -> tuple[MaterialRecord, bytes]:
+        row = (
+            await self.session.execute(
+                select(MATERIAL).where(MATERIAL.c.case_id == case_id, MATERIAL.c.id == material_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"material {material_id} not found", f"未找到材料 {material_id}")
+        data = dict(row._mapping)
+        content = data.pop("content")
+        return MaterialRecord(**data), bytes(content)
 
     async def history(self, case_id: str) -> list[TransitionRow]:
         rows = await self.session.execute(

@@ -12,7 +12,7 @@ from gateway.domain.workflow import Case, CaseState, Track, TrackStatus
 from gateway.ports.banks import CaseEvent
 from gateway.services import effects
 from gateway.services.cases import get_case as cases_get
-from gateway.services.context import ServiceContext
+from gateway.services.context import Finisher, ServiceContext
 from gateway.services.registration import notify_bank
 from gateway.services.review import join_tracks
 
@@ -20,7 +20,14 @@ OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 
 
 async def record_bank_result(
-    ctx: ServiceContext, case_id: str, item: str, *, confirmed: bool, actor: str, message: str = ""
+    ctx: ServiceContext,
+    case_id: str,
+    item: str,
+    *,
+    confirmed: bool,
+    actor: str,
+    message: str = "",
+    finish: Finisher | None = None,
 ) -> Case:
     """A bank confirmed (or refused) one awaited item: "contracts" or "settlement:<proof number>".
 
@@ -33,6 +40,8 @@ async def record_bank_result(
         track = case.tracks.get(Track.BANK)
         awaiting: list[str] = list(track.detail.get("awaiting", [])) if track else []
         if track is None or item not in awaiting or case.state is not CaseState.UNDER_REVIEW:
+            if finish:
+                await finish(uow, case)
             return case
         if confirmed:
             awaiting.remove(item)
@@ -56,6 +65,8 @@ async def record_bank_result(
         )
         join_tracks(case, now)
         await store.save_case(case, now)
+        if finish:
+            await finish(uow, case)
     return case
 
 
@@ -67,22 +78,38 @@ async def record_tax_assessment(
 
 
 async def record_tax_cleared(
-    ctx: ServiceContext, case_id: str, clearance: dict[str, Any], actor: str
+    ctx: ServiceContext,
+    case_id: str,
+    clearance: dict[str, Any],
+    actor: str,
+    *,
+    finish: Finisher | None = None,
 ) -> Case:
     """The bureau confirmed payment (完税): the tax track passes, and 登簿 may follow (契税法 第11条)."""
-    return await _tax_step(ctx, case_id, actor, TrackStatus.PASSED, clearance)
+    return await _tax_step(ctx, case_id, actor, TrackStatus.PASSED, clearance, finish)
 
 
 async def _tax_step(
-    ctx: ServiceContext, case_id: str, actor: str, status: TrackStatus, detail: dict[str, Any]
+    ctx: ServiceContext,
+    case_id: str,
+    actor: str,
+    status: TrackStatus,
+    detail: dict[str, Any],
+    finish: Finisher | None = None,
 ) -> Case:
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
         case = await store.load_case(case_id)
         track = case.tracks.get(Track.TAX)
-        if track is None or track.status is TrackStatus.PASSED or case.state.is_final:
-            return case
-        if status is TrackStatus.ASSESSED and track.status is not TrackStatus.PENDING:
+        unchanged = (
+            track is None
+            or track.status is TrackStatus.PASSED
+            or case.state.is_final
+            or (status is TrackStatus.ASSESSED and track.status is not TrackStatus.PENDING)
+        )
+        if unchanged or track is None:
+            if finish:
+                await finish(uow, case)
             return case
         track.status = status
         track.detail.update({"assessment" if status is TrackStatus.ASSESSED else "clearance": detail})
@@ -97,6 +124,8 @@ async def _tax_step(
         )
         join_tracks(case, now)
         await store.save_case(case, now)
+        if finish:
+            await finish(uow, case)
     return case
 
 

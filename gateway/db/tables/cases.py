@@ -37,6 +37,7 @@ class CaseRow(SQLModel, table=True):
     tracks: dict[str, Any] = Field(sa_column=Column(JSONDoc, nullable=False))
     rule_results: list[Any] = Field(sa_column=Column(JSONDoc, nullable=False))
     reason: str = ""  # 补正 / 不予登记 / 撤回 reason
+    assignee: str | None = Field(default=None, max_length=100)  # the examiner the case is assigned to
     rank: int | None = None  # 抵押顺位 reserved at 受理
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     deadline_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -46,6 +46,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("reason", sa.String(), nullable=False),
+        sa.Column("assignee", sa.String(length=100), nullable=True),
         sa.Column("rank", sa.Integer(), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=False),
