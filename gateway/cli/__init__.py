@@ -1,0 +1,51 @@
+"""The `gateway` command. Each command group is a module with `register(subparsers)`; add yours to GROUPS."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from gateway.cli import audit, calendar, db
+from gateway.cli.common import CommandGroup
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+
+__all__ = ["GROUPS", "build_parser", "main"]
+
+# The one list of command groups: a new group is a module here plus one entry.
+GROUPS: tuple[CommandGroup, ...] = (db, audit, calendar)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway",
+        description="不动产登记+金融 一体办 gateway. Settings come from GW_* environment variables.",
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for group in GROUPS:
+        group.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 1 a check failed, 2 a usage or configuration error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        effective = settings or Settings()
+    except ValidationError as exc:
+        print(f"error: invalid settings (GW_* variables)\n错误：配置无效\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(asyncio.run(run(args, effective)))
+    except GatewayError as exc:
+        print(f"error: {exc.message_en}\n错误：{exc.message_zh}", file=sys.stderr)
+        return 2

@@ -1,0 +1,100 @@
+"""`gateway audit verify` and `gateway audit checkpoint`: check the hash chain, sign its head."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from pathlib import Path
+
+import certs
+from gateway.audit import checkpoint, verify_chain, verify_checkpoints
+from gateway.cli.common import Subparsers, open_database
+from gateway.settings import Settings
+
+KEY_FILE = "audit-checkpoint.key"
+PUBLIC_KEY_FILE = "audit-checkpoint.pub.pem"
+
+
+def register(subparsers: Subparsers) -> None:
+    group = subparsers.add_parser("audit", help="audit log: verify the chain, sign checkpoints / 审计日志")
+    commands = group.add_subparsers(title="audit commands", metavar="COMMAND", required=True)
+    verify = commands.add_parser(
+        "verify", help="walk the chain (exit 1 naming the first broken row) and check signed checkpoints"
+    )
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        help=f"trusted checkpoint key (PEM); default DATA_DIR/keys/{PUBLIC_KEY_FILE} if it exists",
+    )
+    verify.set_defaults(run=_verify)
+    sign = commands.add_parser("checkpoint", help="sign the chain's head with SM2 and store the checkpoint")
+    sign.add_argument(
+        "--key",
+        type=Path,
+        help=f"SM2 private key (PEM); default DATA_DIR/keys/{KEY_FILE}, created on first use",
+    )
+    sign.set_defaults(run=_checkpoint)
+
+
+def _keys_dir(settings: Settings) -> Path:
+    return settings.data_dir / "keys"
+
+
+def _trusted_public_key(path: Path | None, settings: Settings) -> certs.SM2PublicKey | None:
+    if path is None:
+        path = _keys_dir(settings) / PUBLIC_KEY_FILE
+        if not path.exists():
+            return None
+    return certs.SM2PublicKey.from_pem(path.read_bytes())
+
+
+async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    public_key = _trusted_public_key(args.public_key, settings)
+    async with open_database(settings) as db:
+        chain = await verify_chain(db)
+        if not chain.ok:
+            print(
+                f"audit chain BROKEN at seq {chain.first_broken_seq}: {chain.reason}\n"
+                f"审计链在第{chain.first_broken_seq}条记录处断裂：{chain.reason_zh}\n"
+                f"({chain.rows_checked} rows before it verified)"
+            )
+            return 1
+        print(f"audit chain OK: {chain.rows_checked} rows, head seq {chain.head_seq} / 审计链完整")
+        if public_key is None:
+            print("checkpoints not checked: no trusted public key (--public-key) / 未提供公钥，未校验检查点")
+            return 0
+        report = await verify_checkpoints(db, public_key)
+    if not report.ok:
+        print(f"checkpoint FAILED: {report.reason}\n检查点校验失败：{report.reason_zh}")
+        return 1
+    print(f"checkpoints OK: {report.checkpoints_checked} verified / 检查点校验通过")
+    return 0
+
+
+def _load_or_create_key(path: Path | None, settings: Settings) -> certs.SM2PrivateKey:
+    if path is not None:
+        return certs.SM2PrivateKey.from_pem(path.read_bytes())
+    key_path = _keys_dir(settings) / KEY_FILE
+    if key_path.exists():
+        return certs.SM2PrivateKey.from_pem(key_path.read_bytes())
+    # Embedded mode: a key of its own on first use; production passes --key (kept outside the database).
+    key = certs.SM2PrivateKey.generate()
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.to_pem())
+    (_keys_dir(settings) / PUBLIC_KEY_FILE).write_bytes(key.public_key.to_pem())
+    print(f"created checkpoint key {key_path} (public key {PUBLIC_KEY_FILE} beside it) / 已生成检查点密钥")
+    return key
+
+
+async def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    key = _load_or_create_key(args.key, settings)
+    async with open_database(settings) as db:
+        taken = await checkpoint(db, key, actor=f"cli:{getpass.getuser()}")
+    print(
+        f"checkpoint {taken.id}: seq {taken.seq} hash {taken.head_hash} signed by key "
+        f"{key.public_key.fingerprint[:16]}… / 检查点已签署"
+    )
+    return 0
