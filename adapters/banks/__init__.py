@@ -1,0 +1,1 @@
+"""Bank core-system adapters: one module per wire format (or per bank with its own quirks)."""
