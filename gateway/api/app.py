@@ -1,0 +1,50 @@
+"""The aiohttp application factory: middlewares, route tables per prefix, lifecycle of the container."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+
+from aiohttp import web
+
+from gateway.api import backoffice, docs, ops
+from gateway.api.keys import API, API_DOCS, CONTAINER
+from gateway.api.middleware import authenticate, idempotency, request_context, sign_responses
+from gateway.api.problem import errors_middleware
+from gateway.api.state import ApiState
+from gateway.bootstrap import Container
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    container: Container, *, routes: Iterable[web.AbstractRouteDef] = (), dispatch: bool = True
+) -> web.Application:
+    """The gateway's web application. Case routes are added by passing `routes` (or `app.router.add_routes`
+    before it starts); each handler declares its contract with `@endpoint`. Nothing connects until startup.
+
+    Prefixes: `/api/v1/` bank API (signed), `/callbacks/v1/` (signed), `/backoffice/api/v1/` (bearer token),
+    `/public/` (none), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`.
+    """
+    api = container.settings.api
+    app = web.Application(
+        middlewares=[request_context, sign_responses, errors_middleware, authenticate, idempotency],
+        # The hard ceiling for any route; each route's own (smaller) limit is enforced by the middleware.
+        client_max_size=max(api.max_upload_bytes, api.max_json_bytes),
+    )
+    app[CONTAINER] = container
+    app[API] = ApiState.from_container(container)
+    app[API_DOCS] = {}
+    app.router.add_routes(ops.routes)
+    app.router.add_routes(docs.routes)
+    app.router.add_routes(backoffice.routes)
+    app.router.add_routes(list(routes))
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await container.open(dispatch=dispatch)
+        try:
+            yield
+        finally:
+            await container.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

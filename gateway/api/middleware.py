@@ -1,0 +1,170 @@
+"""The request pipeline: request id and metrics, response signing, authentication, idempotency.
+
+Order (outermost first): `request_context` → `sign_responses` → `errors_middleware` (problem.py) →
+`authenticate` → `idempotency` → handler. Signing sits outside the error middleware so that every response
+on a signed prefix, problem+json included, carries the registry's signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from functools import partial
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from certs import sign_response, sm3_hex
+from certs.async_ops import crypto_executor
+from gateway.api.keys import ACTOR, API, BODY_LIMIT, IDEMPOTENCY, PARTICIPANT, REQUEST_ID
+from gateway.api.problem import problem_response
+from gateway.api.routing import BACKOFFICE_API, SIGNED_PREFIXES, endpoint_of, read_body
+from gateway.errors import AuthenticationError, LoginRequired
+from gateway.logging import bind_request, get_logger
+from gateway.metrics import AUTH_FAILURES, record_request
+from gateway.security.idempotency import StoredResponse, parse_idempotency_key
+
+__all__ = ["authenticate", "idempotency", "request_context", "sign_responses"]
+
+log = get_logger("gateway.http")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.-]{8,64}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_signed(path: str) -> bool:
+    return path.startswith(SIGNED_PREFIXES)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A request id (the caller's X-Request-ID when well-formed), log context, metrics, one log line."""
+    given = request.headers.get("X-Request-ID", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    bind_request(request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response: web.StreamResponse = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "(unmatched)"
+        record_request(route, request.method, status, elapsed)
+        log.info("request", method=request.method, route=route, status=status, ms=round(elapsed * 1000, 2))
+        structlog.contextvars.clear_contextvars()
+
+
+@web.middleware
+async def sign_responses(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Sign every response on /api/v1/ and /callbacks/v1/ (DESIGN Appendix A): status, request nonce, body."""
+    if not is_signed(request.path):
+        response: web.StreamResponse = await handler(request)
+        return response
+    response = await handler(request)
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, bytes | bytearray):
+        # A streamed body cannot be signed before it is sent; signed routes return bytes (json_response).
+        log.error("unsigned response body on a signed route", type=type(response).__name__)
+        response = problem_response(
+            request,
+            status=500,
+            code="internal_error",
+            detail_en="the response could not be signed",
+            detail_zh="响应无法签名",
+        )
+        body = response.body
+        assert isinstance(body, bytes)
+    state = request.app[API]
+    nonce = request.headers.get("X-GW-Nonce", "")
+    if "\n" in nonce or len(nonce) > 128:
+        nonce = ""
+    loop = asyncio.get_running_loop()
+    headers = await loop.run_in_executor(
+        crypto_executor(), partial(sign_response, state.registry_key, response.status, nonce, bytes(body))
+    )
+    response.headers.update(headers)
+    return response
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Body limit per route; the participant of a signed request; the back-office user of a token."""
+    state = request.app[API]
+    spec = endpoint_of(request)
+    request[BODY_LIMIT] = spec.max_body or state.settings.max_json_bytes
+    if is_signed(request.path):
+        body = await read_body(request)
+        try:
+            participant = await state.verifier.verify(request.method, request.raw_path, request.headers, body)
+        except AuthenticationError as exc:
+            AUTH_FAILURES.labels(exc.code).inc()
+            raise
+        request[PARTICIPANT] = participant
+        structlog.contextvars.bind_contextvars(party=participant.code)
+    else:
+        if request.method in _BODY_METHODS:
+            await read_body(request)
+        if request.path.startswith(BACKOFFICE_API) and not spec.public:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise LoginRequired(
+                    "sign in first: send Authorization: Bearer <token> from POST /backoffice/api/v1/login",
+                    "请先登录：携带登录接口返回的 Authorization: Bearer <token>",
+                )
+            actor = await state.users.authenticate(token.strip())
+            request[ACTOR] = actor
+            structlog.contextvars.bind_contextvars(actor=actor.id)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+def _needs_key(request: web.Request) -> bool:
+    if request.method != "POST" or not is_signed(request.path):
+        return False
+    if request.match_info.http_exception is not None:  # unknown route: let it be a 404/405
+        return False
+    return endpoint_of(request).idempotent is not False
+
+
+@web.middleware
+async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Idempotency-Key on state-changing POSTs of signed prefixes: claim, run once, replay thereafter."""
+    if not _needs_key(request):
+        response: web.StreamResponse = await handler(request)
+        return response
+    store = request.app[API].idempotency
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    body = await request.read()
+    fingerprint = sm3_hex(b"%s\n%s\n%s" % (request.method.encode(), request.raw_path.encode(), body))
+    outcome = await store.claim(request[PARTICIPANT].code, key, fingerprint)
+    if isinstance(outcome, StoredResponse):
+        return web.Response(
+            status=outcome.status,
+            body=outcome.body,
+            headers={"Content-Type": outcome.content_type, "Idempotent-Replayed": "true"},
+        )
+    request[IDEMPOTENCY] = outcome
+    try:
+        response = await handler(request)
+    except BaseException:
+        if not outcome.completed:
+            # Shielded: a cancelled request still frees its key (else it waits for the lease to run out).
+            await asyncio.shield(store.release(outcome))
+        raise
+    if outcome.completed:
+        return response
+    body_out = response.body if isinstance(response, web.Response) else None
+    if response.status < 400 and isinstance(body_out, bytes):
+        # The handler had no transaction of its own to store the response in: store it now.
+        content_type = response.headers.get("Content-Type", "application/octet-stream")
+        await store.complete_alone(outcome, response.status, body_out, content_type)
+    else:
+        await asyncio.shield(store.release(outcome))
+    return response

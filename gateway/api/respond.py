@@ -1,0 +1,44 @@
+"""Responses written inside a use case's transaction, so an idempotent POST's effect and its stored reply commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from gateway.api.keys import CONTAINER, IDEMPOTENCY
+from gateway.db.uow import UnitOfWork
+from gateway.services.context import ServiceContext
+
+T = TypeVar("T")
+JSON = "application/json; charset=utf-8"
+
+
+def services(request: web.Request) -> ServiceContext:
+    return request.app[CONTAINER].services
+
+
+@dataclass
+class Reply(Generic[T]):
+    """Renders the reply from the result (a case, a material) at the end of the transaction, and stores it there."""
+
+    request: web.Request
+    render: Callable[[T], BaseModel]
+    status: int = 200
+    body: bytes = b""
+
+    async def __call__(self, uow: UnitOfWork, result: T) -> None:
+        self.body = self.render(result).model_dump_json().encode()
+        claim = self.request.get(IDEMPOTENCY)
+        if claim is not None:
+            await claim.complete(uow, self.status, self.body, JSON)
+        # Wake the dispatcher once the outbox rows this transaction wrote are durable.
+        uow.after_commit(self.request.app[CONTAINER].wake_dispatcher)
+
+    def response(self) -> web.Response:
+        return web.Response(
+            body=self.body, status=self.status, content_type="application/json", charset="utf-8"
+        )

@@ -1,0 +1,198 @@
+"""Route metadata every handler declares (models, status, limits, roles), and the helpers handlers use."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from gateway.api.keys import ACTOR, BODY_LIMIT
+from gateway.errors import Forbidden, LoginRequired, PayloadTooLarge
+from gateway.security.roles import Role
+from gateway.security.users import Actor
+
+__all__ = [
+    "BACKOFFICE_API",
+    "BANK_API",
+    "CALLBACKS",
+    "PUBLIC",
+    "SIGNED_PREFIXES",
+    "Endpoint",
+    "actor_of",
+    "endpoint",
+    "endpoint_of",
+    "json_response",
+    "read_json",
+    "require_role",
+    "roles_of",
+]
+
+BANK_API = "/api/v1/"
+BACKOFFICE_API = "/backoffice/api/v1/"
+CALLBACKS = "/callbacks/v1/"
+PUBLIC = "/public/"
+# Requests on these prefixes are SM2-signed by a participant; every response on them is signed by us.
+SIGNED_PREFIXES = (BANK_API, CALLBACKS)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+M = TypeVar("M", bound=BaseModel)
+_ENDPOINT_ATTR = "__gateway_endpoint__"
+_ROLES_ATTR = "__gateway_roles__"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a route takes and gives: read by the middlewares (limits, idempotency, auth) and by OpenAPI."""
+
+    summary: str
+    summary_zh: str = ""
+    request: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: type[BaseModel] | None = None
+    # Request body limit in bytes; None is ApiSettings.max_json_bytes (1 MiB). Upload routes raise it.
+    max_body: int | None = None
+    request_content_type: str = "application/json"
+    response_content_type: str = "application/json"
+    # None: every POST on a signed prefix needs an Idempotency-Key. False opts a read-only POST out.
+    idempotent: bool | None = None
+    # True only for back-office routes reachable without a token (login).
+    public: bool = False
+    tags: tuple[str, ...] = ()
+    # Problem statuses the route documents beyond the ones every route of its prefix can return.
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_DEFAULT = Endpoint(summary="")
+
+
+def endpoint(
+    summary: str,
+    *,
+    summary_zh: str = "",
+    request: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    query: type[BaseModel] | None = None,
+    max_body: int | None = None,
+    request_content_type: str = "application/json",
+    response_content_type: str = "application/json",
+    idempotent: bool | None = None,
+    public: bool = False,
+    tags: Sequence[str] = (),
+    errors: Sequence[int] = (),
+    description: str = "",
+) -> Callable[[H], H]:
+    """Declare a handler's contract; the OpenAPI document is generated from these declarations."""
+    spec = Endpoint(
+        summary=summary,
+        summary_zh=summary_zh,
+        request=request,
+        response=response,
+        status=status,
+        query=query,
+        max_body=max_body,
+        request_content_type=request_content_type,
+        response_content_type=response_content_type,
+        idempotent=idempotent,
+        public=public,
+        tags=tuple(tags),
+        errors=tuple(errors),
+        description=description,
+    )
+
+    def declare(handler: H) -> H:
+        setattr(handler, _ENDPOINT_ATTR, spec)
+        return handler
+
+    return declare
+
+
+def require_role(*roles: Role) -> Callable[[H], H]:
+    """Only back-office users holding one of `roles` may call the route (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def wrap(handler: H) -> H:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            actor = actor_of(request)
+            if not actor.roles & allowed:
+                raise Forbidden(
+                    "this action needs one of the roles: " + ", ".join(sorted(allowed)),
+                    "此操作需要以下岗位之一：" + "、".join(r.label_zh for r in sorted(allowed)),
+                )
+            return await handler(request)
+
+        setattr(checked, _ROLES_ATTR, tuple(sorted(allowed)))
+        return checked  # type: ignore[return-value]
+
+    return wrap
+
+
+def _handler_of(target: web.Request | Handler) -> Any:
+    if isinstance(target, web.Request):
+        return target.match_info.handler
+    return target
+
+
+def endpoint_of(target: web.Request | Handler) -> Endpoint:
+    """The declared contract of a request's route (defaults for undeclared or unmatched routes)."""
+    spec = getattr(_handler_of(target), _ENDPOINT_ATTR, None)
+    return spec if isinstance(spec, Endpoint) else _DEFAULT
+
+
+def is_declared(handler: Handler) -> bool:
+    return isinstance(getattr(handler, _ENDPOINT_ATTR, None), Endpoint)
+
+
+def roles_of(handler: Handler) -> tuple[Role, ...]:
+    return tuple(getattr(handler, _ROLES_ATTR, ()))
+
+
+def actor_of(request: web.Request) -> Actor:
+    """The signed-in back-office user (set by the token middleware); audit records name `actor.id`."""
+    actor: Actor | None = request.get(ACTOR)
+    if actor is None:
+        raise LoginRequired("not signed in", "未登录")
+    return actor
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, refused with 413 beyond the route's limit (the middleware has set it)."""
+    limit = request.get(BODY_LIMIT, 1024 * 1024)
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    body = await request.read()
+    if len(body) > limit:
+        raise too_large(limit)
+    return body
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """The body parsed into `model`; pydantic's errors become a 422 with field-level reasons."""
+    return model.model_validate_json(await read_body(request))
+
+
+def json_response(data: BaseModel | dict[str, Any] | list[Any], status: int = 200) -> web.Response:
+    """A JSON response whose body is bytes (signed routes sign exactly these bytes)."""
+    if isinstance(data, BaseModel):
+        body = data.model_dump_json().encode()
+    else:
+        import json
+
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the request body is larger than this route accepts ({limit} bytes)",
+        f"请求体超过此接口的上限（{limit} 字节）",
+    )

@@ -1,0 +1,197 @@
+"""The composition root: builds the `Container` of long-lived parts from `Settings`, once per process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from certs import (
+    CATrustStore,
+    Certificate,
+    CertificateAuthority,
+    NonceStore,
+    RedisNonceStore,
+    SM2PrivateKey,
+    TrustStore,
+)
+from gateway.db import Database
+from gateway.errors import GatewayError
+from gateway.jobs.dispatch import ArqDispatcher, Dispatcher, EmbeddedDispatcher
+from gateway.jobs.registry import JobContext, JobRegistry
+from gateway.jobs.retry import RetryPolicy
+from gateway.jobs.runner import DeliveryRunner
+from gateway.jobs.sweeper import Sweeper
+from gateway.logging import get_logger
+from gateway.security.idempotency import IdempotencyStore
+from gateway.security.nonces import DatabaseNonceStore
+from gateway.security.users import UserDirectory
+from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
+__all__ = ["Container", "build_container", "load_or_create_keys"]
+
+log = get_logger("gateway.bootstrap")
+REGISTRY_CODE = "registry"
+
+
+@dataclass
+class Container:
+    """Every long-lived part of one gateway process. Built by `build_container`; tests build it directly.
+
+    `open()` creates what needs a running event loop (HTTP client session, arq pool, the dispatcher task);
+    `close()` releases everything. The aiohttp app does both in its cleanup_ctx; the worker does too.
+    """
+
+    settings: Settings
+    database: Database
+    redis: Redis | None
+    trust: TrustStore
+    nonces: NonceStore
+    registry_key: SM2PrivateKey
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    adapters: dict[str, Any] = field(default_factory=dict)  # filled by the adapter registry (lead)
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Callable[[], float] = time.time
+    # Set by open():
+    http: aiohttp.ClientSession | None = None
+    arq_pool: ArqRedis | None = None
+    runner: DeliveryRunner | None = None
+    sweeper: Sweeper | None = None
+    dispatcher: Dispatcher | None = None
+
+    async def open(self, *, dispatch: bool = True) -> None:
+        """Create the HTTP client, the delivery runner, the sweeper and (if `dispatch`) start the dispatcher."""
+        jobs = self.settings.jobs
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=jobs.job_timeout_seconds))
+        context = JobContext(self.database, self.http, self.registry_key, self.settings, self.adapters)
+        self.runner = DeliveryRunner(
+            self.database, self.jobs, context, policy=self.retry_policy, job_timeout=jobs.job_timeout_seconds
+        )
+        housekeeping: tuple[IdempotencyStore | DatabaseNonceStore | UserDirectory, ...] = (
+            IdempotencyStore(
+                self.database, retention=timedelta(hours=self.settings.api.idempotency_retention_hours)
+            ),
+            UserDirectory(self.database),
+            *([self.nonces] if isinstance(self.nonces, DatabaseNonceStore) else []),
+        )
+        if self.settings.redis_url:
+            from arq import create_pool
+            from arq.connections import RedisSettings
+
+            from gateway.jobs.worker import arq_probe
+
+            self.arq_pool = await create_pool(RedisSettings.from_dsn(self.settings.redis_url))
+            self.sweeper = Sweeper(
+                self.database,
+                stale_after=jobs.stale_after_seconds,
+                probe=arq_probe(self.arq_pool),
+                housekeeping=housekeeping,
+            )
+            self.dispatcher = ArqDispatcher(
+                self.database,
+                self.arq_pool,
+                queue_name=jobs.arq_queue,
+                max_queued=2 * jobs.arq_max_jobs,
+                poll_interval=jobs.poll_interval_seconds,
+                sweeper=self.sweeper,
+                sweep_interval=jobs.sweep_interval_seconds,
+            )
+        else:
+            self.sweeper = Sweeper(
+                self.database, stale_after=jobs.stale_after_seconds, housekeeping=housekeeping
+            )
+            self.dispatcher = EmbeddedDispatcher(
+                self.database,
+                self.runner,
+                concurrency=jobs.concurrency,
+                poll_interval=jobs.poll_interval_seconds,
+                sweeper=self.sweeper,
+                sweep_interval=jobs.sweep_interval_seconds,
+            )
+        if dispatch:
+            await self.dispatcher.start()
+
+    def wake_dispatcher(self) -> None:
+        """Pass to `uow.after_commit` after writing outbox rows, so delivery starts at once."""
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    async def close(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.http is not None:
+            await self.http.close()
+        if self.arq_pool is not None:
+            await self.arq_pool.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.database.dispose()
+
+
+def load_or_create_keys(
+    data_dir: Path, *, create: bool
+) -> tuple[CertificateAuthority, SM2PrivateKey, Certificate]:
+    """The gateway CA (`data_dir/ca`) and the registry's signing key and certificate (`data_dir/registry`).
+
+    In the embedded mode (`create=True`) a development CA and registry key are made on first run.
+    """
+    ca_dir, registry_dir = data_dir / "ca", data_dir / "registry"
+    key_path, cert_path = registry_dir / "registry.key", registry_dir / "registry.pem"
+    if create and not (ca_dir / "ca.pem").exists():
+        log.warning("creating a development CA", directory=str(ca_dir))
+        CertificateAuthority.create("Gateway Development CA").save(ca_dir)
+    ca = CertificateAuthority.load(ca_dir)
+    if create and not key_path.exists():
+        key = SM2PrivateKey.generate()
+        registry_dir.mkdir(parents=True, exist_ok=True)
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(key.to_pem())
+        cert_path.write_bytes(ca.issue(key.public_key, REGISTRY_CODE, "registry").pem)
+        ca.save(ca_dir)
+    try:
+        key = SM2PrivateKey.from_pem(key_path.read_bytes())
+        cert = Certificate.from_pem(cert_path.read_bytes())
+    except FileNotFoundError as exc:
+        raise GatewayError(
+            f"no registry key in {registry_dir}: issue one with gw-certs and place registry.key/registry.pem",
+            f"{registry_dir} 中没有登记机构签名密钥",
+        ) from exc
+    return ca, key, cert
+
+
+def trust_from_ca(ca: CertificateAuthority) -> CATrustStore:
+    """Trust every participant certificate the CA issued and has not revoked (the newest per code wins)."""
+    trust = CATrustStore(ca)
+    for record in ca.issued():  # sorted by not_before, so a rollover's newer certificate is added last
+        if record.party_kind in (REGISTRY_CODE, "ca") or ca.is_revoked(record.serial):
+            continue
+        try:
+            trust.add(ca.issued_certificate(record.serial))
+        except GatewayError as exc:
+            log.warning("certificate not trusted", party=record.party_code, reason=exc.message_en)
+    return trust
+
+
+def build_container(settings: Settings, **overrides: Any) -> Container:
+    """The production wiring from settings; keyword overrides replace parts (tests pass fakes or fixtures)."""
+    database = overrides.pop("database", None) or Database(settings.effective_database_url())
+    redis = overrides.pop("redis", None)
+    if redis is None and settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+    if "trust" not in overrides or "registry_key" not in overrides:
+        ca, registry_key, _cert = load_or_create_keys(settings.data_dir, create=settings.is_embedded)
+        overrides.setdefault("trust", trust_from_ca(ca))
+        overrides.setdefault("registry_key", registry_key)
+    nonces = overrides.pop("nonces", None) or (
+        RedisNonceStore(redis) if redis else DatabaseNonceStore(database)
+    )
+    return Container(settings=settings, database=database, redis=redis, nonces=nonces, **overrides)

@@ -1,0 +1,80 @@
+"""`gateway serve`: the HTTP API with its delivery dispatcher; `--workers N` runs N processes on one port."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api import create_app
+from gateway.bootstrap import build_container
+from gateway.cli.common import Subparsers
+from gateway.logging import configure_logging, get_logger
+from gateway.settings import Settings
+
+log = get_logger("gateway.serve")
+
+
+def register(subparsers: Subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="run the HTTP API (and the outbox dispatcher) / 启动网关服务")
+    serve.add_argument("--host", help="default GW_HTTP_HOST")
+    serve.add_argument("--port", type=int, help="default GW_HTTP_PORT")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT); default 1"
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--no-dispatch", action="store_true", help="do not deliver outbox rows here (a separate worker does)"
+    )
+    serve.set_defaults(run=_serve)
+
+
+async def _wait_for_stop() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings.log_level, json=settings.log_json)
+    host, port = args.host or settings.http_host, args.port or settings.http_port
+    if args.workers > 1:
+        return await _supervise(args.workers, host, port, args.no_dispatch)
+    container = build_container(settings)
+    app = create_app(container, dispatch=not args.no_dispatch)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.request_timeout_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
+    await site.start()
+    log.info(
+        "serving", host=host, port=port, database=container.database.dialect, redis=bool(settings.redis_url)
+    )
+    try:
+        await _wait_for_stop()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+async def _supervise(workers: int, host: str, port: int, no_dispatch: bool) -> int:
+    """Start `workers` single-process servers on the same port and pass SIGINT/SIGTERM on to them."""
+    argv = [sys.executable, "-m", "gateway.cli", "serve", "--workers", "1", "--reuse-port"]
+    argv += ["--host", host, "--port", str(port)] + (["--no-dispatch"] if no_dispatch else [])
+    children = [await asyncio.create_subprocess_exec(*argv) for _ in range(workers)]
+    log.info("serving with several processes", workers=workers, pids=[c.pid for c in children])
+    waiting = asyncio.ensure_future(asyncio.gather(*(c.wait() for c in children)))
+    stopping = asyncio.ensure_future(_wait_for_stop())
+    either: set[asyncio.Future[Any]] = {waiting, stopping}
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    for child in children:
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+    codes = await waiting
+    stopping.cancel()
+    return max((abs(c) for c in codes if c), default=0)

@@ -1,0 +1,68 @@
+"""`gateway users add|list`: back-office accounts (argon2id password hashes, roles)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from sqlalchemy import select
+
+from gateway.cli.common import Subparsers, open_database
+from gateway.db.tables.api import BackofficeUser
+from gateway.errors import InputError
+from gateway.security.roles import Role
+from gateway.security.users import UserDirectory
+from gateway.settings import Settings
+
+
+def register(subparsers: Subparsers) -> None:
+    group = subparsers.add_parser("users", help="back-office users / 后台用户")
+    commands = group.add_subparsers(title="users commands", metavar="COMMAND", required=True)
+    add = commands.add_parser("add", help="create a user with one or more roles")
+    add.add_argument("username")
+    add.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="repeat for several roles",
+    )
+    add.add_argument("--display-name", default="", help="the name shown in the back office, e.g. 张三")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input (scripts)"
+    )
+    add.set_defaults(run=_add)
+    listing = commands.add_parser("list", help="list users and their roles")
+    listing.set_defaults(run=_list)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password / 密码: ")
+    if getpass.getpass("again / 再次输入: ") != first:
+        raise InputError("the two passwords differ", "两次输入的密码不一致")
+    return first
+
+
+async def _add(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password(args.password_stdin)
+    async with open_database(settings) as db:
+        actor = await UserDirectory(db).add(
+            args.username, password, [Role(r) for r in args.roles], args.display_name
+        )
+    print(f"created user {actor.username} ({', '.join(sorted(actor.roles))}) id={actor.id}")
+    return 0
+
+
+async def _list(args: argparse.Namespace, settings: Settings) -> int:
+    table = BackofficeUser.__table__  # type: ignore[attr-defined]
+    async with open_database(settings) as db, db.session() as session:
+        conn = await session.connection()
+        rows = (await conn.execute(select(table).order_by(table.c.username))).all()
+    for row in rows:
+        state = "" if row.active else " (disabled)"
+        print(f"{row.username}\t{row.display_name}\t{','.join(row.roles)}{state}")
+    return 0

@@ -1,0 +1,185 @@
+"""Dispatchers: claim due outbox rows and run them in-process (embedded) or hand them to arq (Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING, Protocol
+
+from gateway.db import Database
+from gateway.db.outbox import claim_due
+from gateway.db.tables.infra import OutboxRow
+from gateway.jobs.runner import DeliveryRunner
+from gateway.jobs.sweeper import Sweeper
+from gateway.logging import get_logger
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
+__all__ = ["DELIVER_FUNCTION", "ArqDispatcher", "Dispatcher", "EmbeddedDispatcher", "job_id"]
+
+log = get_logger("gateway.jobs.dispatch")
+# The one arq function name; the outbox row's `job` picks the handler inside it.
+DELIVER_FUNCTION = "deliver"
+
+
+def job_id(row: OutboxRow) -> str:
+    """arq job id: row id and attempt, so a new attempt is never blocked by a finished one's keys."""
+    return f"{row.id}:{row.attempts}"
+
+
+class Dispatcher(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def wake(self) -> None:
+        """Look for due rows now (pass to `uow.after_commit` after writing an outbox row)."""
+        ...
+
+
+class _Loop:
+    """A background task that claims rows on wake-ups and every `poll_interval`, and sweeps now and then."""
+
+    def __init__(self, db: Database, *, poll_interval: float, sweeper: Sweeper | None, sweep_interval: float):
+        self.db = db
+        self.poll_interval = poll_interval
+        self.sweeper = sweeper
+        self.sweep_interval = sweep_interval
+        # Unique per claim batch, so a settle or a stale job can tell this claim from a later one.
+        self._id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._batches = itertools.count(1)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def claim_token(self) -> str:
+        return f"{self._id}:{next(self._batches)}"
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._forever(), name=type(self).__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
+        while True:
+            self._wake.clear()
+            try:
+                if self.sweeper is not None and loop.time() >= next_sweep:
+                    next_sweep = loop.time() + self.sweep_interval
+                    await self.sweeper.sweep()
+                more = await self.dispatch_once()
+            except Exception:
+                # The database or Redis is down: the outbox keeps the work; try again after a pause.
+                log.exception("dispatch pass failed")
+                more = False
+            if more:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def dispatch_once(self) -> bool:
+        """Claim and hand over due rows; True when there may be more due right now."""
+        raise NotImplementedError
+
+
+class EmbeddedDispatcher(_Loop):
+    """Runs deliveries as tasks of this process, at most `concurrency` at once (the embedded mode)."""
+
+    def __init__(
+        self,
+        db: Database,
+        runner: DeliveryRunner,
+        *,
+        concurrency: int = 16,
+        poll_interval: float = 1.0,
+        sweeper: Sweeper | None = None,
+        sweep_interval: float = 15.0,
+    ) -> None:
+        super().__init__(db, poll_interval=poll_interval, sweeper=sweeper, sweep_interval=sweep_interval)
+        self.runner = runner
+        self.concurrency = concurrency
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def dispatch_once(self) -> bool:
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            return False  # a finishing delivery wakes the loop
+        rows = await claim_due(self.db, self.claim_token(), free)
+        for row in rows:
+            task = asyncio.create_task(self.runner.run(row), name=f"deliver {row.id}")
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+        return len(rows) == free
+
+    def _finished(self, task: asyncio.Task[object]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task crashed", error=repr(task.exception()))
+        self.wake()
+
+    async def stop(self) -> None:
+        await super().stop()
+        # Running deliveries stay in flight in the outbox; the sweeper re-queues them after `stale_after`.
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Wait for the deliveries running now (tests and graceful shutdown)."""
+        await asyncio.gather(*list(self._running), return_exceptions=True)
+
+
+class ArqDispatcher(_Loop):
+    """Enqueues due rows to arq with `_job_id = "<row id>:<attempt>"`; arq only triggers and executes."""
+
+    def __init__(
+        self,
+        db: Database,
+        pool: ArqRedis,
+        *,
+        queue_name: str,
+        max_queued: int = 200,
+        poll_interval: float = 1.0,
+        sweeper: Sweeper | None = None,
+        sweep_interval: float = 15.0,
+    ) -> None:
+        super().__init__(db, poll_interval=poll_interval, sweeper=sweeper, sweep_interval=sweep_interval)
+        self.pool = pool
+        self.queue_name = queue_name
+        # Back-pressure: rows stay pending in the database rather than queued in Redis, so `claimed_at`
+        # stays close to when a worker starts them and the sweeper's stale rule stays meaningful.
+        self.max_queued = max_queued
+
+    async def dispatch_once(self) -> bool:
+        room = self.max_queued - int(await self.pool.zcard(self.queue_name))
+        if room <= 0:
+            return False
+        rows = await claim_due(self.db, self.claim_token(), room)
+        for row in rows:
+            job = await self.pool.enqueue_job(
+                DELIVER_FUNCTION,
+                row.id,
+                row.attempts,
+                row.claimed_by,
+                _job_id=job_id(row),
+                _queue_name=self.queue_name,
+            )
+            if job is None:
+                # arq refused the id: a job for this very attempt already exists, so it is queued. Fine.
+                log.warning("arq job already exists", delivery_id=row.id, job_id=job_id(row))
+        return len(rows) == room

@@ -1,0 +1,109 @@
+"""Structured JSON logs (structlog) carrying request and case ids, with ID numbers and secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from gateway.domain.identifiers import redact
+
+__all__ = ["bind_case", "bind_request", "configure_logging", "get_logger", "mask_secrets"]
+
+# Keys whose values never reach a log line, whatever they hold.
+_SECRET_KEYS = frozenset(
+    {"password", "token", "secret", "authorization", "private_key", "pii_keys", "api_key", "cookie"}
+)
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if depth > 4:  # deep structures are not worth walking in a log processor
+        return value
+    if isinstance(value, Mapping):
+        return {k: "***" if _is_secret(k) else _scrub(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v, depth + 1) for v in value]
+    return value
+
+
+def _is_secret(key: object) -> bool:
+    return isinstance(key, str) and any(word in key.lower() for word in _SECRET_KEYS)
+
+
+def mask_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: secrets by key name become `***`; ID and mobile numbers inside text are masked."""
+    for key, value in list(event_dict.items()):
+        event_dict[key] = "***" if _is_secret(key) else _scrub(value)
+    return event_dict
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        # Last before rendering, so exception text and bound context are masked too.
+        mask_secrets,
+    ]
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Route structlog and the standard library (aiohttp, arq, SQLAlchemy) through one JSON renderer.
+
+    Called by the CLI at start-up, never at import.
+    """
+    renderer: Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *_shared_processors()[1:],
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiohttp's access log repeats what the request middleware already logs with ids and timings.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)
+
+
+def bind_request(request_id: str, **values: Any) -> None:
+    """Start a request's log context (called by the HTTP middleware and the job runner)."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, **values)
+
+
+def bind_case(case_id: str) -> None:
+    """Services call this once they know the case, so every later line of the request carries it."""
+    structlog.contextvars.bind_contextvars(case_id=case_id)
+
+
+def current_context() -> MutableMapping[str, Any]:
+    return structlog.contextvars.get_contextvars()

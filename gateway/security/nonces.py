@@ -1,0 +1,50 @@
+"""The request-nonce store on the database, for deployments without Redis (one row per used nonce)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+
+from gateway.db import Database
+from gateway.db.tables.api import RequestNonce
+from gateway.security.sql import insert_for
+
+__all__ = ["DatabaseNonceStore"]
+
+_NONCES = RequestNonce.__table__  # type: ignore[attr-defined]
+
+
+class DatabaseNonceStore:
+    """`certs.NonceStore` on a unique (party, nonce) row; shared by every gateway process on that database.
+
+    A row whose TTL has passed may be claimed again (as with Redis `SET NX EX`); by then the request's
+    timestamp is far outside the skew window, so the verifier has already refused it as stale.
+    """
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def claim(self, party: str, nonce: str, ttl_seconds: int) -> bool:
+        now = self._clock()
+        stmt = insert_for(self._db.dialect, _NONCES).values(
+            party=party, nonce=nonce, expires_at=now + timedelta(seconds=ttl_seconds)
+        )
+        # Conflict on (party, nonce): take the row over only if it has expired; otherwise nothing changes
+        # and rowcount is 0 — the one statement decides, so two processes can never both win.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["party", "nonce"],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=_NONCES.c.expires_at <= now,
+        )
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount == 1
+
+    async def purge_expired(self) -> int:
+        """Delete nonces past their TTL (the sweeper calls this); returns how many went."""
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(delete(_NONCES).where(_NONCES.c.expires_at <= self._clock()))
+        return result.rowcount

@@ -1,0 +1,17 @@
+"""Small SQL helpers shared by the security stores: the dialect's INSERT with ON CONFLICT support."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = ["insert_for"]
+
+
+def insert_for(dialect: str, table: Table) -> Any:
+    """`INSERT … ON CONFLICT` needs the dialect's own insert(); both expose the same on_conflict_* API."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
