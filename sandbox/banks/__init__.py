@@ -1,0 +1,1 @@
+"""Simulated banks: one server class per wire format, all keeping their books in a BankLedger."""
