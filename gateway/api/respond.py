@@ -35,8 +35,6 @@ class Reply(Generic[T]):
         claim = self.request.get(IDEMPOTENCY)
         if claim is not None:
             await claim.complete(uow, self.status, self.body, JSON)
-        # Wake the dispatcher once the outbox rows this transaction wrote are durable.
-        uow.after_commit(self.request.app[CONTAINER].wake_dispatcher)
 
     def response(self) -> web.Response:
         return web.Response(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from gateway.domain import rules
@@ -185,7 +185,7 @@ async def add_material(
     case_id: str,
     material: MaterialUpload,
     *,
-    finish: Finisher | None = None,
+    finish: Callable[[UnitOfWork, MaterialRecord], Awaitable[None]] | None = None,
 ) -> MaterialRecord:
     """Upload one more material (e.g. for 补正) to one's own case that is not yet decided."""
     now = ctx.clock()
@@ -205,7 +205,7 @@ async def add_material(
             details={"material_id": record.id, "sm3": record.sm3, "size": record.size},
         )
         if finish:
-            await finish(uow, case)
+            await finish(uow, record)
     return record
 
 

@@ -39,6 +39,8 @@ class ServiceContext:
     clock: Callable[[], datetime] = utcnow
     # Participant code → the institution it is (name and credit code), for banks and developers.
     institutions: dict[str, Institution] = field(default_factory=dict)
+    # Wakes the outbox dispatcher after a commit, so the effects a use case wrote start at once.
+    wake: Callable[[], None] | None = None
     # Working days allowed per case before its deadline (the reform: certificates within one working day).
     deadline_working_days: int = 1
 
@@ -53,6 +55,8 @@ class ServiceContext:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[tuple[UnitOfWork, Store]]:
         async with self.db.transaction() as uow:
+            if self.wake is not None:
+                uow.after_commit(self.wake)
             yield uow, Store(uow.session, self.protector, self.db.dialect)
 
     @asynccontextmanager

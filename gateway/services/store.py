@@ -344,5 +344,47 @@ class Store:
         )
         return list(rows.scalars())
 
+    async def list_cases(
+        self,
+        *,
+        party: str | None,
+        state: CaseState | None,
+        limit: int,
+        before: datetime | None = None,
+        assignee: str | None = None,
+    ) -> list[Case]:
+        """Newest first; a party sees only its own (the filter is in the query, not after it)."""
+        stmt = select(CaseRow).order_by(CASE.c.received_at.desc()).limit(limit)
+        if party is not None:
+            stmt = stmt.where(CASE.c.submitted_by == party)
+        if state is not None:
+            stmt = stmt.where(CASE.c.state == state.value)
+        if before is not None:
+            stmt = stmt.where(CASE.c.received_at < before)
+        if assignee is not None:
+            stmt = stmt.where(CASE.c.assignee == assignee)
+        return [self._case(r) for r in (await self.session.execute(stmt)).scalars()]
+
+    async def count_live_cases(self, unit_code: str) -> int:
+        found = await self.session.execute(
+            select(func.count())
+            .select_from(CASE)
+            .where(CASE.c.unit_code == unit_code, CASE.c.state.in_([s.value for s in LIVE_STATES]))
+        )
+        return int(found.scalar_one())
+
+    async def certificate_file(self, case_id: str, number: str) -> bytes | None:
+        """The signed PDF of a certificate issued in this case (NotFound for any other)."""
+        row = (
+            await self.session.execute(
+                select(CERTIFICATE.c.pdf).where(
+                    CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.number == number
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"certificate {number} not found in this case", f"本业务件中没有证照 {number}")
+        return bytes(row.pdf) if row.pdf is not None else None
+
     async def count_cases(self) -> int:
         return int((await self.session.execute(select(func.count()).select_from(CASE))).scalar_one())
