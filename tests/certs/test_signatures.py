@@ -163,3 +163,25 @@ async def test_async_calls_run_in_the_crypto_pool(backend: str) -> None:
     )
     with pytest.raises(BadSignature):
         await verify_async(key.public_key, signatures[0], MESSAGE)
+
+
+def test_one_key_signs_and_verifies_from_several_threads(backend: str) -> None:
+    """The crypto pool shares loaded keys between threads; every result must still be right."""
+    key = SM2PrivateKey.generate()
+    rounds = 3 if backend == "gmssl" else 100
+    failures: list[str] = []
+
+    def work(worker: int) -> None:
+        for i in range(rounds):
+            message = MESSAGE + f"{worker}/{i}".encode()
+            try:
+                key.public_key.verify(key.sign(message), message)
+            except BadSignature as exc:
+                failures.append(f"{worker}/{i}: {exc}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
