@@ -159,3 +159,18 @@ def test_urls_people_type_are_accepted_and_bad_ones_refused() -> None:
     for bad in ("sqlite://", "sqlite+aiosqlite:///:memory:", "mysql://x@y/z", "not a url"):
         with pytest.raises(ConfigError):
             Database(bad)
+
+
+async def test_sqlite_an_open_reader_does_not_hold_up_a_writer(tmp_path: Path) -> None:
+    # Read sessions begin DEFERRED; were they IMMEDIATE, this writer would wait out busy_timeout and fail.
+    db = Database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    await db.migrate()
+    try:
+        async with db.session() as reader:
+            await reader.exec(select(func.count()).select_from(AuditRecord))
+            async with asyncio.timeout(5):
+                async with db.transaction() as uow:
+                    uow.audit(actor="a", action="b", subject="c")
+        assert await counts(db) == (0, 1, 0)
+    finally:
+        await db.dispose()
