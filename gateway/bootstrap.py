@@ -84,12 +84,13 @@ class Container:
             *([self.nonces] if isinstance(self.nonces, DatabaseNonceStore) else []),
         )
         if self.settings.redis_url:
-            from arq import create_pool
-            from arq.connections import RedisSettings
+            from arq.connections import ArqRedis
 
             from gateway.jobs.worker import arq_probe
 
-            self.arq_pool = await create_pool(RedisSettings.from_dsn(self.settings.redis_url))
+            # Not arq's create_pool, which pings Redis and fails start-up while it is down: the API must
+            # keep accepting cases (the outbox grows) and the dispatcher catches up once Redis is back.
+            self.arq_pool = ArqRedis.from_url(self.settings.redis_url)
             self.sweeper = Sweeper(
                 self.database,
                 stale_after=jobs.stale_after_seconds,

@@ -1,0 +1,128 @@
+"""Idempotency-Key semantics over real HTTP, on SQLite and PostgreSQL: 400, 422, 409, replay, one effect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gateway.security.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
+from tests.api.demo_routes import SLOW_GATE, count_effects, routes
+from tests.api.support import SignedClient
+
+THINGS = "/api/v1/demo/things"
+
+
+@pytest.fixture
+async def signed(serve: Any, bank: Any) -> SignedClient:
+    return bank(await serve(routes))  # type: ignore[no-any-return]
+
+
+async def test_missing_key_is_400_with_problem_json(signed: SignedClient, database: Any) -> None:
+    reply = await signed.post(THINGS, {"name": "x"}, idempotency_key=None)
+    assert reply.status == 400
+    problem = reply.json()
+    assert problem["code"] == "idempotency_key_missing"
+    assert problem["type"] == "/docs#problem-idempotency_key_missing"
+    assert await count_effects(database) == 0
+
+
+async def test_repeat_gets_the_stored_response_byte_for_byte_and_no_new_effect(
+    signed: SignedClient, database: Any
+) -> None:
+    first = await signed.post(THINGS, {"name": "抵押"}, idempotency_key="same-key-1")
+    again = await signed.post(THINGS, {"name": "抵押"}, idempotency_key="same-key-1")
+    assert first.status == again.status == 201
+    assert again.body == first.body
+    assert again.headers["Content-Type"] == first.headers["Content-Type"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await count_effects(database) == 1
+
+
+async def test_same_key_with_another_body_is_422(signed: SignedClient, database: Any) -> None:
+    await signed.post(THINGS, {"name": "a"}, idempotency_key="k-422-0001")
+    reply = await signed.post(THINGS, {"name": "b"}, idempotency_key="k-422-0001")
+    assert reply.status == 422
+    assert reply.json()["code"] == "idempotency_key_reused"
+    assert await count_effects(database) == 1
+
+
+async def test_keys_are_scoped_per_participant(signed: SignedClient, bank: Any, database: Any) -> None:
+    other = bank(signed.client, "ccb-dg")
+    one = await signed.post(THINGS, {"name": "a"}, idempotency_key="shared-key")
+    two = await other.post(THINGS, {"name": "a"}, idempotency_key="shared-key")
+    assert (one.status, two.status) == (201, 201)
+    assert one.json()["party"] == "icbc-dg" and two.json()["party"] == "ccb-dg"
+    assert await count_effects(database) == 2
+
+
+async def test_same_key_while_in_flight_is_409_then_replayed(signed: SignedClient) -> None:
+    SLOW_GATE["gate"] = asyncio.Event()
+    first = asyncio.create_task(signed.post("/api/v1/demo/slow", {"n": 1}, idempotency_key="slow-key-1"))
+    await asyncio.sleep(0.3)  # the first request now holds the key
+    during = await signed.post("/api/v1/demo/slow", {"n": 1}, idempotency_key="slow-key-1")
+    assert during.status == 409
+    assert during.json()["code"] == "idempotency_key_in_flight"
+    SLOW_GATE["gate"].set()
+    assert (await first).status == 201
+    after = await signed.post("/api/v1/demo/slow", {"n": 1}, idempotency_key="slow-key-1")
+    assert after.status == 201 and after.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_two_concurrent_identical_posts_make_one_effect(signed: SignedClient, database: Any) -> None:
+    for round_ in range(5):
+        key = f"concurrent-{round_}"
+        replies = await asyncio.gather(
+            *(signed.post(THINGS, {"name": "x"}, idempotency_key=key) for _ in range(2))
+        )
+        statuses = sorted(r.status for r in replies)
+        # Either the second saw the first in flight (409) or after it completed (the stored 201).
+        assert statuses in ([201, 201], [201, 409]), statuses
+        created = [r for r in replies if r.status == 201]
+        assert all(r.body == created[0].body for r in created)
+    assert await count_effects(database) == 5
+
+
+async def test_a_failed_request_frees_its_key(signed: SignedClient, database: Any) -> None:
+    bad = await signed.post(THINGS, {"name": ""}, idempotency_key="fix-and-retry")
+    assert bad.status == 422
+    # The client corrects the body and retries with the same key: it runs (no stored failure, no 422 reuse).
+    good = await signed.post(THINGS, {"name": "fixed"}, idempotency_key="fix-and-retry")
+    assert good.status == 201
+    assert await count_effects(database) == 1
+
+
+async def test_a_claim_whose_process_died_is_taken_over_after_its_lease(database: Any) -> None:
+    now = [datetime(2026, 11, 27, 9, 0, tzinfo=UTC)]
+    store = IdempotencyStore(database, lease_seconds=60, clock=lambda: now[0])
+    stuck = await store.claim("icbc-dg", "crashed", "f" * 64)
+    assert isinstance(stuck, IdempotencyClaim)  # ... and the process dies here, never completing
+    with pytest.raises(Exception, match="still being processed"):
+        await store.claim("icbc-dg", "crashed", "f" * 64)
+    now[0] += timedelta(seconds=61)
+    retry = await store.claim("icbc-dg", "crashed", "f" * 64)
+    assert isinstance(retry, IdempotencyClaim)
+    # The late original can no longer store its result: its transaction would roll back instead.
+    with pytest.raises(Exception, match="taken over"):
+        async with database.transaction() as uow:
+            await stuck.complete(uow, 201, b"{}", "application/json")
+    async with database.transaction() as uow:
+        await retry.complete(uow, 201, b'{"ok":1}', "application/json")
+    replay = await store.claim("icbc-dg", "crashed", "f" * 64)
+    assert replay == StoredResponse(201, b'{"ok":1}', "application/json")
+
+
+async def test_completed_keys_are_kept_24_hours_then_purged(database: Any) -> None:
+    now = [datetime(2026, 11, 27, 9, 0, tzinfo=UTC)]
+    store = IdempotencyStore(database, clock=lambda: now[0])
+    claim = await store.claim("icbc-dg", "old", "a" * 64)
+    assert isinstance(claim, IdempotencyClaim)
+    await store.complete_alone(claim, 201, json.dumps({"id": 1}).encode(), "application/json")
+    now[0] += timedelta(hours=23, minutes=59)
+    assert await store.purge_expired() == 0
+    assert isinstance(await store.claim("icbc-dg", "old", "a" * 64), StoredResponse)
+    now[0] += timedelta(minutes=2)
+    assert await store.purge_expired() == 1
