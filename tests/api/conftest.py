@@ -60,13 +60,15 @@ def clock() -> FakeClock:
 def make_container(
     participants: Participants, database: Database, clock: FakeClock, tmp_path: Path
 ) -> Callable[..., Container]:
-    def make(**settings: Any) -> Container:
+    def make(parts: dict[str, Any] | None = None, **settings: Any) -> Container:
+        """`settings` are Settings fields; `parts` replace container parts (jobs, retry_policy, ...)."""
         return build_container(
             Settings(data_dir=tmp_path, database_url=str(database.url_string), **settings),
             database=database,
             trust=participants.trust,
             registry_key=participants.registry_key,
             clock=clock,
+            **(parts or {}),
         )
 
     return make
@@ -80,8 +82,10 @@ async def serve(make_container: Callable[..., Container]) -> AsyncIterator[AppCl
     """Start the gateway app with extra routes on a real loopback server; returns its test client."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def start(routes: Iterable[web.AbstractRouteDef] = (), **settings: Any) -> TestClient[Any, Any]:
-        app = create_app(make_container(**settings), routes=routes)
+    async def start(
+        routes: Iterable[web.AbstractRouteDef] = (), parts: dict[str, Any] | None = None, **settings: Any
+    ) -> TestClient[Any, Any]:
+        app = create_app(make_container(parts, **settings), routes=routes)
         client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)

@@ -1,0 +1,183 @@
+"""Delivery outcomes against a real loopback receiver, on SQLite and PostgreSQL: retries, dead letters,
+Retry-After, replay over the back-office API, and the sweeper for a worker that died."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlmodel import select
+
+from gateway.api.keys import CONTAINER
+from gateway.db import Database
+from gateway.db.outbox import claim_due
+from gateway.db.tables.infra import AuditRecord, OutboxRow
+from gateway.jobs.registry import JobContext, JobRegistry
+from gateway.jobs.retry import RetryPolicy
+from gateway.jobs.runner import DeliveryRunner, Outcome
+from gateway.jobs.sweeper import Sweeper
+from gateway.security.roles import Role
+from gateway.security.users import UserDirectory
+from gateway.settings import Settings
+from tests.jobs.harness import WEBHOOK_JOB, Receiver, add_deliveries, webhook_handler
+
+SHORT = RetryPolicy(schedule=(0, 0.01, 0.01), jitter=0)
+
+
+@pytest.fixture
+async def runner(database: Database, receiver: Receiver, participants: Any) -> AsyncIterator[DeliveryRunner]:
+    async with aiohttp.ClientSession() as http:
+        context = JobContext(database, http, participants.registry_key, Settings())
+        registry = JobRegistry({WEBHOOK_JOB: webhook_handler(receiver.url)})
+        yield DeliveryRunner(database, registry, context, policy=SHORT, job_timeout=2)
+
+
+async def row_of(db: Database, row_id: str) -> OutboxRow:
+    async with db.session() as session:
+        return (await session.exec(select(OutboxRow).where(OutboxRow.id == row_id))).one()
+
+
+async def run_due(db: Database, runner: DeliveryRunner) -> list[Outcome]:
+    return [
+        await runner.run(row)
+        for row in await claim_due(db, "test-worker", 10, now=datetime.now(UTC) + timedelta(seconds=1))
+    ]
+
+
+async def test_two_unavailable_answers_then_success_is_delivered_on_attempt_3(
+    database: Database, runner: DeliveryRunner, receiver: Receiver
+) -> None:
+    receiver.script = [503, 503]
+    [row_id] = await add_deliveries(database, 1)
+    outcomes = [o for _ in range(3) for o in await run_due(database, runner)]
+    row = await row_of(database, row_id)
+    assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.DELIVERED]
+    assert (row.status, row.attempts) == ("delivered", 3)
+    assert receiver.attempts[row_id] == 3 and list(receiver.applied) == [row_id]
+
+
+async def test_410_gone_is_dead_at_once(
+    database: Database, runner: DeliveryRunner, receiver: Receiver
+) -> None:
+    receiver.script = [410]
+    [row_id] = await add_deliveries(database, 1)
+    assert await run_due(database, runner) == [Outcome.DEAD]
+    row = await row_of(database, row_id)
+    assert (row.status, row.attempts, row.last_http_status) == ("dead", 1, 410)
+    assert await run_due(database, runner) == []  # never tried again
+
+
+async def test_a_business_refusal_is_dead_at_once(
+    database: Database, runner: DeliveryRunner, receiver: Receiver
+) -> None:
+    receiver.script = [422]
+    [row_id] = await add_deliveries(database, 1)
+    assert await run_due(database, runner) == [Outcome.DEAD]
+    assert (await row_of(database, row_id)).last_error.startswith("rejected")  # type: ignore[union-attr]
+
+
+async def test_retry_after_is_honoured(
+    database: Database, runner: DeliveryRunner, receiver: Receiver
+) -> None:
+    receiver.script, receiver.retry_after = [503], "120"
+    [row_id] = await add_deliveries(database, 1)
+    before = datetime.now(UTC)
+    assert await run_due(database, runner) == [Outcome.RETRY]
+    row = await row_of(database, row_id)
+    # The schedule says 0.01 s; the party asked for 120 s.
+    assert row.next_attempt_at >= before + timedelta(seconds=120)
+    assert await run_due(database, runner) == []  # not due yet
+
+
+async def test_dead_after_the_schedule_is_used_up(
+    database: Database, runner: DeliveryRunner, receiver: Receiver
+) -> None:
+    receiver.script = [500] * 10
+    [row_id] = await add_deliveries(database, 1)
+    outcomes = [o for _ in range(4) for o in await run_due(database, runner)]
+    assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.DEAD]
+    row = await row_of(database, row_id)
+    assert row.status == "dead" and row.last_error.startswith("gave up after 3 attempts")  # type: ignore[union-attr]
+
+
+async def test_sweeper_requeues_a_row_whose_worker_died(
+    database: Database, runner: DeliveryRunner, receiver: Receiver
+) -> None:
+    [row_id] = await add_deliveries(database, 1)
+    [claimed] = await claim_due(database, "worker-that-dies", 1)  # ... and that worker is SIGKILLed here
+    now = datetime.now(UTC)
+    assert await Sweeper(database, stale_after=90, clock=lambda: now).sweep() == 0  # not stale yet
+    later = now + timedelta(seconds=91)
+    assert await Sweeper(database, stale_after=90, clock=lambda: later).sweep() == 1
+    assert await run_due(database, runner) == [Outcome.DELIVERED]
+    row = await row_of(database, row_id)
+    assert (row.status, row.attempts) == ("delivered", 2)
+    # The dead worker's claim can no longer settle the row.
+    assert (await runner.run_claimed(row_id, claimed.attempts, "worker-that-dies")) == Outcome.SKIPPED
+
+
+async def test_dead_letters_are_listed_and_replayed_over_the_back_office_api(
+    serve: Any, database: Database, receiver: Receiver
+) -> None:
+    parts = {"jobs": JobRegistry({WEBHOOK_JOB: webhook_handler(receiver.url)}), "retry_policy": SHORT}
+    client = await serve(parts=parts, jobs={"poll_interval_seconds": 0.05})
+    receiver.script = [410]
+    [row_id] = await add_deliveries(database, 1)
+    client.server.app[CONTAINER].wake_dispatcher()
+    await wait_for(lambda: row_of(database, row_id), lambda r: r.status == "dead")
+    users = UserDirectory(database)
+    await users.add("admin1", "a long password", [Role.ADMIN])
+    await users.add("exam1", "a long password", [Role.EXAMINER])
+
+    async def token(name: str) -> dict[str, str]:
+        reply = await client.post(
+            "/backoffice/api/v1/login", json={"username": name, "password": "a long password"}
+        )
+        return {"Authorization": f"Bearer {(await reply.json())['token']}"}
+
+    listed = await client.get("/backoffice/api/v1/deliveries?status=dead", headers=await token("admin1"))
+    assert [d["id"] for d in (await listed.json())["items"]] == [row_id]
+    examiner = await client.post(
+        f"/backoffice/api/v1/deliveries/{row_id}/replay", headers=await token("exam1")
+    )
+    assert examiner.status == 403
+    replayed = await client.post(
+        f"/backoffice/api/v1/deliveries/{row_id}/replay", headers=await token("admin1")
+    )
+    assert replayed.status == 202
+    delivered = await wait_for(lambda: row_of(database, row_id), lambda r: r.status == "delivered")
+    assert delivered.attempts == 1 and list(receiver.applied) == [row_id]
+    again = await client.post(f"/backoffice/api/v1/deliveries/{row_id}/replay", headers=await token("admin1"))
+    assert again.status == 409
+    async with database.session() as session:
+        audit = (await session.exec(select(AuditRecord).where(AuditRecord.action == "delivery.replay"))).all()
+    assert [(a.actor, a.subject) for a in audit] == [("user:admin1", f"outbox:{row_id}")]
+
+
+async def test_embedded_dispatcher_delivers_after_commit(
+    serve: Any, database: Database, receiver: Receiver
+) -> None:
+    parts = {"jobs": JobRegistry({WEBHOOK_JOB: webhook_handler(receiver.url)})}
+    client = await serve(parts=parts, jobs={"poll_interval_seconds": 30})  # only the wake-up can explain it
+    container = client.server.app[CONTAINER]
+    async with database.transaction() as uow:
+        row_id = uow.outbox(job=WEBHOOK_JOB, target="receiver", payload={"n": 7})
+        uow.after_commit(container.wake_dispatcher)
+    delivered = await wait_for(lambda: row_of(database, row_id), lambda r: r.status == "delivered", within=5)
+    assert delivered.attempts == 1 and receiver.applied == {row_id: 7}
+
+
+async def wait_for(fetch: Any, done: Any, within: float = 10) -> Any:
+    """Poll `fetch()` until `done(value)`; fail after `within` seconds with the last value seen."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await fetch()
+        if done(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting; last value {value!r}")
+        await asyncio.sleep(0.05)
