@@ -57,6 +57,7 @@ class HttpSettings(AdapterSettings):
     connect_timeout_seconds: Seconds = 3.0
     max_response_bytes: int = Field(default=1 << 20, gt=0, le=64 << 20)
     retry_attempts: int = Field(default=3, ge=1, le=5)  # idempotent calls only
+    retry_backoff_seconds: float = Field(default=0.2, ge=0, le=5)  # first wait; doubled, with jitter
     max_retry_wait_seconds: float = Field(default=2.0, ge=0, le=30)  # a longer Retry-After is surfaced
 
 

@@ -44,7 +44,11 @@ class RestClient:
         self._settings = settings
         self._base = URL(str(settings.base_url).rstrip("/") + "/")
         self._http = SignedHttpClient(party, party_key, identity, settings)
-        self._policy = RetryPolicy(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait_seconds)
+        self._policy = RetryPolicy(
+            attempts=settings.retry_attempts,
+            base_delay=settings.retry_backoff_seconds,
+            max_wait=settings.max_retry_wait_seconds,
+        )
 
     async def start(self) -> None:
         await self._http.start()

@@ -17,7 +17,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 3
-    base_delay: float = 0.1  # doubled per attempt, with jitter in [0.5, 1]
+    base_delay: float = 0.2  # doubled per attempt, with jitter in [0.5, 1]
     max_wait: float = 2.0  # a Retry-After (or backoff) longer than this is left to the outbox
 
 

@@ -117,7 +117,11 @@ class SoapClient:
         self._wsdl = wsdl
         self._binding = binding  # "{namespace}BindingName": the endpoint comes from settings, not the WSDL
         self._http = SignedHttpClient(party, party_key, identity, settings)
-        self._policy = RetryPolicy(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait_seconds)
+        self._policy = RetryPolicy(
+            attempts=settings.retry_attempts,
+            base_delay=settings.retry_backoff_seconds,
+            max_wait=settings.max_retry_wait_seconds,
+        )
         self._fault_hook = fault_hook
         self._service: Any = None
 

@@ -123,20 +123,9 @@ class TaxBureauServer(PartyServer):
         except (KeyError, TypeError, ValueError, InvalidOperation, pydantic.ValidationError) as exc:
             return _envelope("E100", f"申报信息不完整或有误：{type(exc).__name__}")
         try:
-            lines = rules.assess_transfer(transfer)
+            record = self.file_assessment(transfer)
         except InputError as exc:
             return _envelope("E101", exc.message_zh)
-        record = AssessmentRecord(
-            assessment_id=f"SB{datetime.now(UTC):%Y%m%d}{len(self.assessments) + 1:06d}",
-            case_id=transfer.case_id,
-            request=transfer,
-            lines=lines,
-            total=rules.total(lines),
-            assessed_at=datetime.now(UTC).replace(microsecond=0),
-        )
-        self.assessments[record.assessment_id] = record
-        if record.total == 0:
-            self._clear(record)
         return _envelope(
             "000",
             "核定成功",
@@ -153,12 +142,28 @@ class TaxBureauServer(PartyServer):
                         "yj": line.rule,
                         "yjms": line.rule_zh,
                     }
-                    for line in lines
+                    for line in record.lines
                 ],
                 "hjse": _money(record.total),
                 "hdsj": record.assessed_at.isoformat(),
             },
         )
+
+    def file_assessment(self, transfer: TransferAssessmentRequest) -> AssessmentRecord:
+        """Assess with the rules and keep the record (also how a transfer filed at the tax hall appears)."""
+        lines = rules.assess_transfer(transfer)
+        record = AssessmentRecord(
+            assessment_id=f"SB{datetime.now(UTC):%Y%m%d}{len(self.assessments) + 1:06d}",
+            case_id=transfer.case_id,
+            request=transfer,
+            lines=lines,
+            total=rules.total(lines),
+            assessed_at=datetime.now(UTC).replace(microsecond=0),
+        )
+        self.assessments[record.assessment_id] = record
+        if record.total == 0:
+            self._clear(record)
+        return record
 
     def _status_body(self, record: AssessmentRecord) -> dict[str, Any]:
         return {
@@ -218,24 +223,28 @@ class TaxBureauServer(PartyServer):
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def callback_body(self, assessment_id: str) -> bytes:
+        """The 'payment cleared' callback body; its id (tzid) is stable per assessment, so resends dedupe."""
+        record = self.assessments[assessment_id]
+        if record.cleared_at is None or record.voucher_number is None:
+            raise RuntimeError(f"{assessment_id} is not cleared")
+        payload = {
+            "tzid": f"wscb-{record.assessment_id}",
+            "sbbh": record.assessment_id,
+            "ywbh": record.case_id,
+            "wspzh": record.voucher_number,
+            "yjje": _money(record.paid),
+            "wssj": record.cleared_at.isoformat(),
+        }
+        return json.dumps(payload, ensure_ascii=False).encode()
+
     async def post_payment_cleared(self, assessment_id: str) -> list[int | None]:
         """POST the signed callback to `callback_url` (twice with the same id if duplicates are injected);
         returns the gateway's statuses (None: no answer). The delivery id is stable per assessment."""
         record = self.assessments[assessment_id]
         if not self.callback_url or record.cleared_at is None or record.voucher_number is None:
             raise RuntimeError("nothing to report: no callback URL, or the assessment is not cleared")
-        delivery_id = f"wscb-{record.assessment_id}"
-        body = json.dumps(
-            {
-                "tzid": delivery_id,
-                "sbbh": record.assessment_id,
-                "ywbh": record.case_id,
-                "wspzh": record.voucher_number,
-                "yjje": _money(record.paid),
-                "wssj": record.cleared_at.isoformat(),
-            },
-            ensure_ascii=False,
-        ).encode()
+        body = self.callback_body(assessment_id)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         url = URL(self.callback_url)
@@ -248,5 +257,5 @@ class TaxBureauServer(PartyServer):
                     statuses.append(response.status)
             except (aiohttp.ClientError, TimeoutError):
                 statuses.append(None)
-            self.callbacks_sent.append((delivery_id, statuses[-1]))
+            self.callbacks_sent.append((f"wscb-{assessment_id}", statuses[-1]))
         return statuses

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import aiohttp
@@ -14,10 +14,9 @@ import pytest
 from aiohttp import web
 
 import certs
-from adapters.tax import rules
 from gateway.ports import HomeCount, Person, TransferAssessmentRequest
 from sandbox.parties import REFORM_BANKS, TAX_CODE, Parties, start_parties
-from sandbox.tax import AssessmentRecord, TaxBureauServer
+from sandbox.tax import TaxBureauServer
 
 
 @pytest.fixture
@@ -161,7 +160,5 @@ def _file_assessment(tax: TaxBureauServer) -> str:
         seller_acquired_on=date(2015, 1, 1),
         seller_sole_home=True,
     )
-    lines = rules.assess_transfer(request)
-    record = AssessmentRecord("SB-TEST-1", "case-7", request, lines, rules.total(lines), datetime.now(UTC))
-    tax.assessments[record.assessment_id] = record
+    record = tax.file_assessment(request)
     return record.assessment_id
