@@ -57,6 +57,8 @@ class Container:
     trust: TrustStore
     nonces: NonceStore
     registry_key: SM2PrivateKey
+    # The registry key's certificate: signs e-certificates, and checks uploaded ones (/public/api/v1/verify).
+    registry_cert: Certificate | None = None
     jobs: JobRegistry = field(default_factory=JobRegistry)
     adapters: dict[str, Any] = field(default_factory=dict)  # filled by the adapter registry (lead)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -189,8 +191,10 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     if redis is None and settings.redis_url:
         redis = Redis.from_url(settings.redis_url)
     if "trust" not in overrides or "registry_key" not in overrides:
-        ca, registry_key, _cert = load_or_create_keys(settings.data_dir, create=settings.is_embedded)
+        ca, registry_key, registry_cert = load_or_create_keys(settings.data_dir, create=settings.is_embedded)
         overrides.setdefault("trust", trust_from_ca(ca))
+        if "registry_key" not in overrides:  # the certificate of that key, never of an overriding one
+            overrides.setdefault("registry_cert", registry_cert)
         overrides.setdefault("registry_key", registry_key)
     nonces = overrides.pop("nonces", None) or (
         RedisNonceStore(redis) if redis else DatabaseNonceStore(database)
