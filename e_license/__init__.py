@@ -13,6 +13,7 @@ from .identifier import ROOT_OID, LicenseIdentifier, check_character, identifier
 from .numbers import CertificateKind, CertificateNumber, NumberFormat, format_number, parse_number
 from .render import render
 from .signing import SignedCertificate, issue, issue_async, sign_pdf
+from .status import CertificateStatus
 from .verify import VerifyResult, verify_detached, verify_file
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "CertificateContent",
     "CertificateKind",
     "CertificateNumber",
+    "CertificateStatus",
     "CoOwnership",
     "LicenseIdentifier",
     "MortgageMethod",
