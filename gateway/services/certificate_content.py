@@ -130,7 +130,7 @@ def _ownership(
     holders = tuple(
         RightHolder(
             name=owner.party.name,
-            share_percent=(owner.share * 100).normalize() if co_ownership is CoOwnership.BY_SHARE else None,
+            share_percent=_percent(owner.share) if co_ownership is CoOwnership.BY_SHARE else None,
         )
         for owner in facts.owners
     )
@@ -145,7 +145,7 @@ def _ownership(
         remarks.append(f"原不动产权证号：{case.input.ownership_certificate_number}")
     remarks += _tail_remarks(issuance, case)
     return OwnershipCertificateContent(
-        **_common(issuance, remarks),  # type: ignore[arg-type]
+        **_common(issuance, remarks),
         holders=holders,
         co_ownership=co_ownership,
         location=unit.address,
@@ -174,7 +174,7 @@ def _mortgage_proof(
         remarks.append(f"抵押合同编号：{facts.mortgage_contract_no}")
     remarks += _tail_remarks(issuance, case)
     return RegistrationProofContent(
-        **_common(issuance, remarks),  # type: ignore[arg-type]
+        **_common(issuance, remarks),
         right_or_matter="抵押权",
         right_holders=(facts.mortgagee.name,),
         obligors=tuple(p.name for p in facts.mortgagors),
@@ -189,6 +189,11 @@ def _mortgage_proof(
             original_certificate=ownership_number,
         ),
     )
+
+
+def _percent(share: Decimal | None) -> Decimal | None:
+    # Shares are stored as fractions of 1 (0.6); the certificate prints percents (60%).
+    return None if share is None else Decimal(share * 100).normalize()
 
 
 def _reason(case: Case | None, *, ownership: bool) -> str:
