@@ -15,7 +15,6 @@ from adapters.errors import UnexpectedStatus
 from adapters.rest import JsonReply, RestPartyAdapter
 from gateway.errors import PartyRejected, PartyUnavailable
 from gateway.ports import (
-    CaseEvent,
     CaseNotification,
     ContractCheck,
     ContractConfirmation,
@@ -28,12 +27,15 @@ from gateway.ports import (
 
 CODE_OK = "0"
 CODES_BUSY = frozenset({"9001", "9002"})  # 系统繁忙 / 流量控制: try later
+# Keyed by CaseEvent value: the port may grow events, and the bank's code for each is added here.
 EVENT_TYPES = {
-    CaseEvent.ACCEPTED: "ACCEPTED",
-    CaseEvent.NEED_MORE_MATERIAL: "SUPPLEMENT_REQUIRED",
-    CaseEvent.REJECTED: "REJECTED",
-    CaseEvent.REGISTERED: "REGISTERED",
-    CaseEvent.CERTIFICATE_ISSUED: "CERT_ISSUED",
+    "accepted": "ACCEPTED",
+    "need_more_material": "SUPPLEMENT_REQUIRED",
+    "rejected": "REJECTED",
+    "registered": "REGISTERED",
+    "certificate_issued": "CERT_ISSUED",
+    "utilities_done": "UTILITY_TRANSFER_DONE",
+    "utility_needs_citizen": "UTILITY_TRANSFER_REFUSED",
 }
 PATHS = {
     "verify": "openapi/v1/mortgage/contract/verify",
@@ -134,7 +136,7 @@ class EnvelopeRestBank(RestPartyAdapter):
         payload: dict[str, Any] = {
             "deliveryId": notification.delivery_id,
             "caseNo": notification.case_id,
-            "eventType": EVENT_TYPES[notification.event],
+            "eventType": EVENT_TYPES[notification.event.value],
             "eventTime": notification.occurred_at.isoformat(),
             "unitNo": notification.unit_code,
             "remark": notification.reason_zh or notification.reason_en,

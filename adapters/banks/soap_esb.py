@@ -17,7 +17,6 @@ from adapters.base import AdapterContext, SoapSettings
 from adapters.soap import SoapPartyAdapter
 from gateway.errors import PartyError, PartyRejected, PartyUnavailable
 from gateway.ports import (
-    CaseEvent,
     CaseNotification,
     ContractCheck,
     ContractConfirmation,
@@ -30,12 +29,15 @@ from gateway.ports import (
 
 NAMESPACE = "http://esb.examplebank.cn/service/mortgage"
 RESULT_OK = "AAAAAAA"
+# Keyed by CaseEvent value: the port may grow events, and the ESB's code for each is added here.
 NOTICE_TYPES = {
-    CaseEvent.ACCEPTED: "01",
-    CaseEvent.NEED_MORE_MATERIAL: "02",
-    CaseEvent.REJECTED: "03",
-    CaseEvent.REGISTERED: "04",
-    CaseEvent.CERTIFICATE_ISSUED: "05",
+    "accepted": "01",
+    "need_more_material": "02",
+    "rejected": "03",
+    "registered": "04",
+    "certificate_issued": "05",
+    "utilities_done": "06",
+    "utility_needs_citizen": "07",
 }
 CERT_TYPE_RESIDENT_ID = "1"  # 居民身份证
 CERT_TYPE_CREDIT_CODE = "8"  # 统一社会信用代码
@@ -174,7 +176,7 @@ class EsbSoapBank(SoapPartyAdapter):
             reqBody={
                 "noticeId": notification.delivery_id,
                 "bizCaseId": notification.case_id,
-                "noticeType": NOTICE_TYPES[notification.event],
+                "noticeType": NOTICE_TYPES[notification.event.value],
                 "noticeTime": notification.occurred_at,
                 "realEstateUnitNo": notification.unit_code,
                 "noticeText": notification.reason_zh or notification.reason_en or None,

@@ -14,7 +14,6 @@ import certs
 from adapters.soap import SoapPartyAdapter
 from gateway.errors import PartyError, PartyRejected, PartyUnavailable
 from gateway.ports import (
-    CaseEvent,
     CaseNotification,
     ContractCheck,
     ContractConfirmation,
@@ -28,12 +27,15 @@ from gateway.ports import (
 NAMESPACE = "http://corebank.example.cn/mortgage/loan/v1"
 RET_OK = "0000"
 RET_BUSY = frozenset({"9998", "9999"})  # 日终批处理中 / 系统繁忙: the bank asks to try later
+# Keyed by CaseEvent value: the port may grow events, and a bank's code for each is added here.
 EVENT_TYPES = {
-    CaseEvent.ACCEPTED: "ACCEPT",
-    CaseEvent.NEED_MORE_MATERIAL: "SUPPLEMENT",
-    CaseEvent.REJECTED: "REJECT",
-    CaseEvent.REGISTERED: "REGISTER",
-    CaseEvent.CERTIFICATE_ISSUED: "CERTIFY",
+    "accepted": "ACCEPT",
+    "need_more_material": "SUPPLEMENT",
+    "rejected": "REJECT",
+    "registered": "REGISTER",
+    "certificate_issued": "CERTIFY",
+    "utilities_done": "UTILITY_DONE",
+    "utility_needs_citizen": "UTILITY_ACTION",
 }
 
 
@@ -137,7 +139,7 @@ class RetCodeSoapBank(SoapPartyAdapter):
             idempotent=True,
             MsgId=notification.delivery_id,
             CaseNo=notification.case_id,
-            EventType=EVENT_TYPES[notification.event],
+            EventType=EVENT_TYPES[notification.event.value],
             EventTime=notification.occurred_at,
             UnitCode=notification.unit_code,
             Remark=reason or None,

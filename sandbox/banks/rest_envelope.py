@@ -26,7 +26,17 @@ CODES = {
     Problem.LOAN_OUTSTANDING: ("2001", "贷款未结清"),
 }
 # The bank's own API (deliberately not imported from the adapter: the simulator is the spec).
-KNOWN_EVENTS = frozenset({"ACCEPTED", "SUPPLEMENT_REQUIRED", "REJECTED", "REGISTERED", "CERT_ISSUED"})
+KNOWN_EVENTS = frozenset(
+    {
+        "ACCEPTED",
+        "SUPPLEMENT_REQUIRED",
+        "REJECTED",
+        "REGISTERED",
+        "CERT_ISSUED",
+        "UTILITY_TRANSFER_DONE",
+        "UTILITY_TRANSFER_REFUSED",
+    }
+)
 PATHS = {
     "verify": "openapi/v1/mortgage/contract/verify",
     "notify": "openapi/v1/mortgage/registration/notify",

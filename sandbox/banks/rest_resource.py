@@ -27,7 +27,17 @@ MESSAGES = {
     Problem.CONTRACT_NOT_FOUND: "借款合同不存在 / loan contract not found",
     Problem.LOAN_OUTSTANDING: "贷款尚未结清 / the loan is not settled",
 }
-KNOWN_EVENTS = frozenset({"accepted", "need_more_material", "rejected", "registered", "certificate_issued"})
+KNOWN_EVENTS = frozenset(
+    {
+        "accepted",
+        "need_more_material",
+        "rejected",
+        "registered",
+        "certificate_issued",
+        "utilities_done",
+        "utility_needs_citizen",
+    }
+)
 
 
 def _error(problem: Problem | None) -> Reply:
