@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 
-from gateway.api import backoffice, docs, ops
+from gateway.api import backoffice, docs, ops, public
 from gateway.api.keys import API, API_DOCS, CONTAINER
 from gateway.api.middleware import authenticate, idempotency, request_context, sign_responses
 from gateway.api.problem import errors_middleware
@@ -37,6 +37,7 @@ def create_app(
     app.router.add_routes(ops.routes)
     app.router.add_routes(docs.routes)
     app.router.add_routes(backoffice.routes)
+    app.router.add_routes(public.routes)
     app.router.add_routes(list(routes))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -1,0 +1,142 @@
+"""Public certificate verification over real HTTP: the QR page, JSON look-ups and file uploads, no sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+import certs
+from gateway.api.public import MAX_UPLOAD_BYTES
+from gateway.db import Database
+from gateway.db.tables.certificates import CertificateRow
+from gateway.seed import BANKS, INSTITUTIONS, ZHANG_WEI, seed_demo_register
+from gateway.services import cases, review, tracks
+from gateway.services.certification import Certification, RegistrySeal
+from gateway.services.context import ServiceContext
+from tests.api.support import Participants
+from tests.services import builders
+from tests.services.conftest import make_protector
+
+BASE_URL = "https://bdc.dg.gov.cn"
+Serve = Callable[..., Any]
+
+
+@pytest.fixture
+def registry_cert(participants: Participants) -> certs.Certificate:
+    return participants.ca.issue(participants.registry_key.public_key, "registry", "registry")
+
+
+@pytest.fixture
+async def proof(
+    database: Database, participants: Participants, registry_cert: certs.Certificate
+) -> CertificateRow:
+    """A mortgage proof issued through the services (登簿 → 缮证) on the test's database."""
+    ctx = ServiceContext(db=database, protector=make_protector(), institutions=dict(INSTITUTIONS))
+    await seed_demo_register(ctx)
+    case = await cases.submit(ctx, "boc-dg", "松山湖支行", "clerk-01", builders.mortgage_registration())
+    await tracks.record_bank_result(ctx, case.id, "contracts", confirmed=True, actor="bank:boc-dg")
+    await review.review(ctx, "examiner-a", case.id, "first")
+    await review.review(ctx, "examiner-b", case.id, "second")
+    await review.register(ctx, "registrar-c", case.id)
+    certification = Certification(ctx, RegistrySeal(participants.registry_key, registry_cert, BASE_URL))
+    [number] = await certification.issue_case(case.id)
+    async with database.session() as s:
+        return (await s.execute(select(CertificateRow).where(CertificateRow.number == number))).scalar_one()
+
+
+@pytest.fixture
+async def client(serve: Serve, registry_cert: certs.Certificate) -> TestClient[Any, Any]:
+    return await serve(parts={"registry_cert": registry_cert}, public_base_url=BASE_URL)  # type: ignore[no-any-return]
+
+
+async def test_the_qr_page_shows_status_and_masked_holder(
+    client: TestClient[Any, Any], proof: CertificateRow
+) -> None:
+    response = await client.get(f"/public/verify/{proof.qr_token}", headers={"Accept": "text/html"})
+    assert response.status == 200 and response.content_type == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    page = await response.text()
+    for shown in (
+        "不动产登记证明",
+        proof.number,
+        proof.identifier,
+        "东莞市不动产登记中心",
+        "有效",
+        BANKS["boc-dg"].name,
+    ):
+        assert shown and shown in page, shown
+    assert ZHANG_WEI.id_number not in page
+
+    unknown = await client.get("/public/verify/" + "x" * 32, headers={"Accept": "text/html"})
+    assert unknown.status == 404 and "未找到该电子证照" in await unknown.text()
+    api_unknown = await client.get("/public/verify/" + "x" * 32)
+    assert api_unknown.status == 404 and api_unknown.content_type == "application/problem+json"
+
+
+async def test_json_by_token_and_by_identifier(client: TestClient[Any, Any], proof: CertificateRow) -> None:
+    by_token = await client.get(f"/public/api/v1/verify/{proof.qr_token}")
+    assert by_token.status == 200
+    facts = await by_token.json()
+    assert facts["number"] == proof.number and facts["identifier"] == proof.identifier
+    assert (facts["status"], facts["status_zh"], facts["holder"]) == ("valid", "有效", BANKS["boc-dg"].name)
+    assert facts["document"] == "不动产登记证明" and facts["issuer"] == "东莞市不动产登记中心"
+    assert facts["issued_on"] and facts["status_changed_on"] is None
+
+    by_identifier = await client.get(f"/public/api/v1/certificates/{proof.identifier}")
+    assert await by_identifier.json() == facts
+
+    assert (await client.get("/public/api/v1/verify/" + "A" * 32)).status == 404
+    malformed = await client.get("/public/api/v1/certificates/1.2.156.3005.2.nonsense")
+    problem = await malformed.json()
+    assert malformed.status == 422 and problem["code"] == "invalid_input" and problem["errors"]
+    identifier = str(proof.identifier)
+    mistyped = identifier[:-1] + ("0" if identifier[-1] != "0" else "1")
+    assert (await client.get(f"/public/api/v1/certificates/{mistyped}")).status == 422, "check character"
+
+
+async def test_upload_of_the_genuine_file_is_valid_and_one_changed_byte_is_not(
+    client: TestClient[Any, Any], proof: CertificateRow
+) -> None:
+    pdf = bytes(proof.pdf or b"")
+    genuine = await client.post(
+        "/public/api/v1/verify", data=pdf, headers={"Content-Type": "application/pdf"}
+    )
+    verdict = await genuine.json()
+    assert genuine.status == 200, verdict
+    assert (verdict["result"], verdict["in_force"], verdict["sm3"]) == ("valid", True, proof.sm3)
+    assert verdict["certificate"]["number"] == proof.number and verdict["certificate"]["status_zh"] == "有效"
+
+    form = FormData()
+    form.add_field("file", pdf, filename="certificate.pdf", content_type="application/pdf")
+    as_form = await client.post("/public/api/v1/verify", data=form)
+    assert (await as_form.json())["result"] == "valid", "a browser's multipart upload works the same"
+
+    for position in (len(pdf) // 3, len(pdf) - 40):  # inside the signed range, then inside the seal
+        changed = bytearray(pdf)
+        changed[position] ^= 0x01
+        response = await client.post("/public/api/v1/verify", data=bytes(changed))
+        verdict = await response.json()
+        assert response.status == 200
+        assert verdict["result"] == "invalid" and verdict["certificate"] is None
+        assert verdict["reason"] and verdict["reason_zh"], verdict
+
+    too_big = await client.post("/public/api/v1/verify", data=pdf + b"\0" * MAX_UPLOAD_BYTES)
+    assert too_big.status == 413 and (await too_big.json())["code"] == "payload_too_large"
+    empty = await client.post("/public/api/v1/verify", data=b"")
+    assert empty.status == 422
+
+
+async def test_public_routes_are_documented(client: TestClient[Any, Any]) -> None:
+    spec = await (await client.get("/openapi.json")).json()
+    assert {
+        "/public/verify/{token}",
+        "/public/api/v1/verify/{token}",
+        "/public/api/v1/certificates/{identifier}",
+        "/public/api/v1/verify",
+    } <= set(spec["paths"])
+    assert spec["paths"]["/public/api/v1/verify"]["post"].get("security", []) == []
