@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -280,3 +283,38 @@ async def test_a_crash_after_one_certificate_finishes_only_what_is_missing(
     ownership, proof = await case_certificates(ctx, case.id)
     assert ownership.pdf == stored and proof.pdf is not None
     assert (await cases.get_case(ctx, case.id)).state is CaseState.CERTIFIED
+
+
+async def test_export_and_show_from_the_command_line_then_verify_offline(
+    tmp_path: Path, registry_key: certs.SM2PrivateKey, registry_cert: certs.Certificate
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    ctx = await make_context(url)
+    try:
+        case_id = await registered_mortgage(ctx)
+        await Certification(ctx, RegistrySeal(registry_key, registry_cert, BASE_URL)).issue_case(case_id)
+        [proof] = await case_certificates(ctx, case_id)
+    finally:
+        await ctx.db.dispose()
+    env = {**os.environ, "GW_DATABASE_URL": url, "GW_DATA_DIR": str(tmp_path)}
+    half_width = proof.number.replace("（", "(").replace("）", ")")
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", *argv], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    shown = run("gateway.cli", "certificates", "show", half_width)
+    assert shown.returncode == 0, shown.stderr
+    assert proof.number in shown.stdout and "有效" in shown.stdout and case_id in shown.stdout
+
+    out = tmp_path / "proof.pdf"
+    exported = run("gateway.cli", "certificates", "export", proof.number, "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert out.read_bytes() == proof.pdf
+    (tmp_path / "registry.pem").write_bytes(registry_cert.pem)
+    verified = run("e_license.cli", "verify", str(out), "--cert", str(tmp_path / "registry.pem"))
+    assert verified.returncode == 0 and proof.number in verified.stdout, verified.stderr
+
+    missing = run("gateway.cli", "certificates", "show", "粤（2026）东莞市不动产证明第0999999号")
+    assert missing.returncode == 1 and "未找到" in missing.stdout
