@@ -1,4 +1,4 @@
-"""The one place where HTTP, timeout, XML, SOAP and signature errors of a party become gateway errors.
+"""The one place where a party's HTTP, timeout, XML, SOAP and signature errors become gateway errors.
 
 ```
 raised inside `with map_party_errors(party)`      → gateway error

@@ -1,5 +1,8 @@
-"""Builds the configured adapters at start-up: an import path plus validated settings, checked against
-its port; adding a bank is one module (or none, for a known wire format) and one configuration entry."""
+"""Builds the configured adapters at start-up from an import path and validated settings.
+
+Each is checked against its port (a Protocol) before anything runs: adding a bank is one configuration entry,
+plus one module when it speaks a new wire format.
+"""
 
 from __future__ import annotations
 

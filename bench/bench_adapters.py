@@ -1,5 +1,7 @@
-"""Adapter round trips against the simulators on loopback: latency and throughput per wire format, start-up
-of all 18 adapters, and how fast hostile XML is refused. Run: .venv/bin/python bench/bench_adapters.py"""
+"""Adapter round trips against the simulators on loopback, per wire format.
+
+Also: start-up of all 18 adapters, and how fast hostile XML is refused. Run: .venv/bin/python bench/bench_adapters.py
+"""
 
 from __future__ import annotations
 

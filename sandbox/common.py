@@ -1,5 +1,8 @@
-"""Shared plumbing of the simulated parties: a loopback aiohttp server with its own SM2 key and
-certificate, verifying the gateway's signed requests, signing its replies, and suffering injected faults."""
+"""Shared plumbing of the simulated parties: a loopback aiohttp server that signs, verifies and fails on cue.
+
+Each party has its own SM2 key and a certificate from the given CA, verifies the gateway's signed requests
+(Appendix A), signs its replies, and suffers the faults queued in its FaultPlan.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Start every simulated party (the 17 reform banks and the tax bureau) for a CA, and hand back their
-addresses, keys, certificates and the adapter configuration entries pointing at them."""
+"""One launcher for every simulated party: the 17 reform banks and the tax bureau, for a given CA.
+
+It hands back their addresses, keys and certificates, and the adapter configuration entries pointing at them.
+"""
 
 from __future__ import annotations
 

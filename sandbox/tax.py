@@ -1,5 +1,7 @@
-"""A simulated tax bureau (e-tax, 存量房交易): assesses with adapters/tax/rules.py, takes payments, and
-posts a signed 'payment cleared' callback to the gateway."""
+"""A simulated tax bureau (e-tax, 存量房交易): assessments by the rules, payments, signed callbacks.
+
+It assesses with adapters/tax/rules.py and posts a signed 'payment cleared' callback to the gateway.
+"""
 
 from __future__ import annotations
 

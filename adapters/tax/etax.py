@@ -1,5 +1,7 @@
-"""The tax bureau's e-tax REST API for second-hand home transfers (存量房交易): pinyin field names in a
-{"head": {"rtnCode": "000", …}, "body": …} envelope, 税种 by their national codes."""
+"""The tax bureau's e-tax REST API for second-hand home transfers (存量房交易), behind the TaxBureau port.
+
+Pinyin field names in a {"head": {"rtnCode": "000", …}, "body": …} envelope; taxes by their national 税种 codes.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Fixtures for the adapter tests: a CA, the gateway's identity, and harnesses pairing each configured
-adapter with its simulator over loopback."""
+"""Fixtures for the adapter tests: a CA, the gateway's identity, adapters paired with their simulators."""
 
 from __future__ import annotations
 

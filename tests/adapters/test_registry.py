@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import certs
 from adapters.base import AdapterContext
 from adapters.registry import build_adapters, check_against_port, read_adapter_config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, NotFound
 from gateway.ports import BankCoreSystem, TaxBureau
 from sandbox.parties import BANKS_BY_CODE, REFORM_BANKS, TAX
 from tests.adapters.conftest import SAMPLE_CONFIG, configured_banks
@@ -175,3 +176,20 @@ def test_a_class_that_does_not_fit_its_port_is_refused() -> None:
         check_against_port("banks.x", NoSettlement, BankCoreSystem)
     with pytest.raises(ConfigError, match="lacks assess"):
         check_against_port("tax.x", NoSettlement, TaxBureau)
+
+
+async def test_the_adapters_start_and_close_with_the_aiohttp_application(
+    issued: dict[str, certs.Certificate], context: AdapterContext
+) -> None:
+    adapters = build_adapters({"icbc-dg": entry("icbc-dg", issued)}, None, context)
+    bank = adapters.bank("icbc-dg")
+    app = web.Application()
+    app.cleanup_ctx.append(adapters.cleanup_ctx)
+    runner = web.AppRunner(app)
+    await runner.setup()  # start-up: sessions opened and the WSDL parsed, without any network
+    assert bank.client._service is not None and not bank.client._http.session.closed  # type: ignore[attr-defined]
+    session = bank.client._http.session  # type: ignore[attr-defined]
+    await runner.cleanup()
+    assert session.closed
+    with pytest.raises(NotFound):
+        adapters.bank("nobody")

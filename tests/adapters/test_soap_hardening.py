@@ -1,5 +1,4 @@
-"""SOAP hardening beyond the contract suite: zeep's own parser settings as the second line, local-only WSDL
-loading, and a start-up that needs no network."""
+"""SOAP hardening beyond the contract suite: zeep as the second line, local-only WSDLs, offline start."""
 
 from __future__ import annotations
 

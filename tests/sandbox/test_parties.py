@@ -1,6 +1,8 @@
-"""The launcher starts every simulated party on loopback with its own certificate; the parties refuse
-unsigned requests, serve their WSDLs, go down and come back on the same port, and the tax bureau posts
-signed, dedupable callbacks."""
+"""The simulated parties: loopback servers with their own certificates, refusing what is not signed.
+
+They serve their WSDLs, go down and come back on the same port, and the tax bureau posts signed, dedupable
+callbacks.
+"""
 
 from __future__ import annotations
 
