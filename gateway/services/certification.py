@@ -36,7 +36,7 @@ from e_license import (
 )
 from gateway.domain.register import Entry, EntryKind, Unit
 from gateway.domain.workflow import Case, CaseState
-from gateway.errors import Conflict, FieldReason, InputError, NotFound
+from gateway.errors import ConfigError, Conflict, FieldReason, InputError, NotFound
 from gateway.logging import get_logger
 from gateway.metrics import observe_case_stage
 from gateway.ports.banks import CaseEvent
@@ -74,6 +74,16 @@ class RegistrySeal:
     certificate: certs.Certificate
     public_base_url: str
     executor: Executor | None = None
+
+    def __post_init__(self) -> None:
+        # A wrong pairing is a start-up error, not a surprise at the first 缮证.
+        if self.certificate.party_kind != ACTOR or (
+            self.key.public_key.to_der() != self.certificate.public_key.to_der()
+        ):
+            raise ConfigError(
+                "the certificate-signing key must be the registry's, with its registry certificate",
+                "电子证照签名密钥须为登记机构密钥，并与登记机构证书匹配",
+            )
 
     def verification_url(self, qr_token: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/public/verify/{qr_token}"

@@ -21,7 +21,7 @@ from gateway.db.tables.certificates import CertificateRow
 from gateway.db.tables.infra import AuditRecord, OutboxRow
 from gateway.domain.register import EntryKind
 from gateway.domain.workflow import CaseState
-from gateway.errors import Conflict
+from gateway.errors import ConfigError, Conflict
 from gateway.seed import BANKS, CERT_LI_WANG, PROOF_LI_WANG_ICBC, UNITS, ZHANG_WEI
 from gateway.services import cases, review, tracks
 from gateway.services.certificate_lookup import find_by_token
@@ -318,3 +318,15 @@ async def test_export_and_show_from_the_command_line_then_verify_offline(
 
     missing = run("gateway.cli", "certificates", "show", "粤（2026）东莞市不动产证明第0999999号")
     assert missing.returncode == 1 and "未找到" in missing.stdout
+
+
+def test_the_seal_refuses_a_key_that_is_not_the_registry_certificates(
+    ca: certs.CertificateAuthority, registry_key: certs.SM2PrivateKey, registry_cert: certs.Certificate
+) -> None:
+    bank_key = certs.SM2PrivateKey.generate()
+    with pytest.raises(ConfigError, match="registry"):
+        RegistrySeal(bank_key, registry_cert, BASE_URL)
+    with pytest.raises(ConfigError, match="registry"):
+        RegistrySeal(bank_key, ca.issue(bank_key.public_key, "boc-dg", "bank"), BASE_URL)
+    seal = RegistrySeal(registry_key, registry_cert, BASE_URL + "/")
+    assert seal.verification_url("t" * 32) == f"{BASE_URL}/public/verify/{'t' * 32}"
