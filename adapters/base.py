@@ -70,9 +70,10 @@ class RestSettings(HttpSettings):
 
 
 def load_party_certificate(
-    party: str, settings: AdapterSettings, context: AdapterContext
+    party: str, settings: AdapterSettings, context: AdapterContext, *, kind: str | None = None
 ) -> certs.Certificate:
-    """Read and check the party's certificate at start-up: its code must be the entry's, its chain valid."""
+    """Read and check the party's certificate at start-up: its code must be the entry's (and its kind
+    `kind`, when given: a bank's entry must not trust a utility's certificate), its chain valid."""
     try:
         if settings.certificate_pem is not None:
             pem = settings.certificate_pem.encode()
@@ -91,6 +92,11 @@ def load_party_certificate(
         raise ConfigError(
             f"{party}: the certificate belongs to {certificate.party_code!r}",
             f"{party}：证书属于 {certificate.party_code!r}，与配置不符",
+        )
+    if kind is not None and certificate.party_kind != kind:
+        raise ConfigError(
+            f"{party}: the certificate is for a {certificate.party_kind!r}, not a {kind!r}",
+            f"{party}：证书的参与方类型为 {certificate.party_kind!r}，应为 {kind!r}",
         )
     return certificate
 

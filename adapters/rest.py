@@ -95,11 +95,12 @@ class RestPartyAdapter:
     """Base of a REST party adapter: one RestClient built from validated settings and the party's certificate."""
 
     Settings: ClassVar[type[RestSettings]] = RestSettings
+    PARTY_KIND: ClassVar[str] = "bank"  # the kind the party's certificate must carry
 
     def __init__(self, party: str, settings: RestSettings, context: AdapterContext) -> None:
         self._party = party
         self.settings = settings
-        certificate = load_party_certificate(party, settings, context)
+        certificate = load_party_certificate(party, settings, context, kind=self.PARTY_KIND)
         self.client = RestClient(party, settings, certificate.public_key, context.identity)
 
     @property

@@ -30,7 +30,7 @@ from adapters.base import AdapterContext, GatewayIdentity, SoapSettings, load_pa
 from adapters.errors import FaultHook, HostileXml, UnexpectedStatus, parse_retry_after
 from adapters.http import SignedHttpClient
 from adapters.retry import RetryPolicy, call_party
-from gateway.errors import PartyError
+from gateway.errors import ConfigError, PartyError
 
 T = TypeVar("T")
 
@@ -129,7 +129,14 @@ class SoapClient:
         await self._http.start()
         if self._service is None:
             # Parsing reads a local file and builds zeep's type tables: done once, off the event loop.
-            self._service = await asyncio.to_thread(self._build_service)
+            try:
+                self._service = await asyncio.to_thread(self._build_service)
+            except (OSError, KeyError, zeep.exceptions.Error) as exc:
+                await self._http.close()
+                raise ConfigError(
+                    f"{self.party}: cannot load {self._wsdl.name} / {self._binding}: {exc!r}",
+                    f"{self.party}：无法加载 WSDL {self._wsdl.name}：{exc!r}",
+                ) from exc
 
     def _build_service(self) -> Any:
         transport = AiohttpZeepTransport(self._http, self._wsdl.parent)
@@ -180,11 +187,12 @@ class SoapPartyAdapter:
     WSDL: ClassVar[Path]
     BINDING: ClassVar[str]  # "{namespace}BindingName"
     Settings: ClassVar[type[SoapSettings]] = SoapSettings
+    PARTY_KIND: ClassVar[str] = "bank"  # the kind the party's certificate must carry
 
     def __init__(self, party: str, settings: SoapSettings, context: AdapterContext) -> None:
         self._party = party
         self.settings = settings
-        certificate = load_party_certificate(party, settings, context)
+        certificate = load_party_certificate(party, settings, context, kind=self.PARTY_KIND)
         self.client = SoapClient(
             party,
             settings,

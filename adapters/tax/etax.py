@@ -115,6 +115,8 @@ def _day(value: date | datetime) -> str:
 class EtaxBureau(RestPartyAdapter):
     """The e-tax bureau behind the TaxBureau port."""
 
+    PARTY_KIND = "tax"
+
     def _body(self, reply: JsonReply) -> dict[str, Any]:
         if reply.status != 200:
             raise UnexpectedStatus(reply.status)

@@ -116,6 +116,17 @@ def test_a_certificate_of_another_party_is_refused(
     assert "abc-dg" in error.message_en
 
 
+def test_a_certificate_of_another_kind_of_party_is_refused(
+    ca: certs.CertificateAuthority, issued: dict[str, certs.Certificate], context: AdapterContext
+) -> None:
+    utility = ca.issue(certs.SM2PrivateKey.generate().public_key, "icbc-dg", "utility")
+    error = refused({"icbc-dg": entry("icbc-dg", issued, certificate_pem=utility.pem.decode())}, context)
+    assert "'utility', not a 'bank'" in error.message_en
+    bank_as_tax = ca.issue(certs.SM2PrivateKey.generate().public_key, "tax-dg", "bank")
+    tax = {"code": "tax-dg", "adapter": TAX, "base_url": "https://etax.example.cn/"}
+    refused({}, context, {**tax, "certificate_pem": bank_as_tax.pem.decode()})
+
+
 def test_a_revoked_or_foreign_certificate_is_refused(
     ca: certs.CertificateAuthority, issued: dict[str, certs.Certificate], context: AdapterContext
 ) -> None:

@@ -11,7 +11,7 @@ from adapters.banks.soap_retcode import RetCodeSoapBank
 from adapters.base import AdapterContext
 from adapters.errors import HostileXml
 from adapters.soap import AiohttpZeepTransport, hardened_zeep_settings, refuse_doctype
-from gateway.errors import PartyUnavailable
+from gateway.errors import ConfigError, PartyUnavailable
 from sandbox.soap_xml import billion_laughs, external_entity
 from tests.adapters.conftest import contract_check
 
@@ -70,3 +70,18 @@ async def test_start_needs_no_network_and_parses_the_wsdl_once(
         assert adapter.client._service is service  # calls never re-parse
     finally:
         await adapter.close()
+
+
+async def test_a_wsdl_without_the_named_binding_fails_start_up_as_configuration(
+    context: AdapterContext, ca: certs.CertificateAuthority
+) -> None:
+    class Misnamed(RetCodeSoapBank):
+        BINDING = "{http://corebank.example.cn/mortgage/loan/v1}NoSuchBinding"
+
+    certificate = ca.issue(certs.SM2PrivateKey.generate().public_key, "abc-dg", "bank")
+    settings = RetCodeSoapBank.Settings(
+        adapter="tests:Misnamed", endpoint="http://127.0.0.1:9/", certificate_pem=certificate.pem.decode()
+    )
+    adapter = Misnamed("abc-dg", settings, context)
+    with pytest.raises(ConfigError, match="NoSuchBinding"):
+        await adapter.start()
