@@ -11,7 +11,7 @@ from arq.connections import RedisSettings
 from gateway.bootstrap import build_container
 from gateway.cli.common import Subparsers
 from gateway.errors import ConfigError
-from gateway.jobs.worker import build_worker
+from gateway.jobs.worker import build_worker, close_worker
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
 
@@ -45,6 +45,6 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await worker.async_run()
     finally:
-        await worker.close()
+        await close_worker(worker)
         await container.close()
     return 0

@@ -8,6 +8,7 @@ near 200 jobs/s. SIGTERM lets running jobs finish (`job_completion_wait`).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from arq import Worker
@@ -21,7 +22,7 @@ from gateway.jobs.runner import DeliveryRunner
 from gateway.jobs.sweeper import JobProbe
 from gateway.settings import JobSettings
 
-__all__ = ["arq_probe", "build_worker", "deliver"]
+__all__ = ["arq_probe", "build_worker", "close_worker", "deliver"]
 
 RUNNER = "gateway_runner"
 
@@ -68,3 +69,10 @@ def build_worker(
         handle_signals=handle_signals,
         burst=burst,
     )
+
+
+async def close_worker(worker: Worker) -> None:
+    """`Worker.close()`, without the deprecation warning of the redis-py `close()` that arq 0.28 still calls."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Call to deprecated close", category=DeprecationWarning)
+        await worker.close()

@@ -22,7 +22,7 @@ from gateway.db.tables.infra import OutboxRow
 from gateway.errors import GatewayError, PartyRejected, PartyUnavailable
 from gateway.jobs.registry import JobContext, JobHandler, JobRegistry
 from gateway.jobs.retry import RetryPolicy
-from gateway.jobs.worker import build_worker
+from gateway.jobs.worker import build_worker, close_worker
 from gateway.settings import JobSettings, Settings
 
 WEBHOOK_JOB = "test.webhook"
@@ -148,7 +148,10 @@ async def _run(args: argparse.Namespace) -> None:
     try:
         if args.redis:
             worker = build_worker(container.runner, RedisSettings.from_dsn(args.redis), settings.jobs)
-            await worker.async_run()
+            try:
+                await worker.async_run()
+            finally:
+                await close_worker(worker)
         else:
             await asyncio.Event().wait()  # the embedded dispatcher delivers until the process is killed
     finally:

@@ -1,0 +1,101 @@
+"""arq on real Redis: job ids carry the attempt, the worker records outcomes in the outbox, and a Redis
+flush loses nothing (the sweeper re-queues rows whose job vanished)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from arq.connections import ArqRedis, RedisSettings
+from sqlalchemy import func, select
+
+from gateway.db import Database
+from gateway.db.tables.infra import OutboxRow
+from gateway.jobs.dispatch import ArqDispatcher
+from gateway.jobs.registry import JobContext, JobRegistry
+from gateway.jobs.retry import RetryPolicy
+from gateway.jobs.runner import DeliveryRunner
+from gateway.jobs.sweeper import Sweeper
+from gateway.jobs.worker import arq_probe, build_worker, close_worker
+from gateway.settings import JobSettings, Settings
+from tests.jobs.harness import WEBHOOK_JOB, Receiver, add_deliveries, webhook_handler
+
+pytestmark = pytest.mark.redis
+JOBS = JobSettings(arq_queue="test:deliveries", job_timeout_seconds=5, arq_poll_delay_seconds=0.01)
+
+
+@pytest.fixture
+async def pool(redis_url: str) -> AsyncIterator[ArqRedis]:
+    redis = ArqRedis.from_url(redis_url)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def runner(database: Database, receiver: Receiver, participants: Any) -> AsyncIterator[DeliveryRunner]:
+    async with aiohttp.ClientSession() as http:
+        context = JobContext(database, http, participants.registry_key, Settings())
+        registry = JobRegistry({WEBHOOK_JOB: webhook_handler(receiver.url)})
+        yield DeliveryRunner(database, registry, context, policy=RetryPolicy(schedule=(0, 0, 0), jitter=0))
+
+
+async def run_worker(runner: DeliveryRunner, redis_url: str) -> None:
+    worker = build_worker(runner, RedisSettings.from_dsn(redis_url), JOBS, burst=True, handle_signals=False)
+    try:
+        await worker.async_run()
+    finally:
+        await close_worker(worker)
+
+
+async def by_status(db: Database) -> dict[str, int]:
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    async with db.session() as session:
+        conn = await session.connection()
+        return dict((await conn.execute(select(table.c.status, func.count()).group_by(table.c.status))).all())
+
+
+async def test_dispatched_rows_run_in_the_worker_and_retries_get_new_job_ids(
+    database: Database, pool: ArqRedis, runner: DeliveryRunner, receiver: Receiver, redis_url: str
+) -> None:
+    receiver.script = [503]  # the first attempt of one row fails
+    ids = await add_deliveries(database, 5)
+    dispatcher = ArqDispatcher(database, pool, queue_name=JOBS.arq_queue)
+    await dispatcher.dispatch_once()
+    queued = {key.decode() async for key in pool.scan_iter("arq:job:*")}
+    assert queued == {f"arq:job:{row_id}:1" for row_id in ids}
+    await run_worker(runner, redis_url)
+    assert await by_status(database) == {"delivered": 4, "pending": 1}
+    await dispatcher.dispatch_once()  # the retry is attempt 2: a fresh id, not blocked by attempt 1's keys
+    await run_worker(runner, redis_url)
+    assert await by_status(database) == {"delivered": 5}
+    assert set(receiver.applied) == set(ids)
+
+
+async def test_redis_flush_loses_nothing(
+    database: Database, pool: ArqRedis, runner: DeliveryRunner, receiver: Receiver, redis_url: str
+) -> None:
+    ids = await add_deliveries(database, 20)
+    dispatcher = ArqDispatcher(database, pool, queue_name=JOBS.arq_queue)
+    await dispatcher.dispatch_once()
+    assert await by_status(database) == {"in_flight": 20}
+    await pool.flushdb()  # Redis loses every queued job
+    sweeper = Sweeper(database, stale_after=90, probe=arq_probe(pool), vanished_grace=0)
+    assert await sweeper.sweep() == 20
+    await dispatcher.dispatch_once()
+    await run_worker(runner, redis_url)
+    assert await by_status(database) == {"delivered": 20}
+    assert set(receiver.applied) == set(ids)
+
+
+async def test_sweeper_leaves_rows_whose_job_is_still_queued(
+    database: Database, pool: ArqRedis, receiver: Receiver
+) -> None:
+    await add_deliveries(database, 3)
+    await ArqDispatcher(database, pool, queue_name=JOBS.arq_queue).dispatch_once()
+    sweeper = Sweeper(database, stale_after=90, probe=arq_probe(pool), vanished_grace=0)
+    assert await sweeper.sweep() == 0
+    assert await by_status(database) == {"in_flight": 3}
