@@ -1,0 +1,95 @@
+"""The commands as a person runs them: `gateway migrate`, `gateway users add`, `gateway serve` (embedded)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def gateway(env: dict[str, str], *args: str, stdin: bytes = b"") -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate(stdin)
+    return process.returncode or 0, out.decode()
+
+
+async def test_migrate_add_a_user_serve_and_sign_in(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GW_DATA_DIR": str(tmp_path),
+        "GW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
+        "GW_HTTP_PORT": str(port),
+    }
+    assert (await gateway(env, "migrate"))[0] == 0
+    code, out = await gateway(
+        env,
+        "users",
+        "add",
+        "zhang",
+        "--role",
+        "registrar",
+        "--display-name",
+        "张三",
+        "--password-stdin",
+        stdin=b"a long enough password\n",
+    )
+    assert code == 0, out
+    code, out = await gateway(
+        env, "users", "add", "li", "--role", "registrar", "--password-stdin", stdin=b"short\n"
+    )
+    assert code == 2 and "密码至少需要" in out
+
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            for _ in range(100):
+                try:
+                    async with http.get("/readyz") as ready:
+                        assert ready.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("gateway serve did not start")
+            async with http.post(
+                "/backoffice/api/v1/login", json={"username": "zhang", "password": "a long enough password"}
+            ) as login:
+                assert login.status == 200
+                assert (await login.json())["user"]["display_name"] == "张三"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.wait(), 20) == 0
+    # The embedded first run made a development CA and the registry's signing key.
+    assert (tmp_path / "ca" / "ca.pem").exists() and (tmp_path / "registry" / "registry.key").exists()
