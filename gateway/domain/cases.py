@@ -103,6 +103,7 @@ class TransferInput(_Input):
     # Facts the tax bureau assesses on (契税 / 增值税 / 个人所得税)
     buyer_home_count: Literal[1, 2, 3] = 1  # 家庭第几套住房 (3 = third or more)
     seller_acquired_on: date | None = None  # start of the holding period
+    seller_original_value: Money | None = None  # 房屋原值, when the seller can prove it (else 核定征收)
     seller_only_home: bool = False  # 家庭唯一生活用房 (for 满五唯一)
     # The seller's mortgages: released in this case (their proof numbers) or kept with consent.
     release_proof_numbers: list[str] = Field(default_factory=list)
@@ -114,10 +115,16 @@ class TransferInput(_Input):
     @model_validator(mode="after")
     def _shares(self) -> Self:
         check_shares(self.co_ownership, self.buyers)
-        if self.transfer_type is TransferType.SECOND_HAND and not self.ownership_certificate_number:
-            raise ValueError(
-                "ownership_certificate_number is required for a second-hand transfer / 二手房转移须填写原不动产权证书号"
-            )
+        if self.transfer_type is TransferType.SECOND_HAND:
+            if not self.ownership_certificate_number:
+                raise ValueError(
+                    "ownership_certificate_number is required for a second-hand transfer / 二手房转移须填写原不动产权证书号"
+                )
+            if self.seller_acquired_on is None:
+                raise ValueError(
+                    "seller_acquired_on is required for a second-hand transfer (VAT and income tax depend on it) "
+                    "/ 二手房转移须填写出卖人取得日期（增值税、个人所得税按持有年限计征）"
+                )
         return self
 
 

@@ -188,8 +188,10 @@ class Deliveries:
                 buyers=tuple(person(o.party) for o in transfer.buyers),
                 sellers=tuple(person(p) for p in transfer.sellers),
                 buyer_home_count=_HOMES[transfer.buyer_home_count],
+                # A new home's seller is the developer: no seller's holding period applies.
                 seller_acquired_on=transfer.seller_acquired_on or transfer.contract_date,
                 seller_sole_home=transfer.seller_only_home,
+                original_value=transfer.seller_original_value,
             )
         )
         await tracks.record_tax_assessment(
