@@ -14,7 +14,7 @@ import certs
 from gateway.api.public import MAX_UPLOAD_BYTES
 from gateway.db import Database
 from gateway.db.tables.certificates import CertificateRow
-from gateway.seed import BANKS, INSTITUTIONS, ZHANG_WEI, seed_demo_register
+from gateway.seed import BANKS, INSTITUTIONS, LIU_YANG, ZHANG_WEI, seed_demo_register
 from gateway.services import cases, review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
@@ -32,21 +32,53 @@ def registry_cert(participants: Participants) -> certs.Certificate:
 
 
 @pytest.fixture
-async def proof(
-    database: Database, participants: Participants, registry_cert: certs.Certificate
-) -> CertificateRow:
+async def ctx(database: Database) -> ServiceContext:
+    context = ServiceContext(db=database, protector=make_protector(), institutions=dict(INSTITUTIONS))
+    await seed_demo_register(context)
+    return context
+
+
+@pytest.fixture
+def certification(
+    ctx: ServiceContext, participants: Participants, registry_cert: certs.Certificate
+) -> Certification:
+    return Certification(ctx, RegistrySeal(participants.registry_key, registry_cert, BASE_URL))
+
+
+async def issued(ctx: ServiceContext, number: str) -> CertificateRow:
+    async with ctx.db.session() as s:
+        return (await s.execute(select(CertificateRow).where(CertificateRow.number == number))).scalar_one()
+
+
+@pytest.fixture
+async def proof(ctx: ServiceContext, certification: Certification) -> CertificateRow:
     """A mortgage proof issued through the services (登簿 → 缮证) on the test's database."""
-    ctx = ServiceContext(db=database, protector=make_protector(), institutions=dict(INSTITUTIONS))
-    await seed_demo_register(ctx)
     case = await cases.submit(ctx, "boc-dg", "松山湖支行", "clerk-01", builders.mortgage_registration())
     await tracks.record_bank_result(ctx, case.id, "contracts", confirmed=True, actor="bank:boc-dg")
     await review.review(ctx, "examiner-a", case.id, "first")
     await review.review(ctx, "examiner-b", case.id, "second")
     await review.register(ctx, "registrar-c", case.id)
-    certification = Certification(ctx, RegistrySeal(participants.registry_key, registry_cert, BASE_URL))
     [number] = await certification.issue_case(case.id)
-    async with database.session() as s:
-        return (await s.execute(select(CertificateRow).where(CertificateRow.number == number))).scalar_one()
+    return await issued(ctx, number)
+
+
+@pytest.fixture
+async def ownership(ctx: ServiceContext, certification: Certification) -> CertificateRow:
+    """The buyer's 不动产权证书 after a second-hand transfer (刘洋 buys from 李娜 and 王强)."""
+    case = await cases.submit(
+        ctx,
+        "boc-dg",
+        "松山湖支行",
+        "clerk-01",
+        builders.transfer(release_proof_numbers=[], new_mortgage=None, mortgagee_consent=True),
+    )
+    await tracks.record_tax_assessment(ctx, case.id, {"assessment_id": "A1"}, actor="tax")
+    await review.review(ctx, "examiner-a", case.id, "first")
+    await review.review(ctx, "examiner-b", case.id, "second")
+    await tracks.record_tax_cleared(ctx, case.id, {"assessment_id": "A1", "voucher": "V1"}, actor="tax")
+    await review.register(ctx, "registrar-c", case.id)
+    [number] = await certification.issue_case(case.id)
+    return await issued(ctx, number)
 
 
 @pytest.fixture
@@ -76,6 +108,17 @@ async def test_the_qr_page_shows_status_and_masked_holder(
     assert unknown.status == 404 and "未找到该电子证照" in await unknown.text()
     api_unknown = await client.get("/public/verify/" + "x" * 32)
     assert api_unknown.status == 404 and api_unknown.content_type == "application/problem+json"
+
+
+async def test_an_ownership_certificate_shows_the_owner_masked(
+    client: TestClient[Any, Any], ownership: CertificateRow
+) -> None:
+    facts = await (await client.get(f"/public/api/v1/verify/{ownership.qr_token}")).json()
+    assert (facts["document"], facts["holder"], facts["status_zh"]) == ("不动产权证书", "刘*", "有效")
+    page = await (
+        await client.get(f"/public/verify/{ownership.qr_token}", headers={"Accept": "text/html"})
+    ).text()
+    assert "刘*" in page and "刘洋" not in page and LIU_YANG.id_number not in page
 
 
 async def test_json_by_token_and_by_identifier(client: TestClient[Any, Any], proof: CertificateRow) -> None:
