@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pypdf
 import pytest
 from sqlalchemy import select
@@ -17,16 +18,20 @@ from sqlalchemy import select
 import certs
 from e_license import LicenseIdentifier, verify_detached, verify_file
 from gateway.api.public import check_file, render_page
+from gateway.db.outbox import claim_due
 from gateway.db.tables.certificates import CertificateRow
 from gateway.db.tables.infra import AuditRecord, OutboxRow
 from gateway.domain.register import EntryKind
 from gateway.domain.workflow import CaseState
 from gateway.errors import ConfigError, Conflict
+from gateway.jobs.registry import JobContext, JobRegistry
+from gateway.jobs.runner import DeliveryRunner, Outcome
 from gateway.seed import BANKS, CERT_LI_WANG, PROOF_LI_WANG_ICBC, UNITS, ZHANG_WEI
 from gateway.services import cases, review, tracks
 from gateway.services.certificate_lookup import find_by_token
-from gateway.services.certification import Certification, RegistrySeal
+from gateway.services.certification import Certification, RegistrySeal, certification_handlers
 from gateway.services.context import ServiceContext
+from gateway.settings import Settings
 from tests.services import builders
 from tests.services.conftest import make_context
 
@@ -330,3 +335,20 @@ def test_the_seal_refuses_a_key_that_is_not_the_registry_certificates(
         RegistrySeal(bank_key, ca.issue(bank_key.public_key, "boc-dg", "bank"), BASE_URL)
     seal = RegistrySeal(registry_key, registry_cert, BASE_URL + "/")
     assert seal.verification_url("t" * 32) == f"{BASE_URL}/public/verify/{'t' * 32}"
+
+
+async def test_the_delivery_runner_settles_the_issue_job(
+    ctx: ServiceContext, registry_key: certs.SM2PrivateKey, registry_cert: certs.Certificate
+) -> None:
+    """The handler as the dispatcher runs it: registered by name, claimed, run, marked delivered."""
+    case_id = await registered_mortgage(ctx)
+    seal = RegistrySeal(registry_key, registry_cert, BASE_URL)
+    jobs = JobRegistry(certification_handlers(ctx, seal))
+    async with aiohttp.ClientSession() as http:
+        runner = DeliveryRunner(ctx.db, jobs, JobContext(ctx.db, http, registry_key, Settings()))
+        claimed = [r for r in await claim_due(ctx.db, "test-worker") if r.job == "certificate.issue"]
+        assert [r.case_id for r in claimed] == [case_id]
+        assert await runner.run(claimed[0]) is Outcome.DELIVERED
+    [row] = await outbox(ctx, case_id, "certificate.issue")
+    assert row.status == "delivered"
+    assert (await cases.get_case(ctx, case_id)).state is CaseState.CERTIFIED
