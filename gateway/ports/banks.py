@@ -19,6 +19,10 @@ class CaseEvent(StrEnum):
     REJECTED = "rejected"  # 不予登记
     REGISTERED = "registered"  # 登簿
     CERTIFICATE_ISSUED = "certificate_issued"  # 缮证/发证, with the signed certificate file
+    UTILITIES_DONE = "utilities_done"  # 水电气网联动过户全部办结
+    UTILITY_NEEDS_CITIZEN = (
+        "utility_needs_citizen"  # 水电气网过户被拒（户号不符/有欠费/需现场办理）: tell the citizen
+    )
 
 
 class ContractCheck(PortModel):

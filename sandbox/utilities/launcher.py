@@ -4,6 +4,7 @@ books and the adapter configuration entries pointing at them (`Settings.utilitie
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -43,11 +44,14 @@ class UtilityProviders:
     def by_service(self, service: UtilityService | str) -> UtilityServer | NetworkPullProvider:
         return next(p for p in self.all.values() if p.service == service)
 
-    def adapter_config(self, **overrides: Any) -> dict[str, dict[str, Any]]:
+    def adapter_config(
+        self, *, pull: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> dict[str, dict[str, Any]]:
         """{code: entry}: what `adapters.utilities.build_utility_providers` and `Settings.utilities` take.
-        `overrides` (transport settings such as timeouts) apply to the pushed-to providers."""
+        `overrides` (transport settings such as timeouts) apply to the pushed-to providers, `pull` to the
+        pull provider's entry (e.g. `collect_within_seconds`)."""
         config = {server.code: server.adapter_entry(**overrides) for server in self.servers}
-        config[self.network.code] = self.network.adapter_entry()
+        config[self.network.code] = self.network.adapter_entry(**(pull or {}))
         return config
 
     def urls(self) -> dict[str, str]:

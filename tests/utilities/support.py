@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,3 +67,12 @@ def job(
 def open_accounts(providers: UtilityProviders, address: str = ADDRESS, **kwargs: Any) -> None:
     for service, account_no in ACCOUNTS.items():
         providers.open_account(service, account_no, address, SELLER["name"], **kwargs)
+
+
+async def eventually(check: Callable[[], Coroutine[Any, Any, bool]], within: float = 15.0) -> None:
+    """Wait until `check()` holds (the dispatcher and the providers work in the background)."""
+    async with asyncio.timeout(within):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.05)

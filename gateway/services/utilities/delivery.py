@@ -1,0 +1,123 @@
+"""The outbox job handler of `utility.transfer`: hand the job to its provider and record the answer.
+
+Outcomes: done or rejected → recorded, and the outbox row is delivered. Later (the provider accepted it, or
+a pull provider has yet to collect it) → recorded, and the row is parked: the handler raises
+PartyUnavailable with `retry_after` = when to look again, so the dispatcher does not spin; the provider's
+acknowledgement settles the row as delivered meanwhile (see `providers.acknowledge`). A row whose schedule
+runs out is dead-lettered with its reason ("never collected", "HTTP 503", …) and may be replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from gateway.db.tables.utilities import UtilityJobStatus
+from gateway.errors import ConfigError, PartyUnavailable
+from gateway.ports.utilities import (
+    AccountHolder,
+    DeliveryStyle,
+    UtilityProvider,
+    UtilityTransferJob,
+)
+from gateway.services import effects
+from gateway.services.context import ServiceContext
+from gateway.services.utilities.state import JOBS, JobRef, advance, lock_case, status_of
+
+if TYPE_CHECKING:
+    from gateway.db.tables.infra import OutboxRow
+
+Handler = Callable[[Any, "OutboxRow"], Awaitable[None]]
+
+
+def provider_actor(code: str) -> str:
+    return f"utility:{code}"
+
+
+def transfer_job(ctx: ServiceContext, row: OutboxRow | Any) -> UtilityTransferJob:
+    """The job as the port carries it, from the outbox row written at 登簿 (ID numbers revealed here only)."""
+    payload = ctx.protector.reveal(row.payload)
+
+    def holders(people: list[dict[str, Any]]) -> tuple[AccountHolder, ...]:
+        return tuple(AccountHolder.model_validate(p) for p in people)
+
+    return UtilityTransferJob(
+        delivery_id=row.id,
+        service=payload["service"],
+        account_no=payload["account_no"],
+        address=payload["address"],
+        unit_code=payload["unit_code"],
+        certificate_number=payload["certificate_number"],
+        registered_at=payload["registered_at"],
+        sellers=holders(payload["sellers"]),
+        buyers=holders(payload["buyers"]),
+    )
+
+
+@dataclass
+class UtilityDeliveries:
+    """The handler of `utility.transfer`, bound to the services and the configured providers.
+
+    Register with `registry.register(name, handler)` for each of `handlers()` (the composition root), or
+    merge `handlers()` into `Deliveries.extra`.
+    """
+
+    services: ServiceContext
+    providers: Mapping[str, UtilityProvider]
+    # Called after a commit that wrote a bank notice (the container's `wake_dispatcher`).
+    wake: Callable[[], None] | None = None
+
+    def handlers(self) -> dict[str, Handler]:
+        return {effects.UTILITY_TRANSFER: self.deliver_transfer}
+
+    def provider(self, code: str) -> UtilityProvider:
+        found = self.providers.get(code)
+        if found is None:
+            # Retried on the schedule: configuring the provider (and restarting) lets the job go on.
+            raise ConfigError(
+                f"no utility provider is configured for {code}", f"未配置公用事业单位 {code} 的接口"
+            )
+        return found
+
+    async def deliver_transfer(self, _ctx: Any, row: OutboxRow) -> None:
+        ref = JobRef.of(row)
+        async with self.services.db.session() as session:
+            conn = await session.connection()
+            known = (await conn.execute(select(JOBS.c.status).where(JOBS.c.id == row.id))).scalar()
+        if known is not None and UtilityJobStatus(known).is_final:
+            return  # answered before (a repeat, a replay, or the provider's acknowledgement came first)
+        provider = self.provider(row.target)
+        outcome = await provider.transfer(transfer_job(self.services, row))
+        pull = provider.style is DeliveryStyle.PULL
+        later = UtilityJobStatus.PENDING if pull else UtilityJobStatus.ACCEPTED
+        async with self.services.db.transaction() as uow:
+            await lock_case(uow, ref.case_id)
+            change = await advance(
+                uow,
+                ref,
+                status_of(outcome, later),
+                actor=provider_actor(row.target),
+                now=self.services.clock(),
+                outcome=outcome,
+                attempts=row.attempts,
+            )
+            if self.wake is not None:
+                uow.after_commit(self.wake)
+        if change.status.is_final:
+            return
+        # Parked, not failed: look again after the provider's own horizon (a callback usually comes first).
+        code, en, zh = (
+            ("awaiting_pull", "waiting for the provider to collect the job", "等待该单位拉取任务")
+            if pull
+            else (
+                "awaiting_result",
+                "accepted; waiting for the provider's result",
+                "已受理，等待该单位办理结果",
+            )
+        )
+        raise PartyUnavailable(
+            row.target, code, en, message_zh=f"{row.target}：{zh}", retry_after=outcome.check_after_seconds
+        )

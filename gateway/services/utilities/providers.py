@@ -1,0 +1,184 @@
+"""What a provider does over the gateway's API: list its open jobs, fetch one, acknowledge it.
+
+A provider sees only its own jobs: any other id is NotFound, exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+
+from gateway.db.outbox import mark_delivered
+from gateway.db.tables.infra import OutboxRow, OutboxStatus
+from gateway.db.tables.utilities import UtilityJobStatus
+from gateway.db.uow import UnitOfWork
+from gateway.errors import NotFound
+from gateway.ports.utilities import (
+    OutcomeKind,
+    RefusalReason,
+    UtilityOutcome,
+    UtilityService,
+    UtilityTransferJob,
+)
+from gateway.services import effects
+from gateway.services.context import ServiceContext
+from gateway.services.utilities.delivery import provider_actor, transfer_job
+from gateway.services.utilities.state import JOBS, OUTBOX, Change, JobRef, advance, lock_case, status_of
+
+# Open rows: written or parked (pending), or being delivered right now (in flight).
+_OPEN = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
+Finish = Callable[[UnitOfWork, "AcknowledgementResult"], Awaitable[None]]
+
+
+class OpenJob(BaseModel):
+    """One line of a provider's job list (no personal data: fetch the job for that)."""
+
+    id: str
+    service: UtilityService
+    status: UtilityJobStatus
+    created_at: datetime
+
+
+class OpenJobs(BaseModel):
+    items: list[OpenJob]
+    limit: int
+    offset: int
+
+
+class FetchedJob(BaseModel):
+    """A job as a pull provider receives it: the port's job and where it stands."""
+
+    status: UtilityJobStatus
+    job: UtilityTransferJob
+
+
+class Acknowledgement(BaseModel):
+    """A provider's answer to a job it collected (or accepted earlier): done, rejected with a reason, later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    result: Literal["done", "rejected", "later"]
+    reason: RefusalReason | None = None  # required with "rejected": 户号不符 / 有欠费 / 需现场办理
+    provider_code: str = Field(default="", max_length=64)
+    message: str = Field(default="", max_length=500)
+    reference: str = Field(default="", max_length=100)
+
+    @model_validator(mode="after")
+    def _reason_with_rejection(self) -> Acknowledgement:
+        if (self.result == "rejected") != (self.reason is not None):
+            raise ValueError(
+                "reason is required with, and only with, result=rejected / 仅当 result=rejected 时须填写 reason"
+            )
+        return self
+
+    def outcome(self) -> UtilityOutcome:
+        return UtilityOutcome(
+            kind=OutcomeKind(self.result),
+            reason=self.reason,
+            provider_code=self.provider_code,
+            message=self.message,
+            provider_reference=self.reference,
+        )
+
+
+class AcknowledgementResult(BaseModel):
+    id: str
+    status: UtilityJobStatus
+    duplicate: bool  # True: this answer was already recorded (a repeated acknowledgement changes nothing)
+
+
+async def open_jobs(ctx: ServiceContext, provider: str, *, limit: int = 50, offset: int = 0) -> OpenJobs:
+    """The provider's jobs still waiting for its answer, oldest first."""
+    stmt = (
+        select(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.created_at, JOBS.c.status)
+        .select_from(OUTBOX.outerjoin(JOBS, JOBS.c.id == OUTBOX.c.id))
+        .where(
+            OUTBOX.c.job == effects.UTILITY_TRANSFER,
+            OUTBOX.c.target == provider,
+            OUTBOX.c.status.in_(_OPEN),
+        )
+        .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    async with ctx.db.session() as session:
+        rows = (await (await session.connection()).execute(stmt)).all()
+    items = [
+        OpenJob(
+            id=r.id,
+            service=r.payload["service"],
+            status=r.status or UtilityJobStatus.PENDING,
+            created_at=r.created_at,
+        )
+        for r in rows
+        if not (r.status and UtilityJobStatus(r.status).is_final)
+    ]
+    return OpenJobs(items=items, limit=limit, offset=offset)
+
+
+async def _own_row(uow_or_conn: Any, provider: str, job_id: str) -> OutboxRow:
+    found = (
+        await uow_or_conn.execute(
+            select(OUTBOX).where(
+                OUTBOX.c.id == job_id, OUTBOX.c.job == effects.UTILITY_TRANSFER, OUTBOX.c.target == provider
+            )
+        )
+    ).one_or_none()
+    if found is None:
+        # Another provider's job answers exactly like a missing one: existence does not leak.
+        raise NotFound(f"utility job {job_id} not found", f"未找到过户任务 {job_id}")
+    return OutboxRow(**found._mapping)
+
+
+async def fetch_job(ctx: ServiceContext, provider: str, job_id: str) -> FetchedJob:
+    """The job with the people's details, for its own provider; the first fetch marks it delivered."""
+    async with ctx.db.transaction() as uow:
+        row = await _own_row(await uow.session.connection(), provider, job_id)
+        ref = JobRef.of(row)
+        await lock_case(uow, ref.case_id)
+        change = await advance(
+            uow,
+            ref,
+            UtilityJobStatus.DELIVERED,
+            actor=provider_actor(provider),
+            now=ctx.clock(),
+            fetched=True,
+        )
+    return FetchedJob(status=change.status, job=transfer_job(ctx, row))
+
+
+async def acknowledge(
+    ctx: ServiceContext,
+    provider: str,
+    job_id: str,
+    answer: Acknowledgement,
+    *,
+    finish: Finish | None = None,
+) -> AcknowledgementResult:
+    """Record the provider's answer. A final answer settles the outbox row as delivered in the same
+    transaction (also a parked or dead-lettered one: the effect has happened). Repeats change nothing;
+    a final answer contradicting an earlier one is a Conflict. `finish(uow, result)` runs inside the
+    transaction (the HTTP layer stores its idempotent response there, next to the effect)."""
+    outcome = answer.outcome()
+    async with ctx.db.transaction() as uow:
+        row = await _own_row(await uow.session.connection(), provider, job_id)
+        ref = JobRef.of(row)
+        await lock_case(uow, ref.case_id)
+        change: Change = await advance(
+            uow,
+            ref,
+            status_of(outcome, UtilityJobStatus.ACCEPTED),
+            actor=provider_actor(provider),
+            now=ctx.clock(),
+            outcome=outcome,
+        )
+        if change.status.is_final and row.status != OutboxStatus.DELIVERED.value:
+            await mark_delivered(uow, row, now=ctx.clock())
+        result = AcknowledgementResult(id=job_id, status=change.status, duplicate=not change.changed)
+        if finish is not None:
+            await finish(uow, result)
+    return result

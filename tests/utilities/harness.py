@@ -1,0 +1,197 @@
+"""A whole gateway for the utilities tests: migrated database with the demo register, the app on a loopback
+server with the utility routes, the real dispatcher and job handlers, the simulated providers and a bank."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+import certs
+from adapters.registry import Adapters, build_adapters
+from adapters.utilities import build_utility_providers
+from certs import FieldCipher
+from gateway.api import create_app
+from gateway.api import utilities as utility_api
+from gateway.bootstrap import build_container
+from gateway.db.database import Database
+from gateway.db.tables.infra import OutboxRow
+from gateway.domain.cases import TransferInput, UtilityAccount
+from gateway.domain.parties import CoOwnership, Owner
+from gateway.jobs.retry import RetryPolicy
+from gateway.ports.utilities import UtilityService
+from gateway.privacy import PersonalDataProtector
+from gateway.seed import CERT_ZHANG, INSTITUTIONS, LIU_YANG, UNITS, ZHANG_WEI, seed_demo_register
+from gateway.services import cases, effects, review, tracks
+from gateway.services.context import ServiceContext
+from gateway.services.deliveries import Deliveries
+from gateway.services.utilities import UtilityDeliveries
+from gateway.settings import JobSettings, Settings
+from sandbox.parties import Parties, start_parties
+from sandbox.utilities import UtilityProviders
+from tests.api.support import FakeClock, Reply, SignedClient
+from tests.utilities.support import Registry
+
+BANK = "citic-dg"  # submits the transfer; its simulator speaks the REST resource format
+OTHER_BANK = "dgb"
+ADDRESS = (
+    "广东省东莞市松山湖高新技术产业开发区科技大道1号松湖花园1栋101"  # the demo register's single_owner unit
+)
+ACCOUNTS = {
+    UtilityService.WATER: "SW1020304",
+    UtilityService.POWER: "DL5566778",
+    UtilityService.GAS: "RQ7788990",
+    UtilityService.NETWORK: "KD3344556",
+}
+# Short enough that a test sees retries; the parked rows' own horizons come from the adapters' settings.
+FAST_RETRIES = RetryPolicy(schedule=(0, 0.2, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0), jitter=0.1)
+
+
+def protector() -> PersonalDataProtector:
+    keys = {"k1": secrets.token_bytes(16)}
+    return PersonalDataProtector(FieldCipher(keys, current_key_id="k1", index_key=secrets.token_bytes(32)))
+
+
+async def service_context(url: str) -> ServiceContext:
+    db = Database(url)
+    await db.migrate()
+    ctx = ServiceContext(db=db, protector=protector(), institutions=dict(INSTITUTIONS))
+    await seed_demo_register(ctx)
+    return ctx
+
+
+@dataclass
+class Gateway:
+    services: ServiceContext
+    client: TestClient[Any, Any]
+    providers: UtilityProviders
+    banks: Parties
+    registry: Registry
+
+    @property
+    def url(self) -> str:
+        return str(self.client.make_url("")).rstrip("/")
+
+    def bank(self, code: str = BANK) -> SignedClient:
+        server = self.banks.banks[code]
+        return SignedClient(self.client, code, server.key, self.registry.key.public_key, FakeClock())
+
+    def provider(self, code: str) -> SignedClient:
+        key = self.providers.keys()[code]
+        return SignedClient(self.client, code, key, self.registry.key.public_key, FakeClock())
+
+    async def get(self, who: SignedClient, path: str) -> Reply:
+        return await who.get(path)
+
+    def notices(self, event: str, code: str = BANK) -> list[Any]:
+        return [d for d in self.banks.banks[code].ledger.received("notification") if d.data["event"] == event]
+
+    async def outbox(self, job: str = effects.UTILITY_TRANSFER) -> list[OutboxRow]:
+        async with self.services.db.session() as session:
+            rows = await session.execute(select(OutboxRow).where(OutboxRow.job == job))  # type: ignore[arg-type]
+            return list(rows.scalars())
+
+
+def open_accounts(providers: UtilityProviders, holder: str = ZHANG_WEI.name, **kwargs: Any) -> None:
+    for service, account_no in ACCOUNTS.items():
+        providers.open_account(service, account_no, ADDRESS, holder, **kwargs)
+
+
+def transfer_input(services: tuple[UtilityService, ...] = tuple(ACCOUNTS)) -> TransferInput:
+    """张伟 sells the single-owner flat to 刘洋; the counter records the four accounts (户号)."""
+    return TransferInput(
+        unit_code=UNITS.single_owner,
+        ownership_certificate_number=CERT_ZHANG,
+        sellers=[ZHANG_WEI],
+        buyers=[Owner(party=LIU_YANG)],
+        co_ownership=CoOwnership.SOLE,
+        price=Decimal("1650000.00"),
+        contract_no="WQ-2026-556677",
+        contract_date=date(2026, 11, 20),
+        seller_acquired_on=date(2019, 3, 1),
+        seller_only_home=True,
+        utilities=[
+            UtilityAccount(
+                provider=f"dg-{service.value}", service=service.value, account_no=ACCOUNTS[service]
+            )
+            for service in services
+        ],
+    )
+
+
+async def register_transfer(ctx: ServiceContext, transfer: TransferInput | None = None) -> str:
+    """受理 → review → taxes paid → 登簿, through the services; returns the case id."""
+    case = await cases.submit(ctx, BANK, "松山湖支行", "clerk-07", transfer or transfer_input())
+    await tracks.record_tax_assessment(
+        ctx, case.id, {"assessment_id": "A-1", "total": "16500.00"}, actor="tax"
+    )
+    await review.review(ctx, "examiner-a", case.id, "first")
+    await review.review(ctx, "examiner-b", case.id, "second")
+    await tracks.record_tax_cleared(ctx, case.id, {"assessment_id": "A-1", "voucher": "V-1"}, actor="tax")
+    registered = await review.register(ctx, "registrar-c", case.id)
+    return registered.id
+
+
+@asynccontextmanager
+async def running_gateway(
+    registry: Registry,
+    providers: UtilityProviders,
+    url: str,
+    tmp_path: Path,
+    *,
+    dispatch: bool = True,
+    redis_url: str | None = None,
+    pull: dict[str, Any] | None = None,
+    retry_policy: RetryPolicy = FAST_RETRIES,
+    **adapter_overrides: Any,
+) -> AsyncIterator[Gateway]:
+    services = await service_context(url)
+    banks = await start_parties(registry.ca, registry.certificate, banks=[BANK, OTHER_BANK], tax=False)
+    trust = certs.CATrustStore(registry.ca)
+    for certificate in [*banks.certificates().values(), *providers.certificates().values()]:
+        trust.add(certificate)
+    bank_adapters: Adapters = build_adapters(banks.adapter_config()["banks"], None, registry.context())
+    utility_adapters = build_utility_providers(
+        providers.adapter_config(pull=pull, **adapter_overrides), registry.context()
+    )
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        redis_url=redis_url,
+        jobs=JobSettings(poll_interval_seconds=0.05, sweep_interval_seconds=0.5, stale_after_seconds=5),
+    )
+    container = build_container(
+        settings, database=services.db, trust=trust, registry_key=registry.key, retry_policy=retry_policy
+    )
+    utilities = UtilityDeliveries(services, utility_adapters, wake=container.wake_dispatcher)
+    for name, handler in {
+        **utilities.handlers(),
+        effects.BANK_NOTIFY: Deliveries(services, bank_adapters.banks).bank_notify,
+    }.items():
+        container.jobs.register(name, handler)
+    app = create_app(container, routes=utility_api.routes, dispatch=dispatch)
+    app[utility_api.SERVICES] = services
+    await bank_adapters.start()
+    for adapter in utility_adapters.values():
+        await adapter.start()  # type: ignore[attr-defined]
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    gateway = Gateway(services, client, providers, banks, registry)
+    await providers.attach_gateway(gateway.url)
+    try:
+        yield gateway
+    finally:
+        await providers.network.stop()
+        await client.close()
+        for adapter in utility_adapters.values():
+            await adapter.close()  # type: ignore[attr-defined]
+        await bank_adapters.close()
+        await banks.stop()
