@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from redis.asyncio import Redis
 
+from adapters.base import ManagedAdapter
+from adapters.registry import Adapters
 from certs import (
     CATrustStore,
     Certificate,
@@ -22,6 +24,7 @@ from certs import (
     TrustStore,
 )
 from gateway.db import Database
+from gateway.db.calendar_store import working_calendar
 from gateway.errors import GatewayError
 from gateway.jobs.dispatch import ArqDispatcher, Dispatcher, EmbeddedDispatcher
 from gateway.jobs.registry import JobContext, JobRegistry
@@ -29,10 +32,13 @@ from gateway.jobs.retry import RetryPolicy
 from gateway.jobs.runner import DeliveryRunner
 from gateway.jobs.sweeper import Sweeper
 from gateway.logging import get_logger
+from gateway.ports.utilities import UtilityProvider
 from gateway.security.idempotency import IdempotencyStore
 from gateway.security.nonces import DatabaseNonceStore
 from gateway.security.users import UserDirectory
+from gateway.services.context import ServiceContext
 from gateway.settings import Settings
+from gateway.wiring import build_parties, build_services, register_handlers
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -59,8 +65,11 @@ class Container:
     registry_key: SM2PrivateKey
     # The registry key's certificate: signs e-certificates, and checks uploaded ones (/public/api/v1/verify).
     registry_cert: Certificate | None = None
+    # The use cases (submit, review, 登簿 …) on this process's database; None only in framework tests.
+    services: ServiceContext | None = None
     jobs: JobRegistry = field(default_factory=JobRegistry)
-    adapters: dict[str, Any] = field(default_factory=dict)  # filled by the adapter registry (lead)
+    adapters: Adapters = field(default_factory=Adapters)  # banks and the tax bureau
+    utilities: dict[str, UtilityProvider] = field(default_factory=dict)  # water, power, gas, network
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], float] = time.time
     # Set by open():
@@ -73,8 +82,10 @@ class Container:
     async def open(self, *, dispatch: bool = True) -> None:
         """Create the HTTP client, the delivery runner, the sweeper and (if `dispatch`) start the dispatcher."""
         jobs = self.settings.jobs
+        await self._open_parties()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=jobs.job_timeout_seconds))
-        context = JobContext(self.database, self.http, self.registry_key, self.settings, self.adapters)
+        parties = {"banks": self.adapters.banks, "tax": self.adapters.tax, "utilities": self.utilities}
+        context = JobContext(self.database, self.http, self.registry_key, self.settings, parties)
         self.runner = DeliveryRunner(
             self.database, self.jobs, context, policy=self.retry_policy, job_timeout=jobs.job_timeout_seconds
         )
@@ -123,6 +134,17 @@ class Container:
         if dispatch:
             await self.dispatcher.start()
 
+    async def _open_parties(self) -> None:
+        """Start the adapters (sessions, WSDLs parsed once), load the calendar, bind the job handlers."""
+        await self.adapters.start()
+        for provider in self.utilities.values():
+            if isinstance(provider, ManagedAdapter):
+                await provider.start()
+        if self.services is not None:
+            self.services.calendar = await working_calendar(self.database)
+            self.services.wake = self.wake_dispatcher
+        register_handlers(self)
+
     def wake_dispatcher(self) -> None:
         """Pass to `uow.after_commit` after writing outbox rows, so delivery starts at once."""
         if self.dispatcher is not None:
@@ -133,6 +155,10 @@ class Container:
             await self.dispatcher.stop()
         if self.http is not None:
             await self.http.close()
+        await self.adapters.close()
+        for provider in self.utilities.values():
+            if isinstance(provider, ManagedAdapter):
+                await provider.close()
         if self.arq_pool is not None:
             await self.arq_pool.aclose()
         if self.redis is not None:
@@ -190,6 +216,7 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     redis = overrides.pop("redis", None)
     if redis is None and settings.redis_url:
         redis = Redis.from_url(settings.redis_url)
+    ca: CertificateAuthority | None = None
     if "trust" not in overrides or "registry_key" not in overrides:
         ca, registry_key, registry_cert = load_or_create_keys(settings.data_dir, create=settings.is_embedded)
         overrides.setdefault("trust", trust_from_ca(ca))
@@ -199,4 +226,7 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     nonces = overrides.pop("nonces", None) or (
         RedisNonceStore(redis) if redis else DatabaseNonceStore(database)
     )
+    overrides.setdefault("services", build_services(settings, database))
+    if "adapters" not in overrides:
+        overrides["adapters"], overrides["utilities"] = build_parties(settings, overrides["registry_key"], ca)
     return Container(settings=settings, database=database, redis=redis, nonces=nonces, **overrides)

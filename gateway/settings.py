@@ -12,10 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class RegistrySettings(BaseModel):
     """The registry (登记机构) this gateway serves: how its certificates are named and numbered."""
 
-    admin_code: str = "441900"                       # GB/T 2260 county-level code of 东莞市
+    admin_code: str = "441900"  # GB/T 2260 county-level code of 东莞市
     name: str = "东莞市不动产登记中心"
-    province_abbr: str = "粤"                        # 省级简称 in certificate numbers
-    area_name: str = "东莞市"                        # 市县名称 in certificate numbers
+    province_abbr: str = "粤"  # 省级简称 in certificate numbers
+    area_name: str = "东莞市"  # 市县名称 in certificate numbers
     # 统一社会信用代码 of the issuing registry (GB 32100, valid check character; a demo value)
     credit_code: str = "12441900MB2D36612X"
     # GB/T 36904 证照类型代码 per certificate kind (unverified official codes; configurable)
@@ -54,6 +54,13 @@ class JobSettings(BaseModel):
     arq_poll_delay_seconds: float = 0.05
 
 
+class InstitutionSettings(BaseModel):
+    """A bank or developer known to the registry: the name and credit code the register records for it."""
+
+    name: str
+    credit_code: str
+
+
 class Settings(BaseSettings):
     """Everything configurable. Tests build it directly: `Settings(database_url=...)`."""
 
@@ -83,6 +90,9 @@ class Settings(BaseSettings):
     pii_keys: dict[str, SecretStr] = Field(default_factory=dict)
     pii_current_key_id: str | None = None
     pii_index_key: SecretStr | None = None
+
+    # Participant code → institution (banks and developers that submit cases), e.g. {"icbc-dg": {...}}
+    institutions: dict[str, InstitutionSettings] = Field(default_factory=dict)
 
     # --- adapters: code -> {"adapter": "import.path:Class", ...its own validated settings} ---
     banks: dict[str, dict[str, Any]] = Field(default_factory=dict)

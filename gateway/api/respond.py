@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from gateway.api.keys import CONTAINER, IDEMPOTENCY
 from gateway.db.uow import UnitOfWork
+from gateway.errors import ConfigError
 from gateway.services.context import ServiceContext
 
 T = TypeVar("T")
@@ -18,7 +19,10 @@ JSON = "application/json; charset=utf-8"
 
 
 def services(request: web.Request) -> ServiceContext:
-    return request.app[CONTAINER].services
+    found = request.app[CONTAINER].services
+    if found is None:
+        raise ConfigError("this gateway process has no case services configured", "本网关进程未配置业务服务")
+    return found
 
 
 @dataclass
