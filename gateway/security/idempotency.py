@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Update, and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db import Database, UnitOfWork
 from gateway.db.tables.api import IdempotencyRecord
 from gateway.errors import BadRequest, Conflict, InputError
-from gateway.security.sql import insert_for
+from gateway.security.sql import execute_alone, insert_for
 
 __all__ = [
     "IdempotencyClaim",
@@ -92,8 +93,7 @@ class IdempotencyClaim:
         its lease ran out: the request that took over does the work, never both.
         """
         conn = await uow.session.connection()
-        stored = await conn.execute(self.store.completion(self, status, body, content_type))
-        if stored.rowcount != 1:
+        if not await self.store.store_response(conn, self, status, body, content_type):
             raise IdempotencyKeyInFlight(
                 "this request took too long and its Idempotency-Key was taken over by a retry",
                 "本请求处理超时，其 Idempotency-Key 已由重试请求接管",
@@ -120,6 +120,22 @@ class IdempotencyStore:
         self.lease = timedelta(seconds=lease_seconds)
         self.retention = retention
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Built once: these run on every state-changing request.
+        self._insert = insert_for(db.dialect, _KEYS).on_conflict_do_nothing(index_elements=["party", "key"])
+        this_key = and_(_KEYS.c.party == bindparam("p_party"), _KEYS.c.key == bindparam("p_key"))
+        still_ours = and_(this_key, _KEYS.c.owner == bindparam("p_owner"), _KEYS.c.state == IN_FLIGHT)
+        self._select = select(_KEYS).where(this_key)
+        self._take_over = update(_KEYS).where(still_ours).values(owner=bindparam("new_owner"))
+        self._take_over = self._take_over.values(lease_until=bindparam("new_lease"))
+        self._complete = update(_KEYS).where(still_ours)
+        self._complete = self._complete.values(
+            state=COMPLETED,
+            status_code=bindparam("status"),
+            content_type=bindparam("ctype"),
+            response_body=bindparam("body"),
+            completed_at=bindparam("at"),
+        )
+        self._release = delete(_KEYS).where(still_ours)
 
     async def claim(self, party: str, key: str, fingerprint: str) -> IdempotencyClaim | StoredResponse:
         """Claim `key` for this request, or return the stored response of the request that completed it.
@@ -129,69 +145,44 @@ class IdempotencyStore:
         """
         now = self._clock()
         owner = secrets.token_hex(16)
-        claim = (
-            insert_for(self._db.dialect, _KEYS)
-            .values(
-                party=party,
-                key=key,
-                fingerprint=fingerprint,
-                state=IN_FLIGHT,
-                owner=owner,
-                lease_until=now + self.lease,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["party", "key"])
-        )
-        async with self._db.engine.begin() as conn:
-            if (await conn.execute(claim)).rowcount == 1:
-                return IdempotencyClaim(self, party, key, owner)
-            row = (
-                await conn.execute(select(_KEYS).where(and_(_KEYS.c.party == party, _KEYS.c.key == key)))
-            ).one_or_none()
-            if row is None:  # purged between our INSERT and SELECT: the caller simply retries
-                raise IdempotencyKeyInFlight(
-                    "the Idempotency-Key was just released; retry", "该 Idempotency-Key 刚被释放，请重试"
-                )
-            if row.fingerprint != fingerprint:
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was already used with a different request",
-                    "该 Idempotency-Key 已用于内容不同的请求",
-                )
-            if row.state == COMPLETED:
-                return StoredResponse(row.status_code, bytes(row.response_body), row.content_type)
-            if row.lease_until > now:
-                raise IdempotencyKeyInFlight(
-                    "a request with this Idempotency-Key is still being processed",
-                    "使用该 Idempotency-Key 的请求仍在处理中",
-                )
-            # The first request's process died mid-way (its lease ran out): take the key over.
-            taken = await conn.execute(
-                update(_KEYS)
-                .where(and_(_KEYS.c.party == party, _KEYS.c.key == key, _KEYS.c.owner == row.owner))
-                .where(_KEYS.c.state == IN_FLIGHT)
-                .values(owner=owner, lease_until=now + self.lease)
-            )
-        if taken.rowcount != 1:
+        row: dict[str, object] = {"party": party, "key": key, "fingerprint": fingerprint, "state": IN_FLIGHT}
+        row |= {"owner": owner, "lease_until": now + self.lease, "created_at": now}
+        if (await execute_alone(self._db, self._insert, row)).rowcount == 1:
+            return IdempotencyClaim(self, party, key, owner)
+        found = (await execute_alone(self._db, self._select, {"p_party": party, "p_key": key})).one_or_none()
+        if found is None:  # purged between our INSERT and SELECT: the caller simply retries
             raise IdempotencyKeyInFlight(
-                "a request with this Idempotency-Key is still being processed",
-                "使用该 Idempotency-Key 的请求仍在处理中",
+                "the Idempotency-Key was just released; retry", "该 Idempotency-Key 刚被释放，请重试"
             )
-        return IdempotencyClaim(self, party, key, owner)
-
-    def completion(self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str) -> Update:
-        """The UPDATE that turns `claim` into a stored response (only while the claim is still ours)."""
-        return (
-            update(_KEYS)
-            .where(and_(_KEYS.c.party == claim.party, _KEYS.c.key == claim.key, _KEYS.c.owner == claim.owner))
-            .where(_KEYS.c.state == IN_FLIGHT)
-            .values(
-                state=COMPLETED,
-                status_code=status,
-                content_type=content_type,
-                response_body=body,
-                completed_at=self._clock(),
+        if found.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request",
+                "该 Idempotency-Key 已用于内容不同的请求",
             )
+        if found.state == COMPLETED:
+            return StoredResponse(found.status_code, bytes(found.response_body), found.content_type)
+        if found.lease_until <= now:
+            # The first request's process died mid-way (its lease ran out): take the key over.
+            taken = await execute_alone(
+                self._db,
+                self._take_over,
+                {"p_party": party, "p_key": key, "p_owner": found.owner, "new_owner": owner}
+                | {"new_lease": now + self.lease},
+            )
+            if taken.rowcount == 1:
+                return IdempotencyClaim(self, party, key, owner)
+        raise IdempotencyKeyInFlight(
+            "a request with this Idempotency-Key is still being processed",
+            "使用该 Idempotency-Key 的请求仍在处理中",
         )
+
+    async def store_response(
+        self, conn: AsyncConnection, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
+    ) -> bool:
+        """Turn `claim` into a stored response on `conn` (the handler's transaction); False if no longer ours."""
+        params = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner, "status": status}
+        params |= {"ctype": content_type, "body": body, "at": self._clock()}
+        return (await conn.execute(self._complete, params)).rowcount == 1
 
     async def complete_alone(
         self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
@@ -202,17 +193,8 @@ class IdempotencyStore:
 
     async def release(self, claim: IdempotencyClaim) -> None:
         """Forget an unfinished claim (the handler failed and rolled back), so a corrected retry may run."""
-        async with self._db.engine.begin() as conn:
-            await conn.execute(
-                delete(_KEYS).where(
-                    and_(
-                        _KEYS.c.party == claim.party,
-                        _KEYS.c.key == claim.key,
-                        _KEYS.c.owner == claim.owner,
-                        _KEYS.c.state == IN_FLIGHT,
-                    )
-                )
-            )
+        params = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner}
+        await execute_alone(self._db, self._release, params)
 
     async def purge_expired(self) -> int:
         """Delete keys older than the retention (the sweeper calls this); returns how many went."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 
 from gateway.db import Database
 from gateway.db.tables.api import RequestNonce
-from gateway.security.sql import insert_for
+from gateway.security.sql import execute_alone, insert_for
 
 __all__ = ["DatabaseNonceStore"]
 
@@ -26,22 +26,24 @@ class DatabaseNonceStore:
     def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self._db = db
         self._clock = clock or (lambda: datetime.now(UTC))
+        insert = insert_for(db.dialect, _NONCES)
+        # Conflict on (party, nonce): take the row over only if it has expired; otherwise nothing changes
+        # and rowcount is 0 — the one statement decides, so two processes can never both win.
+        self._claim = insert.on_conflict_do_update(
+            index_elements=["party", "nonce"],
+            set_={"expires_at": insert.excluded.expires_at},
+            where=_NONCES.c.expires_at <= bindparam("now"),
+        )
 
     async def claim(self, party: str, nonce: str, ttl_seconds: int) -> bool:
         now = self._clock()
-        stmt = insert_for(self._db.dialect, _NONCES).values(
-            party=party, nonce=nonce, expires_at=now + timedelta(seconds=ttl_seconds)
-        )
-        # Conflict on (party, nonce): take the row over only if it has expired; otherwise nothing changes
-        # and rowcount is 0 — the one statement decides, so two processes can never both win.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["party", "nonce"],
-            set_={"expires_at": stmt.excluded.expires_at},
-            where=_NONCES.c.expires_at <= now,
-        )
-        async with self._db.engine.begin() as conn:
-            result = await conn.execute(stmt)
-        return result.rowcount == 1
+        params = {
+            "party": party,
+            "nonce": nonce,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+            "now": now,
+        }
+        return (await execute_alone(self._db, self._claim, params)).rowcount == 1
 
     async def purge_expired(self) -> int:
         """Delete nonces past their TTL (the sweeper calls this); returns how many went."""
