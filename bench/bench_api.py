@@ -40,7 +40,6 @@ import certs  # noqa: E402
 from gateway.api import BANK_API, CONTAINER, IDEMPOTENCY, PARTICIPANT, endpoint, json_response  # noqa: E402
 from gateway.bootstrap import build_container, load_or_create_keys  # noqa: E402
 from gateway.db import Database  # noqa: E402
-from gateway.db.tables import metadata  # noqa: E402
 from gateway.db.types import utcnow  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
@@ -273,7 +272,6 @@ async def _prepare_database(name: str, data_dir: Path) -> str:
     async with db.engine.begin() as conn:
         await conn.run_sync(BENCH_TABLE.metadata.create_all)
     await db.dispose()
-    assert metadata is not None
     # Participants: the gateway CA (with the registry key) and one bank whose certificate it issued.
     ca, _key, _cert = load_or_create_keys(data_dir, create=True)
     bank_key = certs.SM2PrivateKey.generate()

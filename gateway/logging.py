@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -103,7 +103,3 @@ def bind_request(request_id: str, **values: Any) -> None:
 def bind_case(case_id: str) -> None:
     """Services call this once they know the case, so every later line of the request carries it."""
     structlog.contextvars.bind_contextvars(case_id=case_id)
-
-
-def current_context() -> MutableMapping[str, Any]:
-    return structlog.contextvars.get_contextvars()

@@ -25,7 +25,12 @@ from gateway.api.routing import BACKOFFICE_API, SIGNED_PREFIXES, endpoint_of, re
 from gateway.errors import AuthenticationError, LoginRequired
 from gateway.logging import bind_request, get_logger
 from gateway.metrics import AUTH_FAILURES, record_request
-from gateway.security.idempotency import StoredResponse, parse_idempotency_key
+from gateway.security.idempotency import (
+    IdempotencyClaim,
+    IdempotencyStore,
+    StoredResponse,
+    parse_idempotency_key,
+)
 
 __all__ = ["authenticate", "idempotency", "request_context", "sign_responses"]
 
@@ -155,8 +160,7 @@ async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
     except BaseException:
         if not outcome.completed:
-            # Shielded: a cancelled request still frees its key (else it waits for the lease to run out).
-            await asyncio.shield(store.release(outcome))
+            await _release(store, outcome)
         raise
     if outcome.completed:
         return response
@@ -166,5 +170,14 @@ async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
         content_type = response.headers.get("Content-Type", "application/octet-stream")
         await store.complete_alone(outcome, response.status, body_out, content_type)
     else:
-        await asyncio.shield(store.release(outcome))
+        await _release(store, outcome)
     return response
+
+
+async def _release(store: IdempotencyStore, claim: IdempotencyClaim) -> None:
+    """Free the key of a request that failed. Shielded, so a cancelled request still frees it; a failure
+    here is only logged, since the lease expiry frees the key anyway and the original error matters more."""
+    try:
+        await asyncio.shield(store.release(claim))
+    except Exception:
+        log.warning("idempotency key not released; it frees itself when its lease ends", exc_info=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -67,7 +67,6 @@ class Endpoint:
     # Problem statuses the route documents beyond the ones every route of its prefix can return.
     errors: tuple[int, ...] = ()
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _DEFAULT = Endpoint(summary="")
