@@ -254,6 +254,8 @@ class TaxBureauServer(PartyServer):
         for _ in range(2 if self.faults.duplicate_callbacks else 1):
             headers = certs.sign_request(self.key, self.code, "POST", url.raw_path_qs, body)
             headers["Content-Type"] = "application/json; charset=utf-8"
+            # The gateway takes every callback once per key: the delivery id is the natural one.
+            headers["Idempotency-Key"] = f"wscb-{record.assessment_id}"
             try:
                 async with self._session.post(url, data=body, headers=headers) as response:
                     statuses.append(response.status)

@@ -137,7 +137,8 @@ async def get_case(request: web.Request) -> web.Response:
         case = await store.load_case(case_id, party=_party(request))
         history = [TransitionView.model_validate(t.model_dump()) for t in await store.history(case.id)]
         materials = await store.materials(case.id)
-    return json_response(CaseView.of(case, history=history, materials=materials))
+        certificates = await store.certificates_of(case.id)
+    return json_response(CaseView.of(case, history=history, materials=materials, certificates=certificates))
 
 
 @routes.post(BANK_API + "cases/{case_id}/withdraw")

@@ -89,7 +89,10 @@ async def case_detail(request: web.Request) -> web.Response:
         case = await store.load_case(_case_id(request))
         history = [TransitionView.model_validate(t.model_dump()) for t in await store.history(case.id)]
         materials = await store.materials(case.id)
-    return json_response(CaseView.of(case, history=history, materials=materials, reveal=True))
+        certificates = await store.certificates_of(case.id)
+    return json_response(
+        CaseView.of(case, history=history, materials=materials, certificates=certificates, reveal=True)
+    )
 
 
 @routes.get(BACKOFFICE_API + "cases/{case_id}/materials/{material_id}")

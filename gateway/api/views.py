@@ -66,6 +66,13 @@ class MaterialView(BaseModel):
         return cls.model_validate(record.__dict__)
 
 
+class CertificateRef(BaseModel):
+    number: str
+    kind: str  # ownership 不动产权证书 / proof 不动产登记证明
+    status: str  # valid 有效 / cancelled 已注销 / void 已作废
+    issued: bool  # the signed file exists (缮证 done)
+
+
 class CaseView(BaseModel):
     """A case as its bank (or the back office) sees it."""
 
@@ -95,6 +102,7 @@ class CaseView(BaseModel):
     input: dict[str, Any]
     history: list[TransitionView] = Field(default_factory=list)
     materials: list[MaterialView] = Field(default_factory=list)
+    certificates: list[CertificateRef] = Field(default_factory=list)
 
     @classmethod
     def of(
@@ -103,6 +111,7 @@ class CaseView(BaseModel):
         *,
         history: list[TransitionView] | None = None,
         materials: list[MaterialRecord] | None = None,
+        certificates: list[dict[str, Any]] | None = None,
         reveal: bool = False,
     ) -> CaseView:
         seconds = (case.certified_at - case.received_at).total_seconds() if case.certified_at else None
@@ -134,6 +143,7 @@ class CaseView(BaseModel):
             input=data if reveal else masked_tree(data),
             history=history or [],
             materials=[MaterialView.of(m) for m in materials or []],
+            certificates=[CertificateRef.model_validate(c) for c in certificates or []],
         )
 
 

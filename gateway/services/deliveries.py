@@ -91,7 +91,7 @@ class Deliveries:
             )
         )
         if event is CaseEvent.CERTIFICATE_ISSUED:
-            await tracks.mark_completed_when_delivered(self.services, case.id, delivered=row.id)
+            await tracks.certificate_delivered(self.services, case.id, row.payload["certificate_number"])
 
     async def _certificate_file(self, number: str) -> IssuedCertificate:
         async with self.services.db.session() as s:

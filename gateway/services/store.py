@@ -386,5 +386,40 @@ class Store:
             raise NotFound(f"certificate {number} not found in this case", f"本业务件中没有证照 {number}")
         return bytes(row.pdf) if row.pdf is not None else None
 
+    async def certificates_of(self, case_id: str) -> list[dict[str, Any]]:
+        """The certificates issued in a case: number, kind, status, and whether the signed file exists yet."""
+        rows = await self.session.execute(
+            select(CERTIFICATE.c.number, CERTIFICATE.c.kind, CERTIFICATE.c.status, CERTIFICATE.c.sm3)
+            .where(CERTIFICATE.c.case_id == case_id)
+            .order_by(CERTIFICATE.c.number)
+        )
+        return [
+            {"number": r.number, "kind": r.kind, "status": r.status, "issued": r.sm3 is not None}
+            for r in rows
+        ]
+
+    async def lock_case(self, case_id: str) -> None:
+        """Serialise changes to one case's certificates and state (PostgreSQL row lock; SQLite already is)."""
+        if self.dialect == "postgresql":
+            await self.session.execute(select(CASE.c.id).where(CASE.c.id == case_id).with_for_update())
+
+    async def certificate_delivered(self, case_id: str, number: str, at: datetime) -> int:
+        """Record that a certificate reached the bank; returns how many of the case's are still undelivered."""
+        await self.session.execute(
+            update(CERTIFICATE)
+            .where(
+                CERTIFICATE.c.case_id == case_id,
+                CERTIFICATE.c.number == number,
+                CERTIFICATE.c.delivered_at.is_(None),
+            )
+            .values(delivered_at=at)
+        )
+        left = await self.session.execute(
+            select(func.count())
+            .select_from(CERTIFICATE)
+            .where(CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.delivered_at.is_(None))
+        )
+        return int(left.scalar_one())
+
     async def count_cases(self) -> int:
         return int((await self.session.execute(select(func.count()).select_from(CASE))).scalar_one())

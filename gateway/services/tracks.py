@@ -5,18 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
-
-from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus
 from gateway.ports.banks import CaseEvent
-from gateway.services import effects
-from gateway.services.cases import get_case as cases_get
 from gateway.services.context import Finisher, ServiceContext
 from gateway.services.registration import notify_bank
 from gateway.services.review import join_tracks
-
-OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 
 
 async def record_bank_result(
@@ -129,48 +122,19 @@ async def _tax_step(
     return case
 
 
-async def mark_certified(ctx: ServiceContext, case_id: str, at: datetime | None = None) -> Case:
-    """缮证 done: every certificate of the case is rendered and signed."""
-    now = at or ctx.clock()
-    async with ctx.unit_of_work() as (uow, store):
-        case = await store.load_case(case_id)
-        if case.state is CaseState.REGISTERED:
-            case.move(CaseState.CERTIFIED, actor="registry", at=now)
-            uow.audit(actor="registry", action="case.certified", subject=f"case:{case.id}", case_id=case.id)
-            await store.save_case(case, now)
-    return case
+async def certificate_delivered(ctx: ServiceContext, case_id: str, number: str) -> Case:
+    """One certificate reached the bank (发证); the case is archived (COMPLETED) once all of its have.
 
-
-async def mark_completed(ctx: ServiceContext, case_id: str, actor: str = "registry") -> Case:
-    """发证 done (the certificate reached the bank): the case is archived."""
+    Deliveries of one case's certificates may finish at the same moment: the case is locked, so exactly
+    one of them sees the last certificate delivered.
+    """
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
+        await store.lock_case(case_id)
         case = await store.load_case(case_id)
-        if case.state is CaseState.CERTIFIED:
-            case.move(CaseState.COMPLETED, actor=actor, at=now)
-            uow.audit(actor=actor, action="case.completed", subject=f"case:{case.id}", case_id=case.id)
+        left = await store.certificate_delivered(case_id, number, now)
+        if left == 0 and case.state is CaseState.CERTIFIED:
+            case.move(CaseState.COMPLETED, actor="registry:发证", at=now)
+            uow.audit(actor="registry", action="case.completed", subject=f"case:{case.id}", case_id=case.id)
             await store.save_case(case, now)
     return case
-
-
-async def mark_completed_when_delivered(ctx: ServiceContext, case_id: str, *, delivered: str) -> Case:
-    """After one certificate reached the bank: archive the case once every certificate of it has.
-
-    `delivered` is the outbox row just delivered (the dispatcher marks it after this returns).
-    """
-    async with ctx.db.session() as session:
-        rows = await session.execute(
-            select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.payload).where(
-                OUTBOX.c.case_id == case_id, OUTBOX.c.job == effects.BANK_NOTIFY
-            )
-        )
-        pending = [
-            r.id
-            for r in rows
-            if r.payload.get("event") == CaseEvent.CERTIFICATE_ISSUED.value
-            and r.id != delivered
-            and r.status != OutboxStatus.DELIVERED.value
-        ]
-    if pending:
-        return await cases_get(ctx, case_id)
-    return await mark_completed(ctx, case_id, actor="registry:发证")

@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("qr_token", sa.String(length=43), nullable=True),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sm3", sa.String(length=64), nullable=True),
         sa.Column("signature", sa.LargeBinary(), nullable=True),
         sa.Column("pdf", sa.LargeBinary(), nullable=True),
