@@ -243,8 +243,9 @@ async def transfer(w: Walker) -> Outcome:
         release_proof_numbers=[PROOF_LI_WANG_ICBC],
         new_mortgage=terms("BOC-DK-2026-2001", "1500000.00"),
         utilities=[
-            UtilityAccount(provider=f"dg-{s}", service=s, account_no=a) for s, a in UTILITY_ACCOUNTS.items()
-        ],  # type: ignore[arg-type]
+            UtilityAccount.model_validate({"provider": f"dg-{s}", "service": s, "account_no": a})
+            for s, a in UTILITY_ACCOUNTS.items()
+        ],
     )
     case = await w.submit(bank, submission(case_input, "东城支行", "柜员0303"))
     w.say(f"③ {outcome.title} — 中国银行受理 {case['id'][:8]}…，并联：登记审核、税务、买卖双方银行")
@@ -253,8 +254,10 @@ async def transfer(w: Walker) -> Outcome:
     )
     assessment = case["tracks"]["tax"]["detail"]["assessment"]
     w.say(f"   税务核定应纳税额 {assessment['total']} 元（契税、增值税、个税）")
-    w.stage.parties.tax.pay_at_counter(assessment["assessment_id"])  # the citizen pays at the bank counter
-    await w.stage.parties.tax.post_payment_cleared(assessment["assessment_id"])
+    bureau = w.stage.parties.tax
+    assert bureau is not None
+    bureau.pay_at_counter(assessment["assessment_id"])  # the citizen pays at the bank counter
+    await bureau.post_payment_cleared(assessment["assessment_id"])
     await w.until(bank, case["id"], tracks_passed("tax", "bank"), "tax cleared and banks confirmed")
     w.say("   完税回调已到；工商银行确认原贷款结清，中国银行确认新贷款合同")
     await w.review_and_register(case["id"])
