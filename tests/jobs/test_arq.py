@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from arq.connections import ArqRedis, RedisSettings
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gateway.db import Database
 from gateway.db.tables.infra import OutboxRow
@@ -99,3 +99,26 @@ async def test_sweeper_leaves_rows_whose_job_is_still_queued(
     sweeper = Sweeper(database, stale_after=90, probe=arq_probe(pool), vanished_grace=0)
     assert await sweeper.sweep() == 0
     assert await by_status(database) == {"in_flight": 3}
+
+
+async def test_a_refused_enqueue_is_not_a_silent_drop(
+    database: Database, pool: ArqRedis, runner: DeliveryRunner, receiver: Receiver, redis_url: str
+) -> None:
+    [row_id] = await add_deliveries(database, 1)
+    dispatcher = ArqDispatcher(database, pool, queue_name=JOBS.arq_queue)
+    await dispatcher.dispatch_once()
+    # A second claim of the same attempt (as if two dispatchers raced): arq refuses the duplicate id.
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    async with database.transaction() as uow:
+        conn = await uow.session.connection()
+        await conn.execute(update(table).where(table.c.id == row_id).values(status="pending", attempts=0))
+    await dispatcher.dispatch_once()
+    assert await pool.zcard(JOBS.arq_queue) == 1
+    await run_worker(runner, redis_url)  # the one queued job belongs to the first claim: it skips
+    assert await by_status(database) == {"in_flight": 1}
+    sweeper = Sweeper(database, stale_after=90, probe=arq_probe(pool), vanished_grace=0)
+    assert await sweeper.sweep() == 1  # its job is gone: back in the queue
+    await dispatcher.dispatch_once()
+    await run_worker(runner, redis_url)
+    assert await by_status(database) == {"delivered": 1}
+    assert list(receiver.applied) == [row_id]
