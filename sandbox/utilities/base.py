@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
@@ -39,6 +40,8 @@ class UtilityServer(PartyServer):
         trusted = list(trusted)
         super().__init__(code, ca, trusted, **kwargs)
         self.book = AccountBook(self.reference_prefix)
+        # Every push received: (monotonic time, webhook-id, status answered), faulted ones included.
+        self.arrivals: list[tuple[float, str, int]] = []
         # Standard Webhooks: a trust list of the sender's public keys, never a key named by the request.
         self._webhook_keys = [c.public_key for c in trusted]
 
@@ -66,6 +69,11 @@ class UtilityServer(PartyServer):
         """A route receiving signed pushes: faults, signature and timestamp check, handler, signed answer."""
 
         async def serve(request: web.Request) -> web.Response:
+            response = await receive(request)
+            self.arrivals.append((time.monotonic(), request.headers.get("webhook-id", ""), response.status))
+            return response
+
+        async def receive(request: web.Request) -> web.Response:
             self.requests_received += 1
             body = await request.read()
             fault = self.faults.take()

@@ -3,6 +3,7 @@ server with the utility routes, the real dispatcher and job handlers, the simula
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,9 +56,12 @@ ACCOUNTS = {
 FAST_RETRIES = RetryPolicy(schedule=(0, 0.2, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0), jitter=0.1)
 
 
+# SM4 key and SM3 index key for ID numbers at rest, shared with worker processes of the same test.
+PII_KEY, PII_INDEX = secrets.token_bytes(16), secrets.token_bytes(32)
+
+
 def protector() -> PersonalDataProtector:
-    keys = {"k1": secrets.token_bytes(16)}
-    return PersonalDataProtector(FieldCipher(keys, current_key_id="k1", index_key=secrets.token_bytes(32)))
+    return PersonalDataProtector(FieldCipher({"k1": PII_KEY}, current_key_id="k1", index_key=PII_INDEX))
 
 
 async def service_context(url: str) -> ServiceContext:
@@ -75,6 +79,8 @@ class Gateway:
     providers: UtilityProviders
     banks: Parties
     registry: Registry
+    settings: Settings
+    adapter_config: dict[str, dict[str, Any]]
 
     @property
     def url(self) -> str:
@@ -149,6 +155,7 @@ async def running_gateway(
     *,
     dispatch: bool = True,
     redis_url: str | None = None,
+    jobs: JobSettings | None = None,
     pull: dict[str, Any] | None = None,
     retry_policy: RetryPolicy = FAST_RETRIES,
     **adapter_overrides: Any,
@@ -159,14 +166,14 @@ async def running_gateway(
     for certificate in [*banks.certificates().values(), *providers.certificates().values()]:
         trust.add(certificate)
     bank_adapters: Adapters = build_adapters(banks.adapter_config()["banks"], None, registry.context())
-    utility_adapters = build_utility_providers(
-        providers.adapter_config(pull=pull, **adapter_overrides), registry.context()
-    )
+    config = providers.adapter_config(pull=pull, **adapter_overrides)
+    utility_adapters = build_utility_providers(config, registry.context())
     settings = Settings(
         data_dir=tmp_path,
         database_url=url,
         redis_url=redis_url,
-        jobs=JobSettings(poll_interval_seconds=0.05, sweep_interval_seconds=0.5, stale_after_seconds=5),
+        jobs=jobs
+        or JobSettings(poll_interval_seconds=0.05, sweep_interval_seconds=0.5, stale_after_seconds=5),
     )
     container = build_container(
         settings, database=services.db, trust=trust, registry_key=registry.key, retry_policy=retry_policy
@@ -184,7 +191,7 @@ async def running_gateway(
         await adapter.start()  # type: ignore[attr-defined]
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
-    gateway = Gateway(services, client, providers, banks, registry)
+    gateway = Gateway(services, client, providers, banks, registry, settings, config)
     await providers.attach_gateway(gateway.url)
     try:
         yield gateway
@@ -195,3 +202,27 @@ async def running_gateway(
             await adapter.close()  # type: ignore[attr-defined]
         await bank_adapters.close()
         await banks.stop()
+
+
+def worker_config(gateway: Gateway, directory: Path, schedule: tuple[float, ...]) -> Path:
+    """The configuration a worker process (`tests.utilities.worker_process`) runs with: same database,
+    Redis, keys, providers and banks as the gateway under test."""
+    gateway.registry.ca.save(directory / "ca")
+    settings = gateway.settings
+    config = {
+        "ca_dir": str(directory / "ca"),
+        "data_dir": str(directory),
+        "registry_key": gateway.registry.key.to_pem().decode(),
+        "pii_key": PII_KEY.hex(),
+        "pii_index": PII_INDEX.hex(),
+        "database_url": settings.database_url,
+        "redis_url": settings.redis_url,
+        "jobs": settings.jobs.model_dump(),
+        "schedule": list(schedule),
+        "utilities": gateway.adapter_config,
+        "banks": gateway.banks.adapter_config()["banks"],
+        "ready_file": str(directory / "worker.ready"),
+    }
+    path = directory / "worker.json"
+    path.write_text(json.dumps(config))
+    return path

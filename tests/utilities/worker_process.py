@@ -1,0 +1,92 @@
+"""An arq delivery worker with the utility and bank handlers, as its own process so a test can SIGKILL it.
+
+Run: python -m tests.utilities.worker_process CONFIG.json (written by `harness.worker_config`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from arq.connections import RedisSettings
+
+import certs
+from adapters.base import AdapterContext, GatewayIdentity
+from adapters.registry import build_adapters
+from adapters.utilities import build_utility_providers
+from certs import FieldCipher
+from gateway.bootstrap import build_container
+from gateway.db.database import Database
+from gateway.jobs.retry import RetryPolicy
+from gateway.jobs.worker import build_worker
+from gateway.privacy import PersonalDataProtector
+from gateway.seed import INSTITUTIONS
+from gateway.services import effects
+from gateway.services.context import ServiceContext
+from gateway.services.deliveries import Deliveries
+from gateway.services.utilities import UtilityDeliveries
+from gateway.settings import JobSettings, Settings
+
+
+def announce_ready(path: Path) -> None:
+    path.write_text(str(os.getpid()))  # the test waits for this file
+
+
+async def run(config: dict[str, Any]) -> None:
+    ca = certs.CertificateAuthority.load(Path(config["ca_dir"]))
+    registry_key = certs.SM2PrivateKey.from_pem(config["registry_key"].encode())
+    cipher = FieldCipher(
+        {"k1": bytes.fromhex(config["pii_key"])},
+        current_key_id="k1",
+        index_key=bytes.fromhex(config["pii_index"]),
+    )
+    db = Database(config["database_url"])
+    services = ServiceContext(db=db, protector=PersonalDataProtector(cipher), institutions=dict(INSTITUTIONS))
+    context = AdapterContext(identity=GatewayIdentity(registry_key), ca=ca)
+    utilities = build_utility_providers(config["utilities"], context)
+    banks = build_adapters(config["banks"], None, context)
+    settings = Settings(
+        data_dir=Path(config["data_dir"]),
+        database_url=config["database_url"],
+        redis_url=config["redis_url"],
+        jobs=JobSettings(**config["jobs"]),
+    )
+    container = build_container(
+        settings,
+        database=db,
+        trust=certs.CATrustStore(ca),
+        registry_key=registry_key,
+        retry_policy=RetryPolicy(schedule=tuple(config["schedule"]), jitter=0.1),
+    )
+    handlers = {
+        **UtilityDeliveries(services, utilities).handlers(),
+        effects.BANK_NOTIFY: Deliveries(services, banks.banks).bank_notify,
+    }
+    for name, handler in handlers.items():
+        container.jobs.register(name, handler)
+    await banks.start()
+    for adapter in utilities.values():
+        await adapter.start()  # type: ignore[attr-defined]
+    await container.open(dispatch=False)  # the test process claims and enqueues; this one only runs jobs
+    assert container.runner is not None
+    worker = build_worker(
+        container.runner, RedisSettings.from_dsn(config["redis_url"]), settings.jobs, handle_signals=False
+    )
+    announce_ready(Path(config["ready_file"]))
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+        await container.close()
+
+
+def main() -> None:
+    asyncio.run(run(json.loads(Path(sys.argv[1]).read_text())))
+
+
+if __name__ == "__main__":
+    main()
