@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from gateway.cli import audit, calendar, certificates, db, serve, users, worker
+from gateway.cli import audit, calendar, certificates, db, demo, serve, users, worker
 from gateway.cli.common import CommandGroup
 from gateway.errors import GatewayError
 from gateway.settings import Settings
@@ -17,7 +17,7 @@ from gateway.settings import Settings
 __all__ = ["GROUPS", "build_parser", "main"]
 
 # The one list of command groups: a new group is a module here plus one entry.
-GROUPS: tuple[CommandGroup, ...] = (db, audit, calendar, certificates, users, serve, worker)
+GROUPS: tuple[CommandGroup, ...] = (db, audit, calendar, certificates, users, serve, worker, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
