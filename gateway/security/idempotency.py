@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -176,20 +177,26 @@ class IdempotencyStore:
             "使用该 Idempotency-Key 的请求仍在处理中",
         )
 
+    def _completion(
+        self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner}
+        return params | {"status": status, "ctype": content_type, "body": body, "at": self._clock()}
+
     async def store_response(
         self, conn: AsyncConnection, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
     ) -> bool:
         """Turn `claim` into a stored response on `conn` (the handler's transaction); False if no longer ours."""
-        params = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner, "status": status}
-        params |= {"ctype": content_type, "body": body, "at": self._clock()}
+        params = self._completion(claim, status, body, content_type)
         return (await conn.execute(self._complete, params)).rowcount == 1
 
     async def complete_alone(
         self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
     ) -> None:
-        """Store the response in a transaction of its own (handlers that made no database effect)."""
-        async with self._db.transaction() as uow:
-            await claim.complete(uow, status, body, content_type)
+        """Store the response by itself (handlers that made no database effect of their own)."""
+        params = self._completion(claim, status, body, content_type)
+        if (await execute_alone(self._db, self._complete, params)).rowcount == 1:
+            claim.completed = True
 
     async def release(self, claim: IdempotencyClaim) -> None:
         """Forget an unfinished claim (the handler failed and rolled back), so a corrected retry may run."""
