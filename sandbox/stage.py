@@ -27,6 +27,7 @@ from gateway.api import create_app
 from gateway.bootstrap import Container, build_container, load_or_create_keys
 from gateway.client import BackofficeClient, GatewayClient
 from gateway.db import Database
+from gateway.jobs.retry import RetryPolicy
 from gateway.security.roles import Role
 from gateway.security.users import UserDirectory
 from gateway.seed import (
@@ -73,6 +74,8 @@ class StageOptions:
     redis_url: str | None = None  # None: in-process delivery
     processes: int = 0  # 0: the gateway in this process; N: N serve processes + N workers
     log_level: str = "WARNING"
+    # In-process only: a shorter retry schedule, so a test sees a party's outage end within seconds.
+    retry_policy: RetryPolicy | None = None
 
 
 @dataclass
@@ -144,7 +147,8 @@ class Stage:
             await container.database.dispose()
 
     async def _start_in_process(self) -> None:
-        self.container = build_container(self.settings)
+        extra = {"retry_policy": self.options.retry_policy} if self.options.retry_policy else {}
+        self.container = build_container(self.settings, **extra)
         self.runner = web.AppRunner(create_app(self.container), access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.settings.http_port).start()

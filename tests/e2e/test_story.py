@@ -48,6 +48,8 @@ async def test_the_story_on_postgres_and_redis_with_two_processes_and_two_worker
     )
     try:
         check(await walk(stage, progress=lambda _: None, patience=90), stage)
-        assert sum(1 for c in stage.children if c.returncode is None) == 3, "serve supervisor + 2 workers running"
+        assert sum(1 for c in stage.children if c.returncode is None) == 3, (
+            "serve supervisor + 2 workers running"
+        )
     finally:
         await stage.stop()
