@@ -12,7 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-pytestmark = pytest.mark.timeout(60)
+from gateway.bootstrap import load_or_create_keys
+
+pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 
 
 def free_port() -> int:
@@ -93,3 +95,22 @@ async def test_migrate_add_a_user_serve_and_sign_in(tmp_path: Path) -> None:
         assert await asyncio.wait_for(server.wait(), 20) == 0
     # The embedded first run made a development CA and the registry's signing key.
     assert (tmp_path / "ca" / "ca.pem").exists() and (tmp_path / "registry" / "registry.key").exists()
+
+
+async def test_worker_needs_redis_and_runs_a_burst_with_it(tmp_path: Path, redis_url: str) -> None:
+    env = {
+        **os.environ,
+        "GW_DATA_DIR": str(tmp_path),
+        "GW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
+    }
+    assert (await gateway(env, "migrate"))[0] == 0
+    code, out = await gateway(env, "worker", "--burst")
+    assert code == 2 and "GW_REDIS_URL" in out
+    with_redis = {**env, "GW_REDIS_URL": redis_url}
+    code, out = await gateway(with_redis, "worker", "--burst")
+    # With Redis the gateway is in production mode: it never invents a CA or a registry key.
+    assert code == 2 and "gw-certs ca-init" in out
+    load_or_create_keys(tmp_path, create=True)  # what an embedded first run leaves behind
+    code, out = await gateway(with_redis, "worker", "--burst")
+    assert code == 0, out
+    assert '"event": "worker started"' in out
