@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 import certs
-import gateway.db.tables  # noqa: F401  (registers every table on the metadata)
 from gateway.db import Database
 from gateway.db.tables import metadata
 
