@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from gateway.bootstrap import build_container
 from gateway.db.database import Database
 from gateway.jobs.retry import RetryPolicy
 from gateway.jobs.worker import build_worker
+from gateway.logging import configure_logging
 from gateway.privacy import PersonalDataProtector
 from gateway.seed import INSTITUTIONS
 from gateway.services import effects
@@ -37,6 +39,10 @@ def announce_ready(path: Path) -> None:
 
 
 async def run(config: dict[str, Any]) -> None:
+    configure_logging(config.get("log_level", "INFO"), json=True)  # as in production: one JSON line per event
+    # arq's own two lines per job repeat the runner's; and gateway.logging cannot format stdlib records yet
+    # (add_logger_name runs after remove_processors_meta), which costs a printed traceback per line.
+    logging.getLogger("arq").setLevel(logging.WARNING)
     ca = certs.CertificateAuthority.load(Path(config["ca_dir"]))
     registry_key = certs.SM2PrivateKey.from_pem(config["registry_key"].encode())
     cipher = FieldCipher(

@@ -13,10 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from gateway.db.tables.utilities import UtilityJobStatus
-from gateway.errors import ConfigError, PartyUnavailable
+from gateway.errors import ConfigError, Conflict, PartyUnavailable
 from gateway.ports.utilities import (
     AccountHolder,
     DeliveryStyle,
@@ -25,7 +23,7 @@ from gateway.ports.utilities import (
 )
 from gateway.services import effects
 from gateway.services.context import ServiceContext
-from gateway.services.utilities.state import JOBS, JobRef, advance, lock_case, status_of
+from gateway.services.utilities.state import JobRef, advance, log, status_of
 
 if TYPE_CHECKING:
     from gateway.db.tables.infra import OutboxRow
@@ -83,31 +81,34 @@ class UtilityDeliveries:
         return found
 
     async def deliver_transfer(self, _ctx: Any, row: OutboxRow) -> None:
+        # No look-up first: a job answered before (a replay, a redelivery after a crash) goes to the provider
+        # again under the same delivery id, and the provider answers it from its own record.
         ref = JobRef.of(row)
-        async with self.services.db.session() as session:
-            conn = await session.connection()
-            known = (await conn.execute(select(JOBS.c.status).where(JOBS.c.id == row.id))).scalar()
-        if known is not None and UtilityJobStatus(known).is_final:
-            return  # answered before (a repeat, a replay, or the provider's acknowledgement came first)
         provider = self.provider(row.target)
         outcome = await provider.transfer(transfer_job(self.services, row))
         pull = provider.style is DeliveryStyle.PULL
-        later = UtilityJobStatus.PENDING if pull else UtilityJobStatus.ACCEPTED
-        async with self.services.db.transaction() as uow:
-            await lock_case(uow, ref.case_id)
-            change = await advance(
-                uow,
-                ref,
-                status_of(outcome, later),
-                actor=provider_actor(row.target),
-                now=self.services.clock(),
-                outcome=outcome,
-                attempts=row.attempts,
-            )
-            if self.wake is not None:
-                uow.after_commit(self.wake)
-        if change.status.is_final:
-            return
+        status = status_of(outcome, UtilityJobStatus.PENDING if pull else UtilityJobStatus.ACCEPTED)
+        # Waiting to be collected changes nothing worth a write: without a row the job reads as pending.
+        if status is not UtilityJobStatus.PENDING:
+            try:
+                async with self.services.db.transaction() as uow:
+                    change = await advance(
+                        uow,
+                        ref,
+                        status,
+                        actor=provider_actor(row.target),
+                        now=self.services.clock(),
+                        outcome=outcome,
+                        attempts=row.attempts,
+                    )
+                    if self.wake is not None:
+                        uow.after_commit(self.wake)
+            except Conflict as exc:
+                # The provider contradicts its recorded final answer: the record stands, an operator looks.
+                log.error("provider contradicts its recorded answer", alert=True, error=exc.message_en)
+                return
+            if change.status.is_final:
+                return
         # Parked, not failed: look again after the provider's own horizon (a callback usually comes first).
         code, en, zh = (
             ("awaiting_pull", "waiting for the provider to collect the job", "等待该单位拉取任务")

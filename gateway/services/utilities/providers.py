@@ -27,7 +27,7 @@ from gateway.ports.utilities import (
 from gateway.services import effects
 from gateway.services.context import ServiceContext
 from gateway.services.utilities.delivery import provider_actor, transfer_job
-from gateway.services.utilities.state import JOBS, OUTBOX, Change, JobRef, advance, lock_case, status_of
+from gateway.services.utilities.state import JOBS, OUTBOX, Change, JobRef, advance, status_of
 
 # Open rows: written or parked (pending), or being delivered right now (in flight).
 _OPEN = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
@@ -139,7 +139,6 @@ async def fetch_job(ctx: ServiceContext, provider: str, job_id: str) -> FetchedJ
     async with ctx.db.transaction() as uow:
         row = await _own_row(await uow.session.connection(), provider, job_id)
         ref = JobRef.of(row)
-        await lock_case(uow, ref.case_id)
         change = await advance(
             uow,
             ref,
@@ -167,7 +166,6 @@ async def acknowledge(
     async with ctx.db.transaction() as uow:
         row = await _own_row(await uow.session.connection(), provider, job_id)
         ref = JobRef.of(row)
-        await lock_case(uow, ref.case_id)
         change: Change = await advance(
             uow,
             ref,

@@ -1,7 +1,8 @@
 """The state of a utility job and what a change of it sets off: the audit record and the bank's notice.
 
-Every writer (the delivery handler, a provider's fetch or acknowledgement) goes through `advance`, inside
-one transaction serialised per case, so "all done" is seen — and told to the bank — exactly once.
+Every writer (the delivery handler, a provider's fetch or acknowledgement) goes through `advance`: the job's
+row is locked while it changes, and the "all done" check is serialised per case, so it is seen — and told
+to the bank — exactly once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.db.tables.cases import CaseRow
 from gateway.db.tables.infra import OutboxRow
@@ -81,13 +83,19 @@ def status_of(outcome: UtilityOutcome, later: UtilityJobStatus) -> UtilityJobSta
 
 
 async def lock_case(uow: UnitOfWork, case_id: str) -> None:
-    """Serialise the writers of one case's utility jobs (SQLite: BEGIN IMMEDIATE already does)."""
+    """Serialise the "is every job of the case done?" check (SQLite: BEGIN IMMEDIATE already does).
+
+    Taken after the job's own row is written: whoever takes it second sees the first one's commit."""
     conn = await uow.session.connection()
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(case_id.encode()) - (1 << 31)  # into int4
         await conn.execute(
             text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": key}
         )
+
+
+def _insert(dialect: str) -> Any:
+    return postgresql.insert(JOBS) if dialect == "postgresql" else sqlite.insert(JOBS)
 
 
 async def advance(
@@ -103,36 +111,28 @@ async def advance(
 ) -> Change:
     """Move `job` to `status` if that is forward; a final job refuses another final answer (Conflict).
 
-    The caller holds the case lock (`lock_case`) and commits: the audit record and any bank notice go out
-    in the same transaction as the state.
+    The first answer inserts the job's row; later ones lock it (FOR UPDATE) and move it on, so the handler
+    and a provider's acknowledgement never both win. The caller commits: the bank's notice and its audit
+    record go out in the same transaction as the state that caused them.
     """
     conn = await uow.session.connection()
-    current = (await conn.execute(select(JOBS).where(JOBS.c.id == job.id))).one_or_none()
-    before = UtilityJobStatus(current.status) if current is not None else None
-    if before is not None and before.is_final:
-        if status.is_final and status is not before:
-            raise Conflict(
-                f"utility job {job.id} is already {before.value}; it cannot become {status.value}",
-                f"过户任务 {job.id} 已是 {before.value}，不能再改为 {status.value}",
-            )
-        return Change(before, changed=False)
-    target = status if before is None or _RANK[status] > _RANK[before] else before
-    values: dict[str, Any] = {"status": target.value, "updated_at": now}
+    answer: dict[str, Any] = {"status": status.value, "updated_at": now}
     if attempts is not None:
-        values["attempts"] = attempts
+        answer["attempts"] = attempts
     if fetched:
-        values["fetched_at"] = now
-    if outcome is not None and target is status:
-        values.update(
+        answer["fetched_at"] = now
+    if outcome is not None:
+        answer.update(
             reason_code=outcome.reason.value if outcome.reason else None,
             provider_code=outcome.provider_code,
             message=outcome.message,
             provider_reference=outcome.provider_reference,
             answered_at=now,
         )
-    if current is None:
+    first = (
         await conn.execute(
-            insert(JOBS).values(
+            _insert(conn.dialect.name)
+            .values(
                 id=job.id,
                 case_id=job.case_id,
                 provider=job.provider,
@@ -140,67 +140,101 @@ async def advance(
                 unit_code=job.unit_code,
                 account_no=job.account_no,
                 created_at=now,
-                **{"attempts": 0, "message": "", "provider_code": "", "provider_reference": "", **values},
+                **{"attempts": 0, "message": "", "provider_code": "", "provider_reference": "", **answer},
             )
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(JOBS.c.id)
         )
-    elif values:
-        await conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(**values))
+    ).first()
+    if first is not None:
+        before, target = None, status
+    else:
+        current = (
+            await conn.execute(select(JOBS.c.status).where(JOBS.c.id == job.id).with_for_update())
+        ).scalar_one()
+        before = UtilityJobStatus(current)
+        if before.is_final:
+            if status.is_final and status is not before:
+                raise Conflict(
+                    f"utility job {job.id} is already {before.value}; it cannot become {status.value}",
+                    f"过户任务 {job.id} 已是 {before.value}，不能再改为 {status.value}",
+                )
+            return Change(before, changed=False)
+        target = status if _RANK[status] > _RANK[before] else before
+        if target is status:
+            await conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(**answer))
+        elif attempts is not None or fetched:
+            keep = {k: v for k, v in answer.items() if k in ("attempts", "fetched_at")}
+            await conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(**keep, updated_at=now))
     changed = target is not before
     if changed and target.is_final:
-        uow.audit(
-            actor=actor,
-            action=f"utility.{target.value}",
-            subject=f"utility_job:{job.id}",
-            case_id=job.case_id,
-            details={
-                "provider": job.provider,
-                "service": job.service.value,
-                "reason": values.get("reason_code"),
-                "provider_code": values.get("provider_code", ""),
-            },
-        )
-        await _tell_bank(uow, job, target, outcome)
+        await _tell_bank(uow, job, target, outcome, actor)
     return Change(target, changed)
 
 
 async def _tell_bank(
-    uow: UnitOfWork, job: JobRef, status: UtilityJobStatus, outcome: UtilityOutcome | None
+    uow: UnitOfWork, job: JobRef, status: UtilityJobStatus, outcome: UtilityOutcome | None, actor: str
 ) -> None:
-    """A refusal needs the citizen: tell the bank now. The last job done: tell the bank all are done."""
-    conn = await uow.session.connection()
+    """A refusal needs the citizen: tell the bank now. The last job done: tell the bank all are done.
+
+    These case-level facts are what the audit log records; each job's own answer stays in `utility_job`
+    (and its delivery in the outbox), which keeps the one audit chain's lock off the per-job path.
+    """
     if status is UtilityJobStatus.REJECTED:
         reason = outcome.reason if outcome is not None else None
         zh = f"{job.service.label_zh}过户未能办理（{job.provider}）：{reason.label_zh if reason else '被拒绝'}，请告知申请人办理"
         en = f"{job.service.value} transfer refused by {job.provider}: {reason.label_en if reason else 'refused'}"
-        await _notice(uow, job, CaseEvent.UTILITY_NEEDS_CITIZEN, zh, en)
+        details = {
+            "provider": job.provider,
+            "service": job.service.value,
+            "reason": reason.value if reason else None,
+            "provider_code": outcome.provider_code if outcome else "",
+        }
+        await _notice(uow, job, CaseEvent.UTILITY_NEEDS_CITIZEN, zh, en, actor, details)
         return
+    await lock_case(uow, job.case_id)
+    conn = await uow.session.connection()
     expected = (
-        await conn.execute(
-            select(func.count())
-            .select_from(OUTBOX)
-            .where(OUTBOX.c.case_id == job.case_id, OUTBOX.c.job == effects.UTILITY_TRANSFER)
-        )
-    ).scalar_one()
+        select(func.count())
+        .select_from(OUTBOX)
+        .where(OUTBOX.c.case_id == job.case_id, OUTBOX.c.job == effects.UTILITY_TRANSFER)
+        .scalar_subquery()
+    )
     done = (
-        await conn.execute(
-            select(JOBS.c.service).where(
-                JOBS.c.case_id == job.case_id, JOBS.c.status == UtilityJobStatus.DONE.value
-            )
-        )
-    ).scalars()
-    services = sorted(UtilityService(s) for s in done)
-    if len(services) == expected:
-        names_zh = "、".join(s.label_zh for s in services)
-        await _notice(
-            uow,
-            job,
-            CaseEvent.UTILITIES_DONE,
-            f"水电气网联动过户已全部办结：{names_zh}",
-            "every utility account transfer is done: " + ", ".join(s.value for s in services),
-        )
+        select(func.count())
+        .select_from(JOBS)
+        .where(JOBS.c.case_id == job.case_id, JOBS.c.status == UtilityJobStatus.DONE.value)
+        .scalar_subquery()
+    )
+    counted = (await conn.execute(select(expected, done))).one()
+    if counted[0] != counted[1]:
+        return
+    services = sorted(
+        UtilityService(s)
+        for s in (await conn.execute(select(JOBS.c.service).where(JOBS.c.case_id == job.case_id))).scalars()
+    )
+    names_zh = "、".join(s.label_zh for s in services)
+    await _notice(
+        uow,
+        job,
+        CaseEvent.UTILITIES_DONE,
+        f"水电气网联动过户已全部办结：{names_zh}",
+        "every utility account transfer is done: " + ", ".join(s.value for s in services),
+        actor,
+        {"services": [s.value for s in services]},
+    )
 
 
-async def _notice(uow: UnitOfWork, job: JobRef, event: CaseEvent, zh: str, en: str) -> None:
+async def _notice(
+    uow: UnitOfWork, job: JobRef, event: CaseEvent, zh: str, en: str, actor: str, details: dict[str, Any]
+) -> None:
+    uow.audit(
+        actor=actor,
+        action=f"case.{event.value}",
+        subject=f"case:{job.case_id}",
+        case_id=job.case_id,
+        details=details,
+    )
     conn = await uow.session.connection()
     bank = (await conn.execute(select(CASES.c.submitted_by).where(CASES.c.id == job.case_id))).scalar()
     if bank is None:
