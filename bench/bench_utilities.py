@@ -1,20 +1,23 @@
 """Utility jobs delivered per second to the four simulated providers, beside arq running no-op jobs.
 
-Run: .venv/bin/python bench/bench_utilities.py [--cases 400] [--workers 1]
+Run: .venv/bin/python bench/bench_utilities.py [--cases 300] [--workers 1] [--logs DIR]
 
-On PostgreSQL (a scratch database) and a private redis-server (or the shared Redis, database 12): `cases`
-registered transfers with one job per provider — water (signed webhook), power (SOAP, Hy then Gh), gas
-(signed webhook, result by callback on the gateway API) and network (pulled by the provider over the
-gateway API) — are written, then the clock starts with the dispatcher: arq worker processes deliver, the
-gateway process dispatches and serves the providers' pulls and callbacks, the simulators answer. The clock
-stops when every job is done (and each provider applied each job exactly once). The baseline, measured in
-the same run on the same Redis: an arq worker running no-op jobs. Target: at least 300 jobs/s.
+On PostgreSQL (a scratch database) and a private redis-server (or the shared Redis, database 12), `cases`
+registered transfers with one job per provider are written — water (signed webhook), power (SOAP: Hy then
+Gh), gas (signed webhook, result by callback on the gateway API) and network (pulled by the provider over
+the gateway API) — and the clock starts with the dispatcher. Processes: the gateway (API for pulls and
+callbacks, the dispatcher), arq worker process(es) that deliver, and the simulators (all four, another
+process, as the providers' own systems would be). The clock stops when every job is done; each provider
+must have applied each job exactly once. The baseline, on the same Redis in the same run: an arq worker
+running no-op jobs. Target: at least 300 jobs/s. CPU per job is reported per process, with the load average,
+because the machine's 2 cores are shared.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -28,11 +31,14 @@ from typing import Any
 import asyncpg
 from arq import Worker, create_pool
 from arq.connections import RedisSettings
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import certs  # noqa: E402
 from gateway.api.keys import CONTAINER  # noqa: E402
 from gateway.db.tables.utilities import UtilityJobRow  # noqa: E402
 from gateway.jobs.retry import RetryPolicy  # noqa: E402
@@ -40,11 +46,13 @@ from gateway.logging import configure_logging  # noqa: E402
 from gateway.settings import JobSettings  # noqa: E402
 from sandbox.utilities import start_utilities  # noqa: E402
 from tests.utilities.harness import BANK, Gateway, running_gateway, worker_config  # noqa: E402
-from tests.utilities.load import write_jobs  # noqa: E402
+from tests.utilities.load import open_accounts, write_jobs  # noqa: E402
 from tests.utilities.support import Registry, eventually  # noqa: E402
 
 ADMIN_DSN = os.environ.get("GW_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 JOBS = JobSettings(poll_interval_seconds=0.05, arq_max_jobs=100, arq_poll_delay_seconds=0.02)
+POLICY = RetryPolicy(schedule=(0, 1, 2, 5, 10), jitter=0.1)
+TARGET = 300
 
 
 # --- infrastructure -------------------------------------------------------------------------------------
@@ -76,29 +84,29 @@ async def start_redis(directory: Path) -> tuple[str, asyncio.subprocess.Process 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     process = await asyncio.create_subprocess_exec(
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(directory),
-        stdout=asyncio.subprocess.DEVNULL,
+        binary, *args, "--dir", str(directory), stdout=asyncio.subprocess.DEVNULL
     )
     url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
+
+    async def listening() -> bool:
+        client = Redis.from_url(url)
         try:
-            pool = await create_pool(RedisSettings.from_dsn(url))
-            await pool.aclose()
-            break
-        except Exception:  # not listening yet
-            await asyncio.sleep(0.05)
+            return bool(await client.ping())
+        except (OSError, RedisConnectionError):  # not yet
+            return False
+        finally:
+            await client.aclose()
+
+    await eventually(listening, within=10)
     return url, process
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the baseline: arq with no-op jobs ------------------------------------------------------------------
@@ -130,111 +138,218 @@ async def arq_noop_rate(redis_url: str, jobs: int) -> float:
     return jobs / elapsed
 
 
-# --- the utility pipeline -------------------------------------------------------------------------------
+# --- the simulators, in a process of their own ------------------------------------------------------------
 
 
-async def exists(path: Path) -> bool:
-    return await asyncio.to_thread(path.exists)
+async def run_simulators(spec_path: str) -> None:
+    """`--simulators SPEC`: start the four providers, write their configuration, obey stdin commands."""
+    configure_logging("WARNING", json=True)
+    spec = json.loads(await asyncio.to_thread(Path(spec_path).read_text))
+    ca = certs.CertificateAuthority.load(Path(spec["ca_dir"]))
+    registry = certs.Certificate.from_pem(spec["registry_certificate"].encode())
+    providers = await start_utilities(ca, registry, gas_process_delay=0.0, poll_interval=0.05)
+    open_accounts(providers, spec["cases"])
+    answer = {
+        "adapter_config": providers.adapter_config(),
+        "certificates": {code: c.pem.decode() for code, c in providers.certificates().items()},
+    }
+    print("@ready " + json.dumps(answer), flush=True)
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    while line := (await reader.readline()).decode().strip():
+        command, _, argument = line.partition(" ")
+        if command == "attach":
+            await providers.attach_gateway(argument)
+        elif command == "detach":
+            await providers.detach()
+        elif command == "stats":
+            books = {code: provider.book for code, provider in providers.all.items()}
+            stats = {
+                "applied": {code: sorted(set(b.applied.values())) for code, b in books.items()},
+                "jobs": {code: len(b.applied) for code, b in books.items()},
+                "repeats": sum(b.repeats for b in books.values()),
+                "gas_callbacks": len(providers.gas.callbacks_sent),
+                "network_polls": providers.network.polls,
+            }
+            print("@stats " + json.dumps(stats), flush=True)
+        elif command == "stop":
+            break
+        print(f"@ok {command}", flush=True)
+    await providers.stop()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+async def reply(process: asyncio.subprocess.Process, prefix: str) -> str:
+    """The simulators' next answer line with `prefix` (other output, such as warnings, is skipped)."""
+    assert process.stdout is not None
+    while True:
+        line = (await process.stdout.readline()).decode()
+        if not line:
+            raise RuntimeError("the simulators process ended")
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+
+
+class RemoteProviders:
+    """The simulators process, as `running_gateway` uses a provider set."""
+
+    def __init__(self, process: asyncio.subprocess.Process, ready: dict[str, Any]) -> None:
+        self.process = process
+        self._config: dict[str, dict[str, Any]] = ready["adapter_config"]
+        self._certificates = {
+            code: certs.Certificate.from_pem(p.encode()) for code, p in ready["certificates"].items()
+        }
+
+    @classmethod
+    async def start(cls, registry: Registry, directory: Path, cases: int) -> RemoteProviders:
+        registry.ca.save(directory / "ca")
+        spec = directory / "simulators.json"
+        spec.write_text(
+            json.dumps(
+                {
+                    "ca_dir": str(directory / "ca"),
+                    "registry_certificate": registry.certificate.pem.decode(),
+                    "cases": cases,
+                }
+            )
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--simulators", str(spec),
+            cwd=REPO, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(process, json.loads(await reply(process, "@ready")))
+
+    async def command(self, line: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+        command = line.partition(" ")[0]
+        if command == "stats":
+            return await reply(self.process, "@stats")
+        return await reply(self.process, f"@ok {command}")
+
+    def certificates(self) -> dict[str, certs.Certificate]:
+        return self._certificates
+
+    def adapter_config(self, *, pull: Any = None, **overrides: Any) -> dict[str, dict[str, Any]]:
+        return {
+            code: {**entry, **(overrides if "url" in entry or "endpoint" in entry else {})}
+            for code, entry in self._config.items()
+        }
+
+    async def attach_gateway(self, base_url: str) -> None:
+        await self.command(f"attach {base_url}")
+
+    async def detach(self) -> None:
+        await self.command("detach")
+
+    async def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"stop\n")
+        await self.process.stdin.drain()
+        await self.process.wait()
+
+
+# --- the run --------------------------------------------------------------------------------------------
 
 
 async def done_count(gateway: Gateway) -> int:
     async with gateway.services.db.session() as session:
+        conn = await session.connection()
         stmt = select(func.count()).select_from(UtilityJobRow).where(UtilityJobRow.status == "done")  # type: ignore[arg-type]
-        return int((await session.execute(stmt)).scalar_one())
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+async def start_workers(directory: Path, config: Path, count: int) -> list[asyncio.subprocess.Process]:
+    workers = []
+    for n in range(count):
+        ready = directory / f"worker-{n}.ready"
+        own = config.with_name(f"worker-{n}.json")
+        text = await asyncio.to_thread(config.read_text)
+        await asyncio.to_thread(own.write_text, text.replace(str(directory / "worker.ready"), str(ready)))
+        with (directory / f"worker-{n}.log").open("ab") as log:
+            workers.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "tests.utilities.worker_process",
+                    str(own),
+                    cwd=REPO,
+                    stdout=log,
+                    stderr=log,
+                )
+            )
+
+        async def started(ready: Path = ready) -> bool:
+            return await asyncio.to_thread(ready.exists)
+
+        await eventually(started, within=30)
+    return workers
 
 
 async def utilities_rate(
     args: argparse.Namespace, url: str, redis_url: str, directory: Path
 ) -> dict[str, Any]:
     registry = Registry.create()
-    providers = await start_utilities(
-        registry.ca, registry.certificate, gas_process_delay=0.0, poll_interval=0.05
-    )
-    policy = RetryPolicy(schedule=(0, 1, 2, 5, 10), jitter=0.1)
+    simulators = await RemoteProviders.start(registry, directory, args.cases)
     try:
         async with running_gateway(
             registry,
-            providers,
+            simulators,  # type: ignore[arg-type]
             url,
             directory,
             dispatch=False,
             redis_url=redis_url,
             jobs=JOBS,
-            retry_policy=policy,
+            retry_policy=POLICY,
         ) as gateway:
-            await write_jobs(gateway.services, providers, args.cases, bank=BANK, batch=100)
+            await write_jobs(gateway.services, None, args.cases, bank=BANK, batch=100)
             total = 4 * args.cases
-            config = worker_config(gateway, directory, policy.schedule)
-            workers = []
-            for n in range(args.workers):
-                ready = directory / f"worker-{n}.ready"
-                cfg = config.with_name(f"worker-{n}.json")
-                cfg.write_text(config.read_text().replace(str(directory / "worker.ready"), str(ready)))
-                with (directory / f"worker-{n}.log").open("ab") as log:
-                    workers.append(
-                        await asyncio.create_subprocess_exec(
-                            sys.executable,
-                            "-m",
-                            "tests.utilities.worker_process",
-                            str(cfg),
-                            cwd=REPO,
-                            stdout=log,
-                            stderr=log,
-                        )
-                    )
-                await eventually(lambda ready=ready: exists(ready), within=30)
+            config = worker_config(gateway, directory, POLICY.schedule)
+            workers = await start_workers(directory, config, args.workers)
             container = gateway.client.app[CONTAINER]
             assert container.dispatcher is not None
+            pids = {"gateway": os.getpid(), "simulators": simulators.process.pid}
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            before["workers"] = sum(cpu_seconds(w.pid) for w in workers)
             started = time.perf_counter()
-            main_cpu_start = time.process_time()
-            worker_cpu_start = sum(cpu_seconds(w.pid) for w in workers)
             await container.dispatcher.start()
-            deadline = started + args.timeout
             done = 0
-            while done < total and time.perf_counter() < deadline:
+            while done < total and time.perf_counter() < started + args.timeout:
                 await asyncio.sleep(0.1)
                 done = await done_count(gateway)
             elapsed = time.perf_counter() - started
-            main_cpu = time.process_time() - main_cpu_start
-            worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - worker_cpu_start
+            cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+            cpu["workers"] = sum(cpu_seconds(w.pid) for w in workers) - before["workers"]
+            load = os.getloadavg()[0]
+            stats = json.loads(await simulators.command("stats"))
             for worker in workers:
                 worker.terminate()
                 await worker.wait()
             if args.logs:
                 for n in range(args.workers):
                     shutil.copy(directory / f"worker-{n}.log", Path(args.logs) / f"worker-{n}.log")
-            applied = {code: p.book.applied for code, p in providers.all.items()}
-            return {
-                "jobs": total,
-                "done": done,
-                "seconds": elapsed,
-                "rate": done / elapsed,
-                "applied_once": all(
-                    set(a.values()) == {1} and len(a) == args.cases for a in applied.values()
-                ),
-                "gas_callbacks": len(providers.gas.callbacks_sent),
-                "network_polls": providers.network.polls,
-                "main_cpu_ms_per_job": 1000 * main_cpu / max(done, 1),
-                "worker_cpu_ms_per_job": 1000 * worker_cpu / max(done, 1),
-            }
     finally:
-        await providers.stop()
+        await simulators.stop()
+    once = all(counts == [1] for counts in stats["applied"].values()) and all(
+        n == args.cases for n in stats["jobs"].values()
+    )
+    return {"total": total, "done": done, "seconds": elapsed, "cpu": cpu, "load": load, "once": once, **stats}
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=400, help="registered transfers, four jobs each")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cases", type=int, default=300, help="registered transfers, four jobs each")
     parser.add_argument("--workers", type=int, default=1, help="arq worker processes delivering")
     parser.add_argument("--noop-jobs", type=int, default=5000)
-    parser.add_argument("--timeout", type=float, default=45.0)
+    parser.add_argument("--timeout", type=float, default=40.0, help="give up waiting after this many seconds")
     parser.add_argument("--logs", help="copy the worker processes' logs into this directory")
+    parser.add_argument("--simulators", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.simulators:
+        await run_simulators(args.simulators)
+        return 0
     configure_logging("WARNING", json=True)  # the gateway process; the workers log INFO like production
     with tempfile.TemporaryDirectory(prefix="bench-utilities-") as scratch:
         directory = Path(scratch)
@@ -248,25 +363,29 @@ async def main() -> int:
                 redis_process.kill()
                 await redis_process.wait()
             await drop_database(name)
-    print(f"arq no-op jobs:            {baseline:8.0f} jobs/s  ({args.noop_jobs} jobs, 1 in-process worker)")
+    rate = result["done"] / result["seconds"]
+    per_job = {name: 1000 * seconds / max(result["done"], 1) for name, seconds in result["cpu"].items()}
+    gateway_side = per_job["gateway"] + per_job["workers"]
+    print(f"arq no-op jobs:          {baseline:7.0f} jobs/s   ({args.noop_jobs} jobs, one worker)")
     print(
-        f"utility jobs delivered:    {result['rate']:8.0f} jobs/s  ({result['done']}/{result['jobs']} done in "
-        f"{result['seconds']:.1f} s, {args.workers} worker process(es); water webhook, power SOAP ×2, gas "
-        f"webhook + callback, network pull)"
+        f"utility jobs delivered:  {rate:7.0f} jobs/s   ({result['done']}/{result['total']} done in "
+        f"{result['seconds']:.1f} s; {args.workers} worker process(es))"
     )
-    print(f"ratio to arq no-op:        {result['rate'] / baseline:8.2f}")
+    print(f"ratio to arq no-op:      {rate / baseline:7.2f}")
     print(
-        f"CPU per job:               gateway + simulators process {result['main_cpu_ms_per_job']:.2f} ms, "
-        f"worker process(es) {result['worker_cpu_ms_per_job']:.2f} ms"
+        f"CPU per job:             gateway {per_job['gateway']:.2f} ms + workers {per_job['workers']:.2f} ms "
+        f"= {gateway_side:.2f} ms; simulators {per_job['simulators']:.2f} ms (load average {result['load']:.1f})"
     )
     print(
-        f"each job applied once:     {result['applied_once']}  (gas callbacks {result['gas_callbacks']}, "
-        f"network polls {result['network_polls']})"
+        f"gateway-side ceiling:    {1000 / gateway_side:7.0f} jobs/s per free core (PostgreSQL's CPU not counted)"
     )
-    target = 300
-    ok = result["done"] == result["jobs"] and result["applied_once"] and result["rate"] >= target
-    print(f"target ≥ {target} jobs/s:          {'met' if ok else 'NOT met'}")
-    return 0 if ok else 1
+    print(
+        f"each job applied once:   {result['once']}   (redeliveries answered from the providers' records: "
+        f"{result['repeats']}; gas callbacks {result['gas_callbacks']}; network polls {result['network_polls']})"
+    )
+    met = result["done"] == result["total"] and result["once"] and rate >= TARGET
+    print(f"target ≥ {TARGET} jobs/s:      {'met' if met else 'NOT met'}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

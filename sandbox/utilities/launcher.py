@@ -83,6 +83,11 @@ class UtilityProviders:
         self.gas.gateway.attach(base_url)
         await self.network.start(base_url)
 
+    async def detach(self) -> None:
+        """Stop calling the gateway (before it goes away): network stops polling, gas stops reporting."""
+        await self.network.stop()
+        self.gas.gateway.base_url = None
+
     async def stop(self) -> None:
         await asyncio.gather(self.water.stop(), self.power.stop(), self.gas.close(), self.network.close())
 

@@ -196,7 +196,7 @@ async def running_gateway(
     try:
         yield gateway
     finally:
-        await providers.network.stop()
+        await providers.detach()
         await client.close()
         for adapter in utility_adapters.values():
             await adapter.close()  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from gateway.ports.utilities import UtilityService
 from gateway.seed import LIU_YANG, ZHANG_WEI
 from gateway.services import effects
 from gateway.services.context import ServiceContext
-from sandbox.utilities import UtilityProviders
+from sandbox.utilities import GAS, NETWORK, POWER, WATER, UtilityProviders
 from tests.utilities.harness import transfer_input
 
 CASES = CaseRow.__table__  # type: ignore[attr-defined]
@@ -27,20 +27,43 @@ PREFIX = {
 }
 
 
+CODES = {
+    UtilityService.WATER: WATER,
+    UtilityService.POWER: POWER,
+    UtilityService.GAS: GAS,
+    UtilityService.NETWORK: NETWORK,
+}
+
+
+def account(i: int, service: UtilityService) -> tuple[str, str]:
+    """The i-th case's account number with `service` and its address (the same in every process)."""
+    return f"{PREFIX[service]}{i:08d}", f"广东省东莞市南城街道测试路{i}号"
+
+
+def open_accounts(providers: UtilityProviders, cases: int, start: int = 0) -> None:
+    """The accounts `write_jobs` will ask the providers to move, held by the seller."""
+    for i in range(start, start + cases):
+        for service in UtilityService:
+            providers.open_account(service, *account(i, service), ZHANG_WEI.name)
+
+
 def _person(name: str, id_number: str, phone: str | None) -> dict[str, object]:
     return {"name": name, "id_type": "resident_id", "id_number": id_number, "phone": phone}
 
 
 async def write_jobs(
     ctx: ServiceContext,
-    providers: UtilityProviders,
+    providers: UtilityProviders | None,
     cases: int,
     *,
     bank: str,
     batch: int = 50,
     start: int = 0,
 ) -> list[str]:
-    """`cases` registered transfers, each with one job per provider; returns the case ids."""
+    """`cases` registered transfers, each with one job per provider; returns the case ids. With `providers`
+    (in this process) their accounts are opened too; simulators elsewhere call `open_accounts` themselves."""
+    if providers is not None:
+        open_accounts(providers, cases, start)
     now = datetime.now(UTC)
     seller = _person(ZHANG_WEI.name, ZHANG_WEI.id_number, ZHANG_WEI.phone)
     buyer = _person(LIU_YANG.name, LIU_YANG.id_number, LIU_YANG.phone)
@@ -52,7 +75,6 @@ async def write_jobs(
                 case_id = uuid.uuid4().hex
                 # GB/T 37346: parcel 00001–99999, building 0001, unit 0001–9999
                 unit_code = f"441900009001GB{i // 9999 % 99999 + 1:05d}F0001{i % 9999 + 1:04d}"
-                address = f"广东省东莞市南城街道测试路{i}号"
                 transfer = TransferInput.model_validate({**template, "unit_code": unit_code})
                 await uow.session.execute(
                     insert(CASES).values(
@@ -73,8 +95,7 @@ async def write_jobs(
                     )
                 )
                 for service in UtilityService:
-                    account_no = f"{PREFIX[service]}{i:08d}"
-                    providers.open_account(service, account_no, address, ZHANG_WEI.name)
+                    account_no, address = account(i, service)
                     payload = {
                         "case_id": case_id,
                         "service": service.value,
@@ -88,7 +109,7 @@ async def write_jobs(
                     }
                     uow.outbox(
                         job=effects.UTILITY_TRANSFER,
-                        target=providers.by_service(service).code,
+                        target=CODES[service],
                         payload=ctx.protector.protect(payload),
                         case_id=case_id,
                     )
