@@ -21,7 +21,6 @@ from adapters.registry import Adapters, build_adapters
 from adapters.utilities import build_utility_providers
 from certs import FieldCipher
 from gateway.api import create_app
-from gateway.api import utilities as utility_api
 from gateway.bootstrap import build_container
 from gateway.db.database import Database
 from gateway.db.tables.infra import OutboxRow
@@ -33,8 +32,6 @@ from gateway.privacy import PersonalDataProtector
 from gateway.seed import CERT_ZHANG, INSTITUTIONS, LIU_YANG, UNITS, ZHANG_WEI, seed_demo_register
 from gateway.services import cases, effects, review, tracks
 from gateway.services.context import ServiceContext
-from gateway.services.deliveries import Deliveries
-from gateway.services.utilities import UtilityDeliveries
 from gateway.settings import JobSettings, Settings
 from sandbox.parties import Parties, start_parties
 from sandbox.utilities import UtilityProviders
@@ -175,20 +172,20 @@ async def running_gateway(
         jobs=jobs
         or JobSettings(poll_interval_seconds=0.05, sweep_interval_seconds=0.5, stale_after_seconds=5),
     )
+    # The production wiring (gateway.wiring): the container starts the adapters and binds the handlers,
+    # and the app mounts the utility routes on the container's services.
     container = build_container(
-        settings, database=services.db, trust=trust, registry_key=registry.key, retry_policy=retry_policy
+        settings,
+        database=services.db,
+        trust=trust,
+        registry_key=registry.key,
+        registry_cert=registry.certificate,
+        services=services,
+        adapters=bank_adapters,
+        utilities=utility_adapters,
+        retry_policy=retry_policy,
     )
-    utilities = UtilityDeliveries(services, utility_adapters, wake=container.wake_dispatcher)
-    for name, handler in {
-        **utilities.handlers(),
-        effects.BANK_NOTIFY: Deliveries(services, bank_adapters.banks).bank_notify,
-    }.items():
-        container.jobs.register(name, handler)
-    app = create_app(container, routes=utility_api.routes, dispatch=dispatch)
-    app[utility_api.SERVICES] = services
-    await bank_adapters.start()
-    for adapter in utility_adapters.values():
-        await adapter.start()  # type: ignore[attr-defined]
+    app = create_app(container, dispatch=dispatch)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     gateway = Gateway(services, client, providers, banks, registry, settings, config)
@@ -198,9 +195,6 @@ async def running_gateway(
     finally:
         await providers.detach()
         await client.close()
-        for adapter in utility_adapters.values():
-            await adapter.close()  # type: ignore[attr-defined]
-        await bank_adapters.close()
         await banks.stop()
 
 

@@ -1,4 +1,4 @@
-"""An arq delivery worker with the utility and bank handlers, as its own process so a test can SIGKILL it.
+"""An arq delivery worker wired like `gateway worker`, as its own process so a test can SIGKILL it.
 
 Run: python -m tests.utilities.worker_process CONFIG.json (written by `harness.worker_config`).
 """
@@ -27,10 +27,7 @@ from gateway.jobs.worker import build_worker
 from gateway.logging import configure_logging
 from gateway.privacy import PersonalDataProtector
 from gateway.seed import INSTITUTIONS
-from gateway.services import effects
 from gateway.services.context import ServiceContext
-from gateway.services.deliveries import Deliveries
-from gateway.services.utilities import UtilityDeliveries
 from gateway.settings import JobSettings, Settings
 
 
@@ -66,18 +63,14 @@ async def run(config: dict[str, Any]) -> None:
         database=db,
         trust=certs.CATrustStore(ca),
         registry_key=registry_key,
+        services=services,
+        adapters=banks,
+        utilities=utilities,
         retry_policy=RetryPolicy(schedule=tuple(config["schedule"]), jitter=0.1),
     )
-    handlers = {
-        **UtilityDeliveries(services, utilities).handlers(),
-        effects.BANK_NOTIFY: Deliveries(services, banks.banks).bank_notify,
-    }
-    for name, handler in handlers.items():
-        container.jobs.register(name, handler)
-    await banks.start()
-    for adapter in utilities.values():
-        await adapter.start()  # type: ignore[attr-defined]
-    await container.open(dispatch=False)  # the test process claims and enqueues; this one only runs jobs
+    # As `gateway worker`: the container starts the adapters and binds every handler (gateway.wiring); the
+    # test process claims and enqueues, this one only runs jobs.
+    await container.open(dispatch=False)
     assert container.runner is not None
     worker = build_worker(
         container.runner, RedisSettings.from_dsn(config["redis_url"]), settings.jobs, handle_signals=False
