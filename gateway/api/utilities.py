@@ -1,8 +1,8 @@
 """Utility routes: providers list, fetch and acknowledge their jobs; banks read their case's utility jobs.
 
-Mounting (until the case routes land with their own services key): `app[SERVICES] = service_context`
-and `create_app(container, routes=[*routes, ...])`. Every route is signed (DESIGN Appendix A) and checks
-ownership: a provider sees only its jobs, a bank only its cases; anything else is 404.
+`create_app` mounts them with the case routes and sets `app[SERVICES]` to the container's services. Every
+route is signed (DESIGN Appendix A) and checks ownership: a provider sees only its jobs, a bank only its
+cases; anything else is 404.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     return response or json_response(result)
 
 
-@routes.get(BANK_API + "cases/{id}/utilities")
+@routes.get(BANK_API + "cases/{case_id}/utilities")
 @endpoint(
     "The utility account transfers of the bank's own case: each provider's status and any refusal",
     summary_zh="本行业务件的水电气网过户进度",
@@ -110,7 +110,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 )
 async def case_utilities(request: web.Request) -> web.Response:
     bank = _participant(request, "bank")
-    view = await utilities.case_utilities(request.app[SERVICES], bank, request.match_info["id"])
+    view = await utilities.case_utilities(request.app[SERVICES], bank, request.match_info["case_id"])
     return json_response(view)
 
 
