@@ -34,6 +34,7 @@ from gateway.services import cases, effects, review, tracks
 from gateway.services.context import ServiceContext
 from gateway.settings import JobSettings, Settings
 from sandbox.parties import Parties, start_parties
+from sandbox.story import submission
 from sandbox.utilities import UtilityProviders
 from tests.api.support import FakeClock, Reply, SignedClient
 from tests.utilities.support import Registry
@@ -130,9 +131,14 @@ def transfer_input(services: tuple[UtilityService, ...] = tuple(ACCOUNTS)) -> Tr
     )
 
 
-async def register_transfer(ctx: ServiceContext, transfer: TransferInput | None = None) -> str:
-    """受理 → review → taxes paid → 登簿, through the services; returns the case id."""
-    case = await cases.submit(ctx, BANK, "松山湖支行", "clerk-07", transfer or transfer_input())
+async def register_transfer(
+    ctx: ServiceContext, transfer: TransferInput | None = None, *, submitted: str | None = None
+) -> str:
+    """受理 (or the case `submitted` over the bank API) → review → taxes paid → 登簿, through the services;
+    returns the case id."""
+    if submitted is None:
+        submitted = (await cases.submit(ctx, BANK, "松山湖支行", "clerk-07", transfer or transfer_input())).id
+    case = await cases.get_case(ctx, submitted)
     await tracks.record_tax_assessment(
         ctx, case.id, {"assessment_id": "A-1", "total": "16500.00"}, actor="tax"
     )
@@ -220,3 +226,13 @@ def worker_config(gateway: Gateway, directory: Path, schedule: tuple[float, ...]
     path = directory / "worker.json"
     path.write_text(json.dumps(config))
     return path
+
+
+async def submit_over_http(gateway: Gateway, transfer: TransferInput | None = None) -> str:
+    """The bank's counter submits the transfer with its utility accounts (户号) over the signed bank API."""
+    reply = await gateway.bank().post(
+        "/api/v1/cases", submission(transfer or transfer_input(), "松山湖支行", "柜员0707")
+    )
+    assert reply.status == 201, reply.body
+    case_id: str = reply.json()["id"]
+    return case_id

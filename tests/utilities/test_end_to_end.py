@@ -13,7 +13,14 @@ import pytest
 from gateway.ports.banks import CaseEvent
 from gateway.ports.utilities import UtilityService
 from sandbox.utilities import UtilityProviders
-from tests.utilities.harness import ACCOUNTS, Gateway, open_accounts, register_transfer, running_gateway
+from tests.utilities.harness import (
+    ACCOUNTS,
+    Gateway,
+    open_accounts,
+    register_transfer,
+    running_gateway,
+    submit_over_http,
+)
 from tests.utilities.support import Registry, eventually
 
 
@@ -41,7 +48,9 @@ async def case_view(gateway: Gateway, case_id: str) -> dict[str, Any]:
 
 async def test_registration_moves_four_accounts_and_the_bank_is_told(gateway: Gateway) -> None:
     open_accounts(gateway.providers)
-    case_id = await register_transfer(gateway.services)
+    submitted = await submit_over_http(gateway)  # the counter records the four accounts (户号)
+    assert (await case_view(gateway, submitted))["jobs"] == []  # nothing goes out before 登簿
+    case_id = await register_transfer(gateway.services, submitted=submitted)
     rows = await gateway.outbox()
     assert sorted(r.target for r in rows) == ["dg-gas", "dg-network", "dg-power", "dg-water"]
 
