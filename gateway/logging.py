@@ -63,10 +63,12 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     renderer: Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
     )
+    # The shared chain runs once per record: for structlog's own events here, for the standard library's
+    # (aiohttp, arq, SQLAlchemy) as the formatter's pre-chain. Running it twice broke add_logger_name.
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.stdlib.filter_by_level,
+            *_shared_processors(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -75,11 +77,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *_shared_processors()[1:],
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
