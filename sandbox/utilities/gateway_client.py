@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
 import certs
+from gateway.client import GatewayClient as ParticipantClient
 
 JOBS_PATH = "/api/v1/utility-jobs"
 
@@ -28,6 +28,9 @@ class Answer:
 
 
 class GatewayClient:
+    """The provider's participant client (`gateway.client.GatewayClient`), attached to the gateway late:
+    the simulators start before the gateway's address is known."""
+
     def __init__(self, party: str, key: certs.SM2PrivateKey, registry_key: certs.SM2PublicKey) -> None:
         self.party = party
         self._key = key
@@ -51,22 +54,14 @@ class GatewayClient:
             raise RuntimeError(f"{self.party}: no gateway address to call")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        client = ParticipantClient(self._session, self.base_url, self.party, self._key, self._registry_key)
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        url = URL(self.base_url + path)
-        headers = {
-            "Content-Type": "application/json",
-            **certs.sign_request(self._key, self.party, method, url.raw_path_qs, body),
-        }
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
         self.requests_sent += 1
-        async with self._session.request(method, url, data=body or None, headers=headers) as response:
-            raw = await response.read()
-            # Every answer on the signed API is signed by the registry: check it before believing it.
-            certs.verify_response(
-                self._registry_key, response.status, headers["X-GW-Nonce"], response.headers, raw
-            )
-            return Answer(response.status, json.loads(raw) if raw else None)
+        # Every answer on the signed API is signed by the registry: the client checks it before we believe it.
+        reply = await client.request(
+            method, path, body=body, content_type="application/json", idempotency_key=idempotency_key
+        )
+        return Answer(reply.status, json.loads(reply.body) if reply.body else None)
 
     async def open_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         answer = await self.request("GET", f"{JOBS_PATH}?limit={limit}")
