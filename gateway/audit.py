@@ -1,9 +1,10 @@
-"""Checking the audit log: walk the SM3 hash chain, and sign and verify checkpoints of its head with SM2.
+"""Checking the audit log: seal what is pending, walk the SM3 hash chain, sign and verify checkpoints (SM2).
 
 The chain catches a changed field, a deleted row or rows put in another order anywhere before the head.
 Removing rows at the end, or rewriting the whole chain from some row on, leaves a consistent chain; a signed
 checkpoint (taken regularly and, ideally, copied out of the database) catches both, since the head it
-signed no longer matches. Appending happens in `UnitOfWork.audit()` (gateway.db.audit_chain).
+signed no longer matches. Rows are written unsealed by `UnitOfWork.audit()` and chained by the sealer
+(gateway.db.audit_chain, which also says how long a row waits unsealed and what protects it meanwhile).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import RowMapping, desc, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import certs
-from gateway.db.audit_chain import GENESIS_HASH, audit_row_hash
+from gateway.db.audit_chain import GENESIS_HASH, AuditSealer, audit_content_hash, audit_row_hash
 from gateway.db.database import Database
 from gateway.db.jsoncanon import format_timestamp
 from gateway.db.tables import metadata
@@ -34,6 +36,7 @@ __all__ = [
 
 _AUDIT = metadata.tables["audit_log"]
 _CHECKPOINT = metadata.tables["audit_checkpoint"]
+_FIELDS = ("at", "actor", "action", "subject", "case_id", "details")
 
 
 @dataclass(frozen=True)
@@ -42,18 +45,24 @@ class ChainReport:
 
     ok: bool
     rows_checked: int
-    first_broken_seq: int | None
+    first_broken_seq: int | None  # None with ok=False: an unsealed row (reason names its id)
     reason: str | None
     reason_zh: str | None
     head_seq: int  # last row walked (0 for an empty log)
     head_hash: str
+    sealed_now: int = 0  # rows this call sealed before walking
+    unsealed: int = 0  # rows committed while it walked: checked by their content hash only
 
 
-async def verify_chain(db: Database, *, batch_size: int = 1000) -> ChainReport:
-    """Stream the log in seq order and recompute every link; stop at the first broken row."""
+async def verify_chain(db: Database, *, batch_size: int = 1000, seal: bool = True) -> ChainReport:
+    """Seal what is pending (unless `seal` is False: an auditor's read-only look), then stream the log in seq
+    order and recompute every row's content hash and link; stop at the first broken row. Rows still
+    unsealed after that (committed meanwhile, or all of them without sealing) are checked by their content
+    hash."""
+    sealed_now = await AuditSealer(db).seal_once(wait=True) if seal else 0
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    columns = [_AUDIT.c[name] for name in ("seq", "at", "actor", "action", "subject", "case_id", "details")]
-    query = select(*columns, _AUDIT.c.prev_hash, _AUDIT.c.hash).order_by(_AUDIT.c.seq)
+    columns = [_AUDIT.c[name] for name in ("seq", *_FIELDS, "row_hash", "prev_hash", "hash")]
+    query = select(*columns).where(_AUDIT.c.seq.is_not(None)).order_by(_AUDIT.c.seq)
     async with db.session() as session:
         conn = await session.connection()
         result = await conn.stream(query.execution_options(yield_per=batch_size))
@@ -61,10 +70,31 @@ async def verify_chain(db: Database, *, batch_size: int = 1000) -> ChainReport:
             broken = _first_problem(row._mapping, expected_seq, prev_hash)
             if broken is not None:
                 await result.close()
-                return ChainReport(False, checked, row.seq, broken[0], broken[1], expected_seq - 1, prev_hash)
+                return ChainReport(
+                    False, checked, row.seq, *broken, expected_seq - 1, prev_hash, sealed_now=sealed_now
+                )
             checked += 1
             expected_seq, prev_hash = row.seq + 1, row.hash
-    return ChainReport(True, checked, None, None, None, expected_seq - 1, prev_hash)
+        unsealed = 0
+        pending = select(_AUDIT.c.id, *columns[1:-2]).where(_AUDIT.c.seq.is_(None)).order_by(_AUDIT.c.id)
+        for row in await conn.execute(pending):
+            if not _content_matches(row._mapping):
+                reason = (
+                    f"unsealed row id {row.id}: {_CHANGED[0]}",
+                    f"未封存的记录（id {row.id}）：{_CHANGED[1]}",
+                )
+                return ChainReport(
+                    False, checked, None, *reason, expected_seq - 1, prev_hash, sealed_now, unsealed
+                )
+            unsealed += 1
+    return ChainReport(True, checked, None, None, None, expected_seq - 1, prev_hash, sealed_now, unsealed)
+
+
+_CHANGED = ("content changed: the row's fields no longer match its hash", "记录内容被篡改：字段与其哈希不符")
+
+
+def _content_matches(fields: RowMapping) -> bool:
+    return bool(fields["row_hash"] == audit_content_hash(**{name: fields[name] for name in _FIELDS}))
 
 
 def _first_problem(fields: RowMapping, expected_seq: int, prev_hash: str) -> tuple[str, str] | None:
@@ -77,21 +107,10 @@ def _first_problem(fields: RowMapping, expected_seq: int, prev_hash: str) -> tup
             f"prev_hash does not match the hash of row {seq - 1} (rows reordered, inserted or rewritten)",
             f"prev_hash与第{seq - 1}条记录的哈希不符（记录被重排、插入或改写）",
         )
-    recomputed = audit_row_hash(
-        prev_hash,
-        seq=seq,
-        at=fields["at"],
-        actor=fields["actor"],
-        action=fields["action"],
-        subject=fields["subject"],
-        case_id=fields["case_id"],
-        details=fields["details"],
-    )
-    if recomputed != fields["hash"]:
-        return (
-            "content changed: the row's fields no longer match its hash",
-            "记录内容被篡改：字段与其哈希不符",
-        )
+    content: dict[str, Any] = {name: fields[name] for name in _FIELDS}
+    # Both hashes: the link covers what was sealed, row_hash what was written (a change before sealing).
+    if not _content_matches(fields) or audit_row_hash(prev_hash, seq=seq, **content) != fields["hash"]:
+        return _CHANGED
     return None
 
 
@@ -118,14 +137,20 @@ def _checkpoint_message(seq: int, head_hash: str, at: datetime) -> bytes:
 
 
 async def checkpoint(db: Database, key: certs.SM2PrivateKey, *, actor: str = "system") -> Checkpoint:
-    """Sign the current head with `key`, store the checkpoint, and audit that it was taken.
+    """Seal what is pending, sign the sealed head with `key`, store the checkpoint, and audit that it was taken.
 
-    The head is read inside a write transaction, so on SQLite no append can slip in between; on PostgreSQL
-    a concurrent append may commit just after, and the checkpoint simply covers the head before it."""
+    Rows committed after the sealing are simply not covered yet: the next checkpoint covers them. The
+    checkpoint's own audit record is sealed by the next pass."""
+    await AuditSealer(db).seal_once(wait=True)
     async with db.transaction() as uow:
         conn = await uow.session.connection()
         head = (
-            await conn.execute(select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(desc(_AUDIT.c.seq)).limit(1))
+            await conn.execute(
+                select(_AUDIT.c.seq, _AUDIT.c.hash)
+                .where(_AUDIT.c.seq.is_not(None))
+                .order_by(desc(_AUDIT.c.seq))
+                .limit(1)
+            )
         ).first()
         seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS_HASH)
         at = utcnow()

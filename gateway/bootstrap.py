@@ -24,6 +24,7 @@ from certs import (
     TrustStore,
 )
 from gateway.db import Database
+from gateway.db.audit_chain import AuditSealer
 from gateway.db.calendar_store import working_calendar
 from gateway.errors import GatewayError
 from gateway.jobs.dispatch import ArqDispatcher, Dispatcher, EmbeddedDispatcher
@@ -78,9 +79,11 @@ class Container:
     runner: DeliveryRunner | None = None
     sweeper: Sweeper | None = None
     dispatcher: Dispatcher | None = None
+    sealer: AuditSealer | None = None
 
     async def open(self, *, dispatch: bool = True) -> None:
-        """Create the HTTP client, the delivery runner, the sweeper and (if `dispatch`) start the dispatcher."""
+        """Create the HTTP client, the delivery runner, the sweeper and (if `dispatch`) start the dispatcher
+        and the audit sealer (which chains committed audit rows; gateway.db.audit_chain)."""
         jobs = self.settings.jobs
         await self._open_parties()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=jobs.job_timeout_seconds))
@@ -133,6 +136,8 @@ class Container:
             )
         if dispatch:
             await self.dispatcher.start()
+            self.sealer = AuditSealer(self.database, interval=jobs.audit_seal_interval_seconds)
+            await self.sealer.start()
 
     async def _open_parties(self) -> None:
         """Start the adapters (sessions, WSDLs parsed once), load the calendar, bind the job handlers."""
@@ -151,6 +156,8 @@ class Container:
             self.dispatcher.wake()
 
     async def close(self) -> None:
+        if self.sealer is not None:
+            await self.sealer.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.http is not None:

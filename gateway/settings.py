@@ -49,6 +49,8 @@ class JobSettings(BaseModel):
     stale_after_seconds: float = 90.0
     sweep_interval_seconds: float = 15.0
     poll_interval_seconds: float = 1.0  # how often the dispatcher looks for rows that became due
+    # How often the dispatcher's process chains committed audit rows: a row's window unsealed (audit_chain).
+    audit_seal_interval_seconds: float = 1.0
     arq_queue: str = "gateway:deliveries"
     arq_max_jobs: int = 100  # arq's default 10 with poll_delay 0.5 s caps a worker near 200 jobs/s
     arq_poll_delay_seconds: float = 0.05

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.db.audit_chain import append_audit_records
+from gateway.db.audit_chain import insert_audit_records
 from gateway.db.jsoncanon import json_ready
 from gateway.db.tables import metadata
 from gateway.db.tables.infra import OutboxStatus
@@ -44,7 +44,8 @@ class UnitOfWork:
         case_id: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Queue an audit record (time = now); it is hash-chained and inserted at commit.
+        """Queue an audit record (time = now); it is inserted at commit with its content hash, and chained
+        into the log by the sealer once committed (gateway.db.audit_chain).
         `details` may hold Decimal, datetime, date, UUID and enums; they are stored as canonical JSON."""
         self._audit.append(
             {
@@ -94,8 +95,7 @@ class UnitOfWork:
         conn = await self.session.connection()
         if self._outbox:
             await conn.execute(insert(_OUTBOX), self._outbox)
-        # Last, so the append lock is held only from here to the commit that follows.
-        await append_audit_records(conn, self._dialect, self._audit)
+        await insert_audit_records(conn, self._audit)
 
     async def _after_commit_callbacks(self) -> None:
         for callback in self._callbacks:

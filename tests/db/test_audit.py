@@ -1,5 +1,5 @@
-"""The audit chain: every kind of tampering is found and named, concurrent appends keep one chain, and
-signed checkpoints catch what the chain alone cannot (rows cut from the end, a recomputed chain)."""
+"""The audit chain: every kind of tampering is found and named, rows written before and after sealing alike,
+and signed checkpoints catch what the chain alone cannot (rows cut from the end, a recomputed chain)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from sqlalchemy import text
 import certs
 from gateway.audit import checkpoint, verify_chain, verify_checkpoints
 from gateway.db import Database
-from gateway.db.audit_chain import audit_row_hash
+from gateway.db.audit_chain import AuditSealer, audit_content_hash, audit_row_hash
 from gateway.db.tables import metadata
 
 
-async def append(db: Database, n: int, *, actor: str = "clerk-1") -> None:
+async def append(db: Database, n: int, *, actor: str = "clerk-1", sealed: bool = True) -> None:
+    """`n` transactions of one audit record each, then (by default) a sealing pass, as the sealer would."""
     for i in range(n):
         async with db.transaction() as uow:
             uow.audit(
@@ -26,6 +27,8 @@ async def append(db: Database, n: int, *, actor: str = "clerk-1") -> None:
                 case_id=f"c{i}",
                 details={"amount": Decimal("1200000.00"), "buyer": "张*"},
             )
+    if sealed:
+        await AuditSealer(db).seal_once(wait=True)
 
 
 async def execute(db: Database, sql: str) -> None:
@@ -120,6 +123,7 @@ async def test_checkpoint_catches_rows_cut_from_the_end(db: Database) -> None:
     key = certs.SM2PrivateKey.generate()
     await append(db, 4)
     await checkpoint(db, key)
+    await AuditSealer(db).seal_once()  # the checkpoint's own record: row 5
     await execute(db, "DELETE FROM audit_log WHERE seq >= 4")
     assert (await verify_chain(db)).ok  # the chain alone cannot see a cut end
     report = await verify_checkpoints(db, key.public_key)
@@ -135,13 +139,16 @@ async def test_checkpoint_catches_a_recomputed_chain(db: Database) -> None:
     await execute(db, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     table = metadata.tables["audit_log"]
     async with db.engine.begin() as conn:
-        records = (await conn.execute(table.select().order_by(table.c.seq))).mappings().all()
+        sealed = table.select().where(table.c.seq.is_not(None)).order_by(table.c.seq)
+        records = (await conn.execute(sealed)).mappings().all()
         prev = records[0]["hash"]
         for record in records[1:]:
-            fields = {k: record[k] for k in ("seq", "at", "actor", "action", "subject", "case_id", "details")}
-            new_hash = audit_row_hash(prev, **fields)
+            fields = {k: record[k] for k in ("at", "actor", "action", "subject", "case_id", "details")}
+            new_hash = audit_row_hash(prev, seq=record["seq"], **fields)
             await conn.execute(
-                table.update().where(table.c.seq == record["seq"]).values(prev_hash=prev, hash=new_hash)
+                table.update()
+                .where(table.c.seq == record["seq"])
+                .values(prev_hash=prev, hash=new_hash, row_hash=audit_content_hash(**fields))
             )
             prev = new_hash
     assert (await verify_chain(db)).ok

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from gateway.db.types import UTCDateTime
@@ -15,20 +15,30 @@ __all__ = ["AuditCheckpoint", "AuditRecord", "CalendarYearRow", "OutboxRow", "Ou
 
 
 class AuditRecord(SQLModel, table=True):
-    """One audit row. `hash` = SM3(0x00 ‖ prev_hash ‖ canonical JSON of the other fields); see gateway.audit."""
+    """One audit row. `row_hash` = SM3(0x01 ‖ canonical JSON of the fields) from its insert; `seq`, `prev_hash`
+    and `hash` = SM3(0x00 ‖ prev_hash ‖ canonical JSON with seq) once the sealer has chained it (see
+    gateway.db.audit_chain)."""
 
     __tablename__ = "audit_log"
 
-    # Assigned by the appender as head + 1 under the append lock, so the chain order is the seq order.
-    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # Insertion order (a transaction's rows in their order); SQLite needs INTEGER for an autoincrementing key.
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    # The position in the chain, given by the sealer (NULL until then), so the chain order is the seq order.
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, unique=True))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     actor: str = Field(max_length=200)
     action: str = Field(max_length=100)
     subject: str = Field(max_length=200)
     case_id: str | None = Field(default=None, max_length=64, index=True)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    row_hash: str = Field(max_length=64)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class AuditCheckpoint(SQLModel, table=True):
