@@ -23,8 +23,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from submissions.register import BENCH_BANKS, seed_units  # noqa: E402
 import certs  # noqa: E402
 from gateway.bootstrap import load_or_create_keys  # noqa: E402
 from gateway.db import Database  # noqa: E402
+from gateway.db.audit_chain import AuditSealer, count_unsealed  # noqa: E402
 from gateway.seed import INSTITUTIONS  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
@@ -76,8 +78,20 @@ async def _serve_gateway(args: argparse.Namespace) -> None:
     from gateway.logging import configure_logging
 
     configure_logging("INFO", json=True)  # every request logs a JSON line, as in production (to /dev/null)
-    # No dispatcher: deliveries are another process's work, and not what this bench measures.
-    await _run_until_signal(create_app(build_container(_settings(args)), dispatch=False), args.port)
+    # No dispatcher: deliveries are not what this bench measures. The audit sealer runs, as with `serve`.
+    container = build_container(_settings(args))
+    app = create_app(container, dispatch=False)
+
+    async def sealer(_app: web.Application) -> AsyncIterator[None]:
+        running = AuditSealer(
+            container.database, interval=container.settings.jobs.audit_seal_interval_seconds
+        )
+        await running.start()
+        yield
+        await running.stop()
+
+    app.cleanup_ctx.append(sealer)
+    await _run_until_signal(app, args.port)
 
 
 async def _serve_plain(args: argparse.Namespace) -> None:
@@ -153,6 +167,26 @@ async def _prepare(name: str, args: argparse.Namespace, units: int) -> str:
     return url
 
 
+async def _sealing_lag(url: str) -> dict[str, float]:
+    """Audit rows still unsealed when the load stops, and how long the gateways' sealers take to finish."""
+    db = Database(url, pool_size=1)
+    started = time.perf_counter()
+    try:
+        async with db.engine.connect() as conn:
+            left = first = await count_unsealed(conn)
+            while left and time.perf_counter() - started < 30:
+                await asyncio.sleep(0.05)
+                left = await count_unsealed(conn)
+                await conn.rollback()
+    finally:
+        await db.dispose()
+    return {
+        "unsealed_at_end": first,
+        "seconds_to_seal": round(time.perf_counter() - started, 2),
+        "left": left,
+    }
+
+
 async def _drop_database(name: str) -> None:
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -220,6 +254,7 @@ def _orchestrate(args: argparse.Namespace) -> int:
             ]
             try:
                 signed = _load(gateway_port, True, args, [s.pid for s in servers])
+                signed["sealing"] = asyncio.run(_sealing_lag(args.database))
             finally:
                 _stop(servers)
         finally:
@@ -246,6 +281,12 @@ def _report(args: argparse.Namespace, baseline: dict[str, Any], signed: dict[str
     for label, result in rows:
         if result["sample_error"]:
             print(f"first error ({label}): {result['sample_error']}")
+    sealing = signed["sealing"]
+    print(
+        f"\naudit rows unsealed when the load stopped: {sealing['unsealed_at_end']}; all sealed "
+        f"{sealing['seconds_to_seal']} s later"
+        + (f" (NOT: {sealing['left']} left)" if sealing["left"] else "")
+    )
     ratio = signed["saturation"]["per_second"] / baseline["saturation"]["per_second"]
     print(f"\nsigned/plain throughput ratio: {ratio:.3f}")
     ok = (
