@@ -79,6 +79,7 @@ class DeliveryQuery(BaseModel):
     response=LoginResponse,
     public=True,
     tags=["back office"],
+    errors=[401],
 )
 async def login(request: web.Request) -> web.Response:
     given = await read_json(request, LoginRequest)

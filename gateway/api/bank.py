@@ -70,6 +70,10 @@ class ResubmitRequest(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
+class UploadQuery(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["抵押合同.pdf"])
+
+
 class CaseQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: CaseState | None = None
@@ -183,6 +187,7 @@ async def resubmit_case(request: web.Request) -> web.Response:
     summary_zh="上传材料",
     response=MaterialView,
     status=201,
+    query=UploadQuery,
     max_body=MAX_MATERIAL_BYTES,
     request_content_type="application/pdf",
     tags=TAGS,

@@ -73,7 +73,9 @@ class Problem(BaseModel):
 def _auth(path: str, spec: Endpoint) -> tuple[list[dict[str, list[str]]], tuple[int, ...]]:
     if path.startswith(SIGNED_PREFIXES):
         return [{"gwSignature": []}], (400, 401, 413, 422)
-    if path.startswith(BACKOFFICE_API) and not spec.public:
+    if path.startswith(BACKOFFICE_API):
+        if spec.public:  # login: no token, but a body the API checks like any other
+            return [], (413, 422)
         return [{"bearerAuth": []}], (401, 403, 413, 422)
     return [], ()
 
@@ -136,6 +138,12 @@ def _operation(method: str, path: str, handler: Any, schemas: dict[Any, Any]) ->
         operation["requestBody"] = {
             "required": True,
             "content": {spec.request_content_type: {"schema": schemas[(spec.request, "validation")]}},
+        }
+    elif spec.request_content_type != "application/json":
+        # A raw upload: the body is the file itself (without this, clients and fuzzers never send one).
+        operation["requestBody"] = {
+            "required": True,
+            "content": {spec.request_content_type: {"schema": {"type": "string", "format": "binary"}}},
         }
     return operation
 
