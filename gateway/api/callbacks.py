@@ -14,7 +14,7 @@ from gateway.api.respond import Reply, services
 from gateway.api.routing import CALLBACKS, endpoint, read_body, read_json
 from gateway.domain.register import MortgageFacts
 from gateway.domain.workflow import Case
-from gateway.errors import Forbidden, NotFound
+from gateway.errors import FieldReason, Forbidden, InputError, NotFound, PartyProtocolError
 from gateway.ports.tax import TaxBureau, TaxPaymentCleared
 from gateway.services import tracks
 
@@ -67,7 +67,16 @@ async def tax_payment_cleared(request: web.Request) -> web.Response:
     bureau = _tax_bureau(request)
     if participant.kind != "tax" or participant.code != bureau.party:
         raise Forbidden("only the tax bureau may report tax payments", "只有税务机关可以回调完税信息")
-    cleared: TaxPaymentCleared = bureau.parse_payment_callback(await read_body(request))
+    try:
+        cleared: TaxPaymentCleared = bureau.parse_payment_callback(await read_body(request))
+    except PartyProtocolError as exc:
+        # The bureau is the caller here: its malformed body is its own 4xx, not a 502 of ours (which would
+        # tell it to retry the same bytes for ever).
+        raise InputError(
+            "the body is not a payment-cleared callback in the tax bureau's agreed format",
+            "回调内容不符合税务机关约定的完税回调格式",
+            [FieldReason("body", "不符合约定格式", "not in the agreed format")],
+        ) from exc
     reply = Reply(request, _ack)
     await tracks.record_tax_cleared(
         services(request),

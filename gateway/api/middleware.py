@@ -19,6 +19,7 @@ from aiohttp import web
 
 from certs import sign_response, sm3_hex
 from certs.async_ops import crypto_executor
+from certs.request_signing import NONCE
 from gateway.api.keys import ACTOR, API, BODY_LIMIT, IDEMPOTENCY, PARTICIPANT, REQUEST_ID
 from gateway.api.problem import problem_response
 from gateway.api.routing import BACKOFFICE_API, SIGNED_PREFIXES, endpoint_of, read_body
@@ -88,7 +89,9 @@ async def sign_responses(request: web.Request, handler: Any) -> web.StreamRespon
         assert isinstance(body, bytes)
     state = request.app[API]
     nonce = request.headers.get("X-GW-Nonce", "")
-    if "\n" in nonce or len(nonce) > 128:
+    if not NONCE.fullmatch(nonce):
+        # Only a well-formed nonce is echoed into the signed lines: a header of undecodable bytes (kept by
+        # aiohttp as surrogates) cannot be UTF-8 encoded, and a refused request's nonce proves nothing.
         nonce = ""
     loop = asyncio.get_running_loop()
     headers = await loop.run_in_executor(

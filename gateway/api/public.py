@@ -251,7 +251,8 @@ def _uploaded_file(content_type: str, body: bytes) -> bytes:
     if content_type.split(";")[0].strip().lower() == "multipart/form-data":
         # The body is already read (and size-checked) by the middleware, so parse it from memory.
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+            # aiohttp decoded the header as UTF-8 with surrogateescape: this gives back the bytes as sent.
+            b"Content-Type: " + content_type.encode("utf-8", "surrogateescape") + b"\r\n\r\n" + body
         )
         parts = [p for p in message.iter_parts() if p.get_filename()] if message.is_multipart() else []
         body = parts[0].get_payload(decode=True) if parts else b""  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
@@ -27,6 +28,8 @@ _TOKENS = BackofficeToken.__table__  # type: ignore[attr-defined]
 # argon2-cffi's defaults are RFC 9106's second recommended option (argon2id, 64 MiB, t=3).
 _HASHER = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
+_TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")  # secrets.token_urlsafe(_TOKEN_BYTES) is 43 of these
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class UserDirectory:
             raise _bad_login()
         if not await asyncio.to_thread(self._verify_quietly, row.password_hash, password):
             raise _bad_login()
-        token = secrets.token_urlsafe(32)
+        token = secrets.token_urlsafe(_TOKEN_BYTES)
         now = self._clock()
         expires_at = now + self.token_ttl
         async with self._db.engine.begin() as conn:
@@ -124,6 +127,9 @@ class UserDirectory:
 
     async def authenticate(self, token: str) -> Actor:
         """The user behind a bearer token; raises LoginRequired when it is unknown, expired or disabled."""
+        if not _TOKEN_SHAPE.fullmatch(token):
+            # Not a token we issued (and perhaps undecodable header bytes, which cannot be hashed).
+            raise LoginRequired("not signed in, or the session was ended", "未登录或会话已结束")
         async with self._db.session() as session:
             conn = await session.connection()
             row = (
