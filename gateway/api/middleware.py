@@ -22,7 +22,7 @@ from certs.async_ops import crypto_executor
 from certs.request_signing import NONCE
 from gateway.api.keys import ACTOR, API, BODY_LIMIT, IDEMPOTENCY, PARTICIPANT, REQUEST_ID
 from gateway.api.problem import problem_response
-from gateway.api.routing import BACKOFFICE_API, SIGNED_PREFIXES, endpoint_of, read_body
+from gateway.api.routing import BACKOFFICE_API, SIGNED_PREFIXES, endpoint_of, read_body, refuse_nul
 from gateway.errors import AuthenticationError, LoginRequired
 from gateway.logging import bind_request, get_logger
 from gateway.metrics import AUTH_FAILURES, record_request
@@ -117,8 +117,7 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
         request[PARTICIPANT] = participant
         structlog.contextvars.bind_contextvars(party=participant.code)
     else:
-        if request.method in _BODY_METHODS:
-            await read_body(request)
+        body = await read_body(request) if request.method in _BODY_METHODS else b""
         if request.path.startswith(BACKOFFICE_API) and not spec.public:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -129,6 +128,7 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
             actor = await state.users.authenticate(token.strip())
             request[ACTOR] = actor
             structlog.contextvars.bind_contextvars(actor=actor.id)
+    refuse_nul(request, body)
     response: web.StreamResponse = await handler(request)
     return response
 

@@ -114,7 +114,9 @@ def _operation(method: str, path: str, handler: Any, schemas: dict[Any, Any]) ->
     elif spec.response_content_type != "application/json":
         ok["content"] = {spec.response_content_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(spec.status): ok}
-    for status in sorted({*statuses, *spec.errors, 500}):
+    takes_input = bool(params) or spec.request is not None or spec.request_content_type != "application/json"
+    invalid = (422,) if takes_input else ()  # any input may be refused (a NUL character, at least)
+    for status in sorted({*statuses, *spec.errors, *invalid, 500}):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},

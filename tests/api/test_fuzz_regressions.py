@@ -1,4 +1,4 @@
-"""The server errors the fuzzer found, each pinned: undecodable header bytes, a malformed tax callback."""
+"""The server errors the fuzzer found, each pinned: undecodable header bytes, a malformed tax callback, NUL."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import pytest
 import certs
 from gateway.client import GatewayClient
 from gateway.errors import LoginRequired
+from gateway.security.roles import Role
 from gateway.security.users import UserDirectory
 from sandbox.stage import Stage, StageOptions
-from tests.api.demo_routes import routes
-from tests.api.support import Participants
+from tests.api.demo_routes import count_effects, routes
+from tests.api.support import Participants, SignedClient
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -85,6 +86,41 @@ async def test_a_multipart_boundary_of_undecodable_bytes_is_a_422(serve: Any) ->
     )
     assert status == 422
     assert problem(status, found, reply)["errors"][0]["field"] == "file"
+
+
+async def test_nul_in_a_json_body_is_a_422_naming_the_field_and_stores_nothing(
+    serve: Any, bank: Any, database: Any
+) -> None:
+    # Was, on PostgreSQL: a 500, since neither text nor jsonb can hold U+0000 (SQLite stored it).
+    signed: SignedClient = bank(await serve(routes))
+    reply = await signed.post("/api/v1/demo/things", {"name": "a\x00b"})
+    assert reply.status == 422, reply.body
+    assert reply.json()["errors"] == [
+        {
+            "field": "name",
+            "reason_zh": "不得包含空字符（U+0000）",
+            "reason_en": "must not contain NUL (U+0000)",
+        }
+    ]
+    assert await count_effects(database) == 0
+    # An escaped backslash before "u0000" is not a NUL: that text is stored.
+    assert (await signed.post("/api/v1/demo/things", {"name": "a\\u0000b"})).status == 201
+
+
+async def test_nul_in_a_path_parameter_or_a_query_is_a_422(serve: Any, database: Any) -> None:
+    # Was, on PostgreSQL: a 500 from looking the id up.
+    client = await serve(routes)
+    users = UserDirectory(database)
+    await users.add("admin-nul", "admin-password-1", [Role.ADMIN])
+    token = (await users.login("admin-nul", "admin-password-1")).token
+    auth = [(b"Authorization", f"Bearer {token}".encode())]
+    port = client.server.port
+    status, found, body = await raw_request(port, "POST", "/backoffice/api/v1/deliveries/a%00b/replay", auth)
+    assert (status, problem(status, found, body)["errors"][0]["field"]) == (422, "path")
+    status, found, body = await raw_request(port, "GET", "/backoffice/api/v1/deliveries?offset=1%00", auth)
+    assert (status, problem(status, found, body)["errors"][0]["field"]) == (422, "query")
+    status, _, _ = await raw_request(port, "GET", "/no/such/route/a%00b", [])
+    assert status == 404
 
 
 @pytest.fixture
