@@ -5,14 +5,18 @@ from __future__ import annotations
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import insert
+from sqlalchemy import CursorResult, Insert, Table, insert
+from sqlalchemy.sql.dml import Update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.db.audit_chain import insert_audit_records
+from gateway.db.audit_chain import with_content_hashes
+from gateway.db.batch import Write, combined_statement
 from gateway.db.jsoncanon import json_ready
 from gateway.db.tables import metadata
 from gateway.db.tables.infra import OutboxStatus
@@ -22,18 +26,54 @@ __all__ = ["UnitOfWork"]
 
 log = logging.getLogger(__name__)
 _OUTBOX = metadata.tables["outbox"]
+_AUDIT = metadata.tables["audit_log"]
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    return insert(table)  # one statement object per table, so its compiled form is cached
+
+
+@dataclass(frozen=True)
+class _Guard:
+    statement: Update
+    params: Mapping[str, Any]
+    error: Callable[[], Exception]
 
 
 class UnitOfWork:
-    """Handed out by `Database.transaction()`. Use `session` for your own rows; `audit()` and `outbox()` queue
-    rows that are written at commit, in the same transaction."""
+    """Handed out by `Database.transaction()`. Use `session` for your own rows; `insert()`, `audit()`,
+    `outbox()` and `update_one()` queue writes that run at commit, in the same transaction — on PostgreSQL
+    as one statement (gateway.db.batch), so a use case's writes cost one round trip."""
 
     def __init__(self, session: AsyncSession, dialect: Literal["sqlite", "postgresql"]) -> None:
         self.session = session
         self._dialect = dialect
+        self._inserts: list[tuple[Table, list[dict[str, Any]]]] = []
         self._audit: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
+        self._guard: _Guard | None = None
         self._callbacks: list[Callable[[], Awaitable[None] | None]] = []
+
+    def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Queue rows for `table` (all with the same keys), written at commit in the order queued, before the
+        outbox and audit rows. Nothing in this transaction can read them back before the commit."""
+        if not rows:
+            return
+        if self._inserts and self._inserts[-1][0] is table:
+            self._inserts[-1][1].extend(dict(row) for row in rows)
+        else:
+            self._inserts.append((table, [dict(row) for row in rows]))
+
+    def update_one(
+        self, statement: Update, params: Mapping[str, Any], error: Callable[[], Exception]
+    ) -> None:
+        """Queue an UPDATE that must change exactly one row, run at commit after the queued rows; if it
+        changes none, `error()` is raised there and everything rolls back (e.g. an idempotency key that is
+        no longer this request's). One per unit of work."""
+        if self._guard is not None:
+            raise RuntimeError("a unit of work takes one update_one()")
+        self._guard = _Guard(statement, dict(params), error)
 
     def audit(
         self,
@@ -93,9 +133,28 @@ class UnitOfWork:
     async def _before_commit(self) -> None:
         await self.session.flush()
         conn = await self.session.connection()
-        if self._outbox:
-            await conn.execute(insert(_OUTBOX), self._outbox)
-        await insert_audit_records(conn, self._audit)
+        writes: list[Write] = [
+            *self._inserts,
+            (_OUTBOX, self._outbox),
+            (_AUDIT, with_content_hashes(self._audit)),
+        ]
+        writes = [(table, rows) for table, rows in writes if rows]
+        guard = self._guard
+        result: CursorResult[Any] | None = None
+        if self._dialect == "postgresql" and len(writes) + (guard is not None) > 1:
+            statement, params = (
+                combined_statement(writes, guard.statement, guard.params)
+                if guard
+                else combined_statement(writes)
+            )
+            result = await conn.execute(statement, params)
+        else:
+            for table, rows in writes:
+                await conn.execute(_insert(table), rows)
+            if guard is not None:
+                result = await conn.execute(guard.statement, dict(guard.params))
+        if guard is not None and (result is None or result.rowcount != 1):
+            raise guard.error()
 
     async def _after_commit_callbacks(self) -> None:
         for callback in self._callbacks:

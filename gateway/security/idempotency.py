@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import Update, and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db import Database, UnitOfWork
@@ -88,22 +88,29 @@ class IdempotencyClaim:
     completed: bool = field(default=False)
 
     async def complete(self, uow: UnitOfWork, status: int, body: bytes, content_type: str) -> None:
-        """Store the response in `uow`'s transaction, so the effect and the stored response commit together.
+        """Store the response in `uow`'s transaction, so the effect and the stored response commit together
+        (queued: it runs at the commit, with the unit of work's other writes).
 
-        Raises Conflict (and so rolls the transaction back) if this request's claim was taken over after
-        its lease ran out: the request that took over does the work, never both.
+        Raises Conflict there (and so rolls the transaction back) if this request's claim was taken over
+        after its lease ran out: the request that took over does the work, never both.
         """
-        conn = await uow.session.connection()
-        if not await self.store.store_response(conn, self, status, body, content_type):
-            raise IdempotencyKeyInFlight(
-                "this request took too long and its Idempotency-Key was taken over by a retry",
-                "本请求处理超时，其 Idempotency-Key 已由重试请求接管",
-            )
+        uow.update_one(
+            self.store.completion_statement,
+            self.store.completion_params(self, status, body, content_type),
+            error=_taken_over,
+        )
 
         def mark_completed() -> None:
             self.completed = True
 
         uow.after_commit(mark_completed)
+
+
+def _taken_over() -> IdempotencyKeyInFlight:
+    return IdempotencyKeyInFlight(
+        "this request took too long and its Idempotency-Key was taken over by a retry",
+        "本请求处理超时，其 Idempotency-Key 已由重试请求接管",
+    )
 
 
 class IdempotencyStore:
@@ -177,7 +184,12 @@ class IdempotencyStore:
             "使用该 Idempotency-Key 的请求仍在处理中",
         )
 
-    def _completion(
+    @property
+    def completion_statement(self) -> Update:
+        """The UPDATE that stores a response, if the claim is still the request's (built once)."""
+        return self._complete
+
+    def completion_params(
         self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner}
@@ -187,14 +199,14 @@ class IdempotencyStore:
         self, conn: AsyncConnection, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
     ) -> bool:
         """Turn `claim` into a stored response on `conn` (the handler's transaction); False if no longer ours."""
-        params = self._completion(claim, status, body, content_type)
+        params = self.completion_params(claim, status, body, content_type)
         return (await conn.execute(self._complete, params)).rowcount == 1
 
     async def complete_alone(
         self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
     ) -> None:
         """Store the response by itself (handlers that made no database effect of their own)."""
-        params = self._completion(claim, status, body, content_type)
+        params = self.completion_params(claim, status, body, content_type)
         if (await execute_alone(self._db, self._complete, params)).rowcount == 1:
             claim.completed = True
 

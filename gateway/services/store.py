@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +22,9 @@ from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.privacy import PersonalDataProtector
 from gateway.services.materials import MaterialRecord, MaterialUpload, digest
 
+if TYPE_CHECKING:
+    from gateway.db.uow import UnitOfWork
+
 _FACTS: TypeAdapter[EntryFacts] = TypeAdapter(EntryFacts)
 _INPUT: TypeAdapter[CaseInput] = TypeAdapter(CaseInput)
 
@@ -34,6 +37,17 @@ UNIT, ENTRY, CASE = _table(UnitRow), _table(EntryRow), _table(CaseRow)
 TRANSITION, CERTIFICATE, COUNTER = _table(TransitionRow), _table(CertificateRow), _table(NumberCounterRow)
 MATERIAL = _table(MaterialRow)
 LIVE_STATES = (CaseState.RECEIVED, CaseState.UNDER_REVIEW, CaseState.NEED_MORE_MATERIAL, CaseState.APPROVED)
+# A fixed list of bound literals, not `in_(list)`: that expands at every execution (SQLAlchemy's postcompile).
+_LIVE = CASE.c.state.in_([literal(s.value) for s in LIVE_STATES])
+
+# Statements of every submission, built once: building one costs about as much as running it.
+_UNIT_FACTS = select(UNIT.c.facts).where(UNIT.c.unit_code == bindparam("unit_code"))
+_LOCK_UNIT_FACTS = _UNIT_FACTS.with_for_update()
+_OPEN_ENTRIES = select(ENTRY).where(ENTRY.c.unit_code == bindparam("unit_code"), ENTRY.c.closed_at.is_(None))
+_RESERVED_RANKS = select(CASE.c.rank).where(
+    CASE.c.unit_code == bindparam("unit_code"), _LIVE, CASE.c.rank.is_not(None)
+)
+_INSERT_CASE, _INSERT_TRANSITIONS = insert(CASE), insert(TRANSITION)
 
 
 def new_id() -> str:
@@ -44,10 +58,19 @@ def new_id() -> str:
 class Store:
     """The persistence of one unit of work. Every method runs inside the caller's transaction."""
 
-    def __init__(self, session: AsyncSession, protector: PersonalDataProtector, dialect: str) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        protector: PersonalDataProtector,
+        dialect: str,
+        uow: UnitOfWork | None = None,
+    ) -> None:
         self.session = session
         self.protector = protector
         self.dialect = dialect
+        # New cases and materials are queued on the unit of work (written at commit, with its outbox and
+        # audit rows: one statement on PostgreSQL) rather than inserted at once.
+        self.uow = uow
 
     # --- register -------------------------------------------------------------------------------
 
@@ -56,10 +79,8 @@ class Store:
 
         SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs the row lock.
         """
-        stmt = select(UNIT.c.facts).where(UNIT.c.unit_code == unit_code)
-        if self.dialect == "postgresql":
-            stmt = stmt.with_for_update()
-        facts = (await self.session.execute(stmt)).scalar_one_or_none()
+        stmt = _LOCK_UNIT_FACTS if self.dialect == "postgresql" else _UNIT_FACTS
+        facts = (await self.session.execute(stmt, {"unit_code": unit_code})).scalar_one_or_none()
         if facts is None:
             raise InputError(
                 f"unit {unit_code} is not on the register",
@@ -82,20 +103,17 @@ class Store:
         )
 
     async def view(self, unit: Unit) -> RegisterView:
-        rows = (
-            await self.session.execute(
-                select(EntryRow).where(ENTRY.c.unit_code == unit.unit_code, ENTRY.c.closed_at.is_(None))
-            )
-        ).scalars()
+        rows = await self.session.execute(_OPEN_ENTRIES, {"unit_code": unit.unit_code})
         return RegisterView(unit=unit, entries=[self._entry(r) for r in rows])
 
     async def entries_of(self, unit_code: str, *, include_closed: bool = True) -> list[Entry]:
-        stmt = select(EntryRow).where(ENTRY.c.unit_code == unit_code).order_by(ENTRY.c.opened_at)
+        stmt = select(ENTRY).where(ENTRY.c.unit_code == unit_code).order_by(ENTRY.c.opened_at)
         if not include_closed:
             stmt = stmt.where(ENTRY.c.closed_at.is_(None))
-        return [self._entry(r) for r in (await self.session.execute(stmt)).scalars()]
+        return [self._entry(r) for r in await self.session.execute(stmt)]
 
-    def _entry(self, row: EntryRow) -> Entry:
+    def _entry(self, row: Any) -> Entry:
+        """An entry from a row of `register_entry` (a Core row: the ORM's objects cost more to build)."""
         return Entry(
             id=row.id,
             unit_code=row.unit_code,
@@ -181,13 +199,7 @@ class Store:
     # --- cases ----------------------------------------------------------------------------------
 
     async def reserved_ranks(self, unit_code: str) -> list[int]:
-        rows = await self.session.execute(
-            select(CASE.c.rank).where(
-                CASE.c.unit_code == unit_code,
-                CASE.c.state.in_([s.value for s in LIVE_STATES]),
-                CASE.c.rank.is_not(None),
-            )
-        )
+        rows = await self.session.execute(_RESERVED_RANKS, {"unit_code": unit_code})
         return [r for r in rows.scalars() if r is not None]
 
     async def load_case(self, case_id: str, *, party: str | None = None) -> Case:
@@ -240,23 +252,29 @@ class Store:
         }
 
     async def insert_case(self, case: Case, at: datetime) -> None:
-        await self.session.execute(
-            insert(CASE).values(
-                id=case.id,
-                kind=case.kind.value,
-                unit_code=case.unit_code,
-                submitted_by=case.submitted_by,
-                branch=case.branch,
-                clerk=case.clerk,
-                input=self.protector.protect(case.input.model_dump(mode="json")),
-                received_at=case.received_at,
-                deadline_at=case.deadline_at,
-                deadline_provisional=case.deadline_provisional,
-                updated_at=at,
-                version=case.version,
-                **self._columns(case),
-            )
-        )
+        """Insert a new case and its transitions; with a unit of work, queued on it (written at commit)."""
+        row = {
+            "id": case.id,
+            "kind": case.kind.value,
+            "unit_code": case.unit_code,
+            "submitted_by": case.submitted_by,
+            "branch": case.branch,
+            "clerk": case.clerk,
+            "input": self.protector.protect(case.input.model_dump(mode="json")),
+            "received_at": case.received_at,
+            "deadline_at": case.deadline_at,
+            "deadline_provisional": case.deadline_provisional,
+            "updated_at": at,
+            "version": case.version,
+            **self._columns(case),
+        }
+        if self.uow is not None:
+            self.uow.insert(CASE, [row])
+            self.uow.insert(TRANSITION, self._transition_rows(case))
+            case.new_transitions.clear()
+            return
+        # Parameters, not .values(): the statement stays the one built once (and its compiled form cached).
+        await self.session.execute(_INSERT_CASE, row)
         await self._flush_transitions(case)
 
     async def save_case(self, case: Case, at: datetime) -> None:
@@ -275,21 +293,22 @@ class Store:
 
     async def _flush_transitions(self, case: Case) -> None:
         if case.new_transitions:
-            await self.session.execute(
-                insert(TRANSITION),
-                [
-                    {
-                        "case_id": case.id,
-                        "from_state": t.from_state.value if t.from_state else None,
-                        "to_state": t.to_state.value,
-                        "actor": t.actor,
-                        "at": t.at,
-                        "reason": t.reason,
-                    }
-                    for t in case.new_transitions
-                ],
-            )
+            await self.session.execute(_INSERT_TRANSITIONS, self._transition_rows(case))
             case.new_transitions.clear()
+
+    @staticmethod
+    def _transition_rows(case: Case) -> list[dict[str, Any]]:
+        return [
+            {
+                "case_id": case.id,
+                "from_state": t.from_state.value if t.from_state else None,
+                "to_state": t.to_state.value,
+                "actor": t.actor,
+                "at": t.at,
+                "reason": t.reason,
+            }
+            for t in case.new_transitions
+        ]
 
     async def add_material(
         self, case_id: str, material: MaterialUpload, *, round_: int, at: datetime
@@ -304,7 +323,11 @@ class Store:
             round=round_,
             uploaded_at=at,
         )
-        await self.session.execute(insert(MATERIAL).values(**record.__dict__, content=material.content))
+        row = {**record.__dict__, "content": material.content}
+        if self.uow is not None:
+            self.uow.insert(MATERIAL, [row])  # after the case it belongs to, if that is queued too
+        else:
+            await self.session.execute(insert(MATERIAL), row)
         return record
 
     async def material_round(self, case_id: str) -> int:
@@ -367,9 +390,7 @@ class Store:
 
     async def count_live_cases(self, unit_code: str) -> int:
         found = await self.session.execute(
-            select(func.count())
-            .select_from(CASE)
-            .where(CASE.c.unit_code == unit_code, CASE.c.state.in_([s.value for s in LIVE_STATES]))
+            select(func.count()).select_from(CASE).where(CASE.c.unit_code == unit_code, _LIVE)
         )
         return int(found.scalar_one())
 
