@@ -35,6 +35,7 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from submissions import cpu  # noqa: E402
 from submissions.load import run_load  # noqa: E402
 from submissions.register import BENCH_BANKS, seed_units  # noqa: E402
 
@@ -51,6 +52,7 @@ TARGET_RATE, TARGET_P99_MS = 500, 100
 _SPY_RECORD = (
     str(Path(sys.executable).parent / "py-spy"),
     "record",
+    "--gil",  # samples of the thread holding the GIL: where the Python CPU goes
     "--format",
     "raw",
     "--rate",
@@ -200,16 +202,23 @@ def _load(port: int, signed: bool, args: argparse.Namespace, pids: Sequence[int]
     argv += ["--signed"] if signed else []
     load = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert load.stdout is not None
-    lines, spies = [], []
+    lines, spies, marks = [], [], {}
     for line in load.stdout:
-        if line.strip() == "saturation":  # requests are signed: the clock starts now
-            spies = _profile(pids, args)
+        if line.strip() in (
+            "saturation",
+            "fixed-rate",
+        ):  # the saturation run starts (requests are signed), ends
+            marks[line.strip()] = (time.perf_counter(), cpu.snapshot())
+            spies = spies or _profile(pids, args)
         lines.append(line)
     if load.wait() != 0:
         raise SystemExit("the load generator failed")
     for spy in spies:
         spy.wait(timeout=60)
-    return dict(json.loads(lines[-1]))
+    result = dict(json.loads(lines[-1]))
+    (start, before), (end, after) = marks["saturation"], marks["fixed-rate"]
+    result["cpu"] = cpu.shares(before, after, end - start, pids, load.pid)
+    return result
 
 
 def _profile(pids: Sequence[int], args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
@@ -281,6 +290,9 @@ def _report(args: argparse.Namespace, baseline: dict[str, Any], signed: dict[str
     for label, result in rows:
         if result["sample_error"]:
             print(f"first error ({label}): {result['sample_error']}")
+    print("\nCPU during the saturation runs, % of one core (the machine has 2):")
+    for label, result in (("plain", baseline), ("signed", signed)):
+        print(f"  {label:7}" + "; ".join(f"{group} {share}" for group, share in result["cpu"].items()))
     sealing = signed["sealing"]
     print(
         f"\naudit rows unsealed when the load stopped: {sealing['unsealed_at_end']}; all sealed "

@@ -65,10 +65,9 @@ async def _drive(
 ) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector) as http:
-        return {
-            "saturation": await _closed_loop(http, path, closed, seconds, concurrency),
-            "fixed_rate": await _open_loop(http, path, opened, rate),
-        }
+        saturation = await _closed_loop(http, path, closed, seconds, concurrency)
+        print("fixed-rate", flush=True)
+        return {"saturation": saturation, "fixed_rate": await _open_loop(http, path, opened, rate)}
 
 
 class _Tally:
