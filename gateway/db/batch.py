@@ -20,9 +20,11 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, literal_column, select
+from sqlalchemy import Table, bindparam, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Update
+
+from gateway.db.prepared import Prepared
 
 __all__ = ["Write", "combined_statement"]
 
@@ -47,7 +49,7 @@ def _columns(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str
 
 
 @lru_cache(maxsize=128)
-def _statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], guard: Update | None) -> Executable:
+def _statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], guard: Update | None) -> Prepared:
     ctes = []
     for i, (table, columns) in enumerate(shape):
         # One dimension: a JSON value that is itself a list is one element, not a nested array.
@@ -57,12 +59,12 @@ def _statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], guard: Update |
         # include_defaults=False: the defaults are in the arrays already (_columns).
         ctes.append(insert(table).from_select(list(columns), chosen, include_defaults=False).cte(f"w{i}"))
     main: Any = guard if guard is not None else select(literal_column("1"))
-    return main.add_cte(*ctes)  # type: ignore[no-any-return]
+    return Prepared(main.add_cte(*ctes))
 
 
 def combined_statement(
     writes: Sequence[Write], guard: Update | None = None, guard_params: Mapping[str, Any] | None = None
-) -> tuple[Executable, dict[str, Any]]:
+) -> tuple[Prepared, dict[str, Any]]:
     """The one statement for `writes` (and `guard`, whose rowcount the result then carries), and its
     parameters. PostgreSQL only."""
     shape, params = [], dict(guard_params or {})

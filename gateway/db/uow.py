@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import CursorResult, Insert, Table, insert
+from sqlalchemy import Insert, Table, insert
 from sqlalchemy.sql.dml import Update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -140,20 +140,20 @@ class UnitOfWork:
         ]
         writes = [(table, rows) for table, rows in writes if rows]
         guard = self._guard
-        result: CursorResult[Any] | None = None
+        changed = -1  # rows the guard changed
         if self._dialect == "postgresql" and len(writes) + (guard is not None) > 1:
             statement, params = (
                 combined_statement(writes, guard.statement, guard.params)
                 if guard
                 else combined_statement(writes)
             )
-            result = await conn.execute(statement, params)
+            changed = await statement.execute(conn, params)
         else:
             for table, rows in writes:
                 await conn.execute(_insert(table), rows)
             if guard is not None:
-                result = await conn.execute(guard.statement, dict(guard.params))
-        if guard is not None and (result is None or result.rowcount != 1):
+                changed = (await conn.execute(guard.statement, dict(guard.params))).rowcount
+        if guard is not None and changed != 1:
             raise guard.error()
 
     async def _after_commit_callbacks(self) -> None:

@@ -48,7 +48,11 @@ async def submit(
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
         unit = await store.lock_unit(case_input.unit_code)
-        view = await store.view(unit)
+        ranks_needed = mortgage_ranks_needed(case_input)
+        # The ranks live cases reserve, read with the entries (one round trip); the unit is locked.
+        view, reserved = (
+            await store.view_and_reserved_ranks(unit) if ranks_needed else (await store.view(unit), [])
+        )
         results = rules.check(case_input, view, rules.RuleContext(submitter=submitter))
         failed = rules.failures(results)
         if failed:
@@ -72,9 +76,9 @@ async def submit(
         case.new_transitions.append(
             Transition(from_state=None, to_state=CaseState.RECEIVED, actor=actor, at=now)
         )
-        if mortgage_ranks_needed(case_input):
+        if ranks_needed:
             releasing = case_input.release_proof_numbers if isinstance(case_input, TransferInput) else []
-            case.rank = next_mortgage_rank(view, await store.reserved_ranks(unit.unit_code), releasing)
+            case.rank = next_mortgage_rank(view, reserved, releasing)
         uow.audit(
             actor=actor,
             action="case.submitted",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, literal, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow, MaterialRow, TransitionRow
 from gateway.db.tables.certificates import CertificateRow, NumberCounterRow
 from gateway.db.tables.register import EntryRow, UnitRow
@@ -40,12 +43,20 @@ LIVE_STATES = (CaseState.RECEIVED, CaseState.UNDER_REVIEW, CaseState.NEED_MORE_M
 # A fixed list of bound literals, not `in_(list)`: that expands at every execution (SQLAlchemy's postcompile).
 _LIVE = CASE.c.state.in_([literal(s.value) for s in LIVE_STATES])
 
-# Statements of every submission, built once: building one costs about as much as running it.
+# Statements of every submission, built once (building one costs about as much as running it) and run
+# on the driver directly on PostgreSQL (gateway.db.prepared).
 _UNIT_FACTS = select(UNIT.c.facts).where(UNIT.c.unit_code == bindparam("unit_code"))
-_LOCK_UNIT_FACTS = _UNIT_FACTS.with_for_update()
-_OPEN_ENTRIES = select(ENTRY).where(ENTRY.c.unit_code == bindparam("unit_code"), ENTRY.c.closed_at.is_(None))
-_RESERVED_RANKS = select(CASE.c.rank).where(
-    CASE.c.unit_code == bindparam("unit_code"), _LIVE, CASE.c.rank.is_not(None)
+_LOCK_UNIT = {"postgresql": Prepared(_UNIT_FACTS.with_for_update()), "sqlite": Prepared(_UNIT_FACTS)}
+_OPEN = (ENTRY.c.unit_code == bindparam("unit_code"), ENTRY.c.closed_at.is_(None))
+_OPEN_ENTRIES = Prepared(select(ENTRY).where(*_OPEN))
+_RANKS_RESERVED = (CASE.c.unit_code == bindparam("unit_code"), _LIVE, CASE.c.rank.is_not(None))
+_RESERVED_RANKS = Prepared(select(CASE.c.rank).where(*_RANKS_RESERVED))
+# Both in one round trip: the open entries, then one row per rank reserved by a live case (entry columns NULL).
+_ENTRIES_AND_RANKS = Prepared(
+    union_all(
+        select(*ENTRY.c, null().label("reserved_rank")).where(*_OPEN),
+        select(*(null().label(c.name) for c in ENTRY.c), CASE.c.rank).where(*_RANKS_RESERVED),
+    )
 )
 _INSERT_CASE, _INSERT_TRANSITIONS = insert(CASE), insert(TRANSITION)
 
@@ -71,6 +82,7 @@ class Store:
         # New cases and materials are queued on the unit of work (written at commit, with its outbox and
         # audit rows: one statement on PostgreSQL) rather than inserted at once.
         self.uow = uow
+        self._conn: AsyncConnection | None = None
 
     # --- register -------------------------------------------------------------------------------
 
@@ -79,15 +91,14 @@ class Store:
 
         SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs the row lock.
         """
-        stmt = _LOCK_UNIT_FACTS if self.dialect == "postgresql" else _UNIT_FACTS
-        facts = (await self.session.execute(stmt, {"unit_code": unit_code})).scalar_one_or_none()
-        if facts is None:
+        found = await _LOCK_UNIT[self.dialect].fetch(await self._connection(), {"unit_code": unit_code})
+        if not found:
             raise InputError(
                 f"unit {unit_code} is not on the register",
                 f"不动产单元 {unit_code} 不在登记簿上",
                 [FieldReason("unit_code", "登记簿中没有该不动产单元", "no such unit on the register")],
             )
-        return Unit.model_validate(facts)
+        return Unit.model_validate(found[0]["facts"])
 
     async def unit_exists(self, unit_code: str) -> bool:
         found = await self.session.execute(select(UNIT.c.unit_code).where(UNIT.c.unit_code == unit_code))
@@ -102,28 +113,39 @@ class Store:
             update(UNIT).where(UNIT.c.unit_code == unit.unit_code).values(facts=unit.model_dump(mode="json"))
         )
 
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None:
+            self._conn = await self.session.connection()
+        return self._conn
+
     async def view(self, unit: Unit) -> RegisterView:
-        rows = await self.session.execute(_OPEN_ENTRIES, {"unit_code": unit.unit_code})
+        rows = await _OPEN_ENTRIES.fetch(await self._connection(), {"unit_code": unit.unit_code})
         return RegisterView(unit=unit, entries=[self._entry(r) for r in rows])
+
+    async def view_and_reserved_ranks(self, unit: Unit) -> tuple[RegisterView, list[int]]:
+        """`view(unit)` and `reserved_ranks(unit.unit_code)` in one round trip (the unit is locked)."""
+        rows = await _ENTRIES_AND_RANKS.fetch(await self._connection(), {"unit_code": unit.unit_code})
+        entries = [self._entry(r) for r in rows if r["id"] is not None]
+        return RegisterView(unit=unit, entries=entries), [r["reserved_rank"] for r in rows if r["id"] is None]
 
     async def entries_of(self, unit_code: str, *, include_closed: bool = True) -> list[Entry]:
         stmt = select(ENTRY).where(ENTRY.c.unit_code == unit_code).order_by(ENTRY.c.opened_at)
         if not include_closed:
             stmt = stmt.where(ENTRY.c.closed_at.is_(None))
-        return [self._entry(r) for r in await self.session.execute(stmt)]
+        return [self._entry(r._mapping) for r in await self.session.execute(stmt)]
 
-    def _entry(self, row: Any) -> Entry:
-        """An entry from a row of `register_entry` (a Core row: the ORM's objects cost more to build)."""
+    def _entry(self, row: Mapping[Any, Any]) -> Entry:
+        """An entry from a row of `register_entry`, by column name (Core or driver rows: no ORM objects)."""
         return Entry(
-            id=row.id,
-            unit_code=row.unit_code,
-            facts=_FACTS.validate_python(self.protector.reveal(row.facts)),
-            opened_by_case=row.opened_by_case,
-            opened_at=row.opened_at,
-            certificate_number=row.certificate_number,
-            rank=row.rank,
-            closed_by_case=row.closed_by_case,
-            closed_at=row.closed_at,
+            id=row["id"],
+            unit_code=row["unit_code"],
+            facts=_FACTS.validate_python(self.protector.reveal(row["facts"])),
+            opened_by_case=row["opened_by_case"],
+            opened_at=row["opened_at"],
+            certificate_number=row["certificate_number"],
+            rank=row["rank"],
+            closed_by_case=row["closed_by_case"],
+            closed_at=row["closed_at"],
         )
 
     async def open_entry(
@@ -199,8 +221,8 @@ class Store:
     # --- cases ----------------------------------------------------------------------------------
 
     async def reserved_ranks(self, unit_code: str) -> list[int]:
-        rows = await self.session.execute(_RESERVED_RANKS, {"unit_code": unit_code})
-        return [r for r in rows.scalars() if r is not None]
+        rows = await _RESERVED_RANKS.fetch(await self._connection(), {"unit_code": unit_code})
+        return [r["rank"] for r in rows]
 
     async def load_case(self, case_id: str, *, party: str | None = None) -> Case:
         """The case, or NotFound — also when it belongs to another party, so existence does not leak."""
