@@ -19,9 +19,10 @@ from sqlalchemy import Update, and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db import Database, UnitOfWork
+from gateway.db.prepared import Prepared
 from gateway.db.tables.api import IdempotencyRecord
 from gateway.errors import BadRequest, Conflict, InputError
-from gateway.security.sql import execute_alone, insert_for
+from gateway.security.sql import insert_for
 
 __all__ = [
     "IdempotencyClaim",
@@ -128,13 +129,15 @@ class IdempotencyStore:
         self.lease = timedelta(seconds=lease_seconds)
         self.retention = retention
         self._clock = clock or (lambda: datetime.now(UTC))
-        # Built once: these run on every state-changing request.
-        self._insert = insert_for(db.dialect, _KEYS).on_conflict_do_nothing(index_elements=["party", "key"])
+        # Built once: these run on every state-changing request, each alone (one round trip, gateway.db.prepared).
+        self._insert = Prepared(
+            insert_for(db.dialect, _KEYS).on_conflict_do_nothing(index_elements=["party", "key"])
+        )
         this_key = and_(_KEYS.c.party == bindparam("p_party"), _KEYS.c.key == bindparam("p_key"))
         still_ours = and_(this_key, _KEYS.c.owner == bindparam("p_owner"), _KEYS.c.state == IN_FLIGHT)
-        self._select = select(_KEYS).where(this_key)
-        self._take_over = update(_KEYS).where(still_ours).values(owner=bindparam("new_owner"))
-        self._take_over = self._take_over.values(lease_until=bindparam("new_lease"))
+        self._select = Prepared(select(_KEYS).where(this_key))
+        take_over = update(_KEYS).where(still_ours).values(owner=bindparam("new_owner"))
+        self._take_over = Prepared(take_over.values(lease_until=bindparam("new_lease")))
         self._complete = update(_KEYS).where(still_ours)
         self._complete = self._complete.values(
             state=COMPLETED,
@@ -143,7 +146,8 @@ class IdempotencyStore:
             response_body=bindparam("body"),
             completed_at=bindparam("at"),
         )
-        self._release = delete(_KEYS).where(still_ours)
+        self._complete_alone = Prepared(self._complete)
+        self._release = Prepared(delete(_KEYS).where(still_ours))
 
     async def claim(self, party: str, key: str, fingerprint: str) -> IdempotencyClaim | StoredResponse:
         """Claim `key` for this request, or return the stored response of the request that completed it.
@@ -155,29 +159,29 @@ class IdempotencyStore:
         owner = secrets.token_hex(16)
         row: dict[str, object] = {"party": party, "key": key, "fingerprint": fingerprint, "state": IN_FLIGHT}
         row |= {"owner": owner, "lease_until": now + self.lease, "created_at": now}
-        if (await execute_alone(self._db, self._insert, row)).rowcount == 1:
+        if await self._insert.execute_alone(self._db, row) == 1:
             return IdempotencyClaim(self, party, key, owner)
-        found = (await execute_alone(self._db, self._select, {"p_party": party, "p_key": key})).one_or_none()
-        if found is None:  # purged between our INSERT and SELECT: the caller simply retries
+        rows = await self._select.fetch_alone(self._db, {"p_party": party, "p_key": key})
+        if not rows:  # purged between our INSERT and SELECT: the caller simply retries
             raise IdempotencyKeyInFlight(
                 "the Idempotency-Key was just released; retry", "该 Idempotency-Key 刚被释放，请重试"
             )
-        if found.fingerprint != fingerprint:
+        found = rows[0]
+        if found["fingerprint"] != fingerprint:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used with a different request",
                 "该 Idempotency-Key 已用于内容不同的请求",
             )
-        if found.state == COMPLETED:
-            return StoredResponse(found.status_code, bytes(found.response_body), found.content_type)
-        if found.lease_until <= now:
+        if found["state"] == COMPLETED:
+            return StoredResponse(found["status_code"], bytes(found["response_body"]), found["content_type"])
+        if found["lease_until"] <= now:
             # The first request's process died mid-way (its lease ran out): take the key over.
-            taken = await execute_alone(
+            taken = await self._take_over.execute_alone(
                 self._db,
-                self._take_over,
-                {"p_party": party, "p_key": key, "p_owner": found.owner, "new_owner": owner}
+                {"p_party": party, "p_key": key, "p_owner": found["owner"], "new_owner": owner}
                 | {"new_lease": now + self.lease},
             )
-            if taken.rowcount == 1:
+            if taken == 1:
                 return IdempotencyClaim(self, party, key, owner)
         raise IdempotencyKeyInFlight(
             "a request with this Idempotency-Key is still being processed",
@@ -207,13 +211,13 @@ class IdempotencyStore:
     ) -> None:
         """Store the response by itself (handlers that made no database effect of their own)."""
         params = self.completion_params(claim, status, body, content_type)
-        if (await execute_alone(self._db, self._complete, params)).rowcount == 1:
+        if await self._complete_alone.execute_alone(self._db, params) == 1:
             claim.completed = True
 
     async def release(self, claim: IdempotencyClaim) -> None:
         """Forget an unfinished claim (the handler failed and rolled back), so a corrected retry may run."""
         params = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner}
-        await execute_alone(self._db, self._release, params)
+        await self._release.execute_alone(self._db, params)
 
     async def purge_expired(self) -> int:
         """Delete keys older than the retention (the sweeper calls this); returns how many went."""

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, delete
 
 from gateway.db import Database
+from gateway.db.prepared import Prepared
 from gateway.db.tables.api import RequestNonce
-from gateway.security.sql import execute_alone, insert_for
+from gateway.security.sql import insert_for
 
 __all__ = ["DatabaseNonceStore"]
 
@@ -29,10 +30,13 @@ class DatabaseNonceStore:
         insert = insert_for(db.dialect, _NONCES)
         # Conflict on (party, nonce): take the row over only if it has expired; otherwise nothing changes
         # and rowcount is 0 — the one statement decides, so two processes can never both win.
-        self._claim = insert.on_conflict_do_update(
-            index_elements=["party", "nonce"],
-            set_={"expires_at": insert.excluded.expires_at},
-            where=_NONCES.c.expires_at <= bindparam("now"),
+        # Built once and run alone: one round trip per signed request (gateway.db.prepared).
+        self._claim = Prepared(
+            insert.on_conflict_do_update(
+                index_elements=["party", "nonce"],
+                set_={"expires_at": insert.excluded.expires_at},
+                where=_NONCES.c.expires_at <= bindparam("now"),
+            )
         )
 
     async def claim(self, party: str, nonce: str, ttl_seconds: int) -> bool:
@@ -43,7 +47,7 @@ class DatabaseNonceStore:
             "expires_at": now + timedelta(seconds=ttl_seconds),
             "now": now,
         }
-        return (await execute_alone(self._db, self._claim, params)).rowcount == 1
+        return await self._claim.execute_alone(self._db, params) == 1
 
     async def purge_expired(self) -> int:
         """Delete nonces past their TTL (the sweeper calls this); returns how many went."""
