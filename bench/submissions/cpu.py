@@ -1,4 +1,4 @@
-"""Who used the CPU during a run: per-process CPU time from /proc, grouped (gateways, PostgreSQL, load, rest)."""
+"""Who used the CPU during a run: per-process CPU time from /proc, grouped (servers, PostgreSQL, load, rest)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,19 @@ from collections import Counter
 from collections.abc import Collection
 
 Snapshot = dict[int, tuple[int, str]]
+# Pseudo-pid holding the machine's idle and steal ticks (from /proc/stat) in a snapshot.
+_IDLE, _STEAL = -1, -2
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def snapshot() -> Snapshot:
     """pid → (user + system clock ticks, command line) for every process readable now."""
     found: Snapshot = {}
+    with open("/proc/stat") as stat_file:
+        # cpu  user nice system idle iowait irq softirq steal …
+        totals = [int(v) for v in stat_file.readline().split()[1:]]
+    found[_IDLE] = (totals[3] + totals[4], "")
+    found[_STEAL] = (totals[7] if len(totals) > 7 else 0, "")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -29,15 +36,19 @@ def snapshot() -> Snapshot:
 
 
 def shares(
-    before: Snapshot, after: Snapshot, seconds: float, gateways: Collection[int], load: int
+    before: Snapshot, after: Snapshot, seconds: float, servers: Collection[int], load: int
 ) -> dict[str, float]:
     """CPU used between the snapshots, in % of one core, by group. `rest` is everything else on the machine
     (on a shared machine: other people's work, which the 2 cores also serve)."""
     used: Counter[str] = Counter()
     for pid, (ticks, cmdline) in after.items():
         delta = ticks - before.get(pid, (0, ""))[0]
-        if pid in gateways:
-            group = "gateway processes"
+        if pid == _IDLE:
+            group = "idle"
+        elif pid == _STEAL:
+            group = "stolen by the host"
+        elif pid in servers:
+            group = "server processes"
         elif pid == load:
             group = "load generator"
         elif cmdline.startswith("postgres"):
