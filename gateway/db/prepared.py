@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ClauseElement, Executable
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -76,11 +77,15 @@ class Prepared:
         given = dict(params or {})
         compiled = self._for(dialect, tuple(given))
         values = compiled.compiled.construct_params(given)
-        # As SQLAlchemy does: every value through its processor, None included (JSON decides what None is).
-        arguments = [
-            values[name] if process is None else process(values[name])
-            for name, process in zip(compiled.names, compiled.processors, strict=True)
-        ]
+        # As SQLAlchemy does: every value through its processor, None included (JSON decides what None is),
+        # and a refused value (a naive datetime) raised as its StatementError.
+        try:
+            arguments = [
+                values[name] if process is None else process(values[name])
+                for name, process in zip(compiled.names, compiled.processors, strict=True)
+            ]
+        except (TypeError, ValueError) as exc:
+            raise StatementError(str(exc), compiled.sql, given, exc) from exc
         return compiled.sql, arguments
 
     @staticmethod
