@@ -1,16 +1,23 @@
 """Signed case submissions per second and p50/p99 latency on PostgreSQL, beside plain aiohttp in the same run.
 
 Run: .venv/bin/python bench/bench_api.py [--workers 2] [--seconds 10] [--rate 300] [--concurrency 32]
-                                         [--redis redis://127.0.0.1:6379/15] [--py-spy DIR]
+                                         [--redis redis://127.0.0.1:6379/15] [--pg-socket /var/run/postgresql]
+                                         [--py-spy DIR]
 
 The route under test is the real one: `POST /api/v1/cases` of the full gateway app (`create_app` on
 `build_container`), N processes sharing the port with SO_REUSEPORT. Every request is a valid 抵押权首次登记
 on its own bench unit (seeded with its owner and certificate, bench/submissions/register.py), SM2-signed by
 one of four banks with a fresh nonce and Idempotency-Key; the gateway checks the rules, writes the case, its
 transitions, the audit record, two outbox rows and the stored response in one transaction, and signs the
-reply. The load generator is its own process and signs before the clock starts; a bare aiohttp app
-answering JSON is measured first in the same run (the baseline). Deliveries are not run (no dispatcher):
-submissions are what is measured. Targets on the 2-core machine: ≥ 500 submissions/s, p99 < 100 ms at 300/s.
+reply; each gateway runs the audit sealer, as `gateway serve` does. The load generator is its own process
+and signs before the clock starts; a bare aiohttp app answering JSON is measured first in the same run (the
+baseline). Deliveries are not run (no dispatcher): submissions are what is measured.
+
+Besides req/s and latency it prints who used the CPU during the saturation runs (from /proc: servers,
+PostgreSQL, load generator, the rest of a shared machine, idle) and the CPU per submission, which is steadier
+than req/s on a shared machine and gives the capacity of the 2 cores; how long the audit rows left unsealed
+at the end take to seal; and, with --py-spy, stacks of the gateways' GIL-holding threads during saturation.
+Targets on the 2-core machine: ≥ 500 submissions/s, p99 < 100 ms at 300/s.
 """
 
 from __future__ import annotations
