@@ -12,7 +12,7 @@ from e_license import NumberFormat
 from gateway.cli.common import Subparsers, open_database
 from gateway.errors import InputError
 from gateway.services.certificate_lookup import find_by_number
-from gateway.services.store import CERTIFICATE
+from gateway.services.store_certificates import CERTIFICATE
 from gateway.settings import Settings
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from e_license import CertificateKind, CertificateStatus, LicenseIdentifier, NumberFormat
 from gateway.db import Database
-from gateway.services.store import CERTIFICATE
+from gateway.services.store_certificates import CERTIFICATE
 from gateway.settings import RegistrySettings
 
 __all__ = ["CertificateFacts", "CertificateRecord", "find_by_identifier", "find_by_number", "find_by_token"]

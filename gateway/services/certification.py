@@ -44,7 +44,8 @@ from gateway.services import effects
 from gateway.services.certificate_content import Issuance, Reissue, build_content
 from gateway.services.context import ServiceContext
 from gateway.services.registration import notify_bank
-from gateway.services.store import CERTIFICATE, ENTRY, UNIT, Store
+from gateway.services.store import ENTRY, UNIT, Store
+from gateway.services.store_certificates import CERTIFICATE
 
 if TYPE_CHECKING:
     from gateway.db.tables.infra import OutboxRow

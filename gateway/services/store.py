@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
 from sqlalchemy import CursorResult, Table, bindparam, func, insert, literal, null, select, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow, MaterialRow, TransitionRow
-from gateway.db.tables.certificates import CertificateRow, NumberCounterRow
 from gateway.db.tables.register import EntryRow, UnitRow
 from gateway.domain.cases import CaseInput
 from gateway.domain.register import Entry, EntryFacts, RegisterView, Unit
@@ -24,6 +22,7 @@ from gateway.domain.workflow import Case, CaseState, Track, TrackState
 from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.privacy import PersonalDataProtector
 from gateway.services.materials import MaterialRecord, MaterialUpload, digest
+from gateway.services.store_certificates import CertificateRecords
 
 if TYPE_CHECKING:
     from gateway.db.uow import UnitOfWork
@@ -37,7 +36,7 @@ def _table(model: type[Any]) -> Table:
 
 
 UNIT, ENTRY, CASE = _table(UnitRow), _table(EntryRow), _table(CaseRow)
-TRANSITION, CERTIFICATE, COUNTER = _table(TransitionRow), _table(CertificateRow), _table(NumberCounterRow)
+TRANSITION = _table(TransitionRow)
 MATERIAL = _table(MaterialRow)
 LIVE_STATES = (CaseState.RECEIVED, CaseState.UNDER_REVIEW, CaseState.NEED_MORE_MATERIAL, CaseState.APPROVED)
 # A fixed list of bound literals, not `in_(list)`: that expands at every execution (SQLAlchemy's postcompile).
@@ -66,7 +65,7 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
-class Store:
+class Store(CertificateRecords):
     """The persistence of one unit of work. Every method runs inside the caller's transaction."""
 
     def __init__(
@@ -182,41 +181,6 @@ class Store:
         )
         if cast(CursorResult[Any], result).rowcount != len(entry_ids):
             raise Conflict("a register entry was closed meanwhile", "登记簿记载已被其他业务变更")
-
-    # --- certificates ---------------------------------------------------------------------------
-
-    async def next_number(self, registry_code: str, year: int, kind: str) -> int:
-        """The next sequence number, atomically: an upsert that increments and returns the counter.
-
-        It runs in the 登簿 transaction, so a rolled-back case gives its number back (no gap) and two
-        processes never get the same number (the row is locked until commit).
-        """
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        table = COUNTER
-        stmt = (
-            dialect_insert(table)
-            .values(registry_code=registry_code, year=year, kind=kind, last=1)
-            .on_conflict_do_update(
-                index_elements=["registry_code", "year", "kind"], set_={"last": table.c.last + 1}
-            )
-            .returning(table.c.last)
-        )
-        return int((await self.session.execute(stmt)).scalar_one())
-
-    async def add_certificate(self, row: CertificateRow) -> None:
-        self.session.add(row)
-
-    async def set_certificate_status(self, entry_ids: list[str], status: str, at: datetime) -> list[str]:
-        """Mark the certificates proving these entries (void / cancelled); returns their numbers."""
-        if not entry_ids:
-            return []
-        result = await self.session.execute(
-            update(CERTIFICATE)
-            .where(CERTIFICATE.c.entry_id.in_(entry_ids), CERTIFICATE.c.status == "valid")
-            .values(status=status, status_changed_at=at)
-            .returning(CERTIFICATE.c.number)
-        )
-        return list(result.scalars())
 
     # --- cases ----------------------------------------------------------------------------------
 
@@ -416,53 +380,10 @@ class Store:
         )
         return int(found.scalar_one())
 
-    async def certificate_file(self, case_id: str, number: str) -> bytes | None:
-        """The signed PDF of a certificate issued in this case (NotFound for any other)."""
-        row = (
-            await self.session.execute(
-                select(CERTIFICATE.c.pdf).where(
-                    CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.number == number
-                )
-            )
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"certificate {number} not found in this case", f"本业务件中没有证照 {number}")
-        return bytes(row.pdf) if row.pdf is not None else None
-
-    async def certificates_of(self, case_id: str) -> list[dict[str, Any]]:
-        """The certificates issued in a case: number, kind, status, and whether the signed file exists yet."""
-        rows = await self.session.execute(
-            select(CERTIFICATE.c.number, CERTIFICATE.c.kind, CERTIFICATE.c.status, CERTIFICATE.c.sm3)
-            .where(CERTIFICATE.c.case_id == case_id)
-            .order_by(CERTIFICATE.c.number)
-        )
-        return [
-            {"number": r.number, "kind": r.kind, "status": r.status, "issued": r.sm3 is not None}
-            for r in rows
-        ]
-
     async def lock_case(self, case_id: str) -> None:
         """Serialise changes to one case's certificates and state (PostgreSQL row lock; SQLite already is)."""
         if self.dialect == "postgresql":
             await self.session.execute(select(CASE.c.id).where(CASE.c.id == case_id).with_for_update())
-
-    async def certificate_delivered(self, case_id: str, number: str, at: datetime) -> int:
-        """Record that a certificate reached the bank; returns how many of the case's are still undelivered."""
-        await self.session.execute(
-            update(CERTIFICATE)
-            .where(
-                CERTIFICATE.c.case_id == case_id,
-                CERTIFICATE.c.number == number,
-                CERTIFICATE.c.delivered_at.is_(None),
-            )
-            .values(delivered_at=at)
-        )
-        left = await self.session.execute(
-            select(func.count())
-            .select_from(CERTIFICATE)
-            .where(CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.delivered_at.is_(None))
-        )
-        return int(left.scalar_one())
 
     async def count_cases(self) -> int:
         return int((await self.session.execute(select(func.count()).select_from(CASE))).scalar_one())
