@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.api.keys import IDEMPOTENCY, PARTICIPANT
 from gateway.api.routing import BANK_API, endpoint, json_response, read_json
 from gateway.db.uow import UnitOfWork
+from gateway.domain.identifiers import validate_unit_code
 from gateway.errors import Forbidden
 from gateway.services import utilities
 from gateway.services.context import ServiceContext
@@ -120,9 +121,10 @@ async def case_utilities(request: web.Request) -> web.Response:
     summary_zh="该不动产单元以往过户的水电气网户号（供新业务参考）",
     response=utilities.KnownAccounts,
     tags=_TAGS,
-    errors=[403],
+    errors=[403, 422],
 )
 async def known_accounts(request: web.Request) -> web.Response:
     _participant(request, "bank")
-    accounts = await utilities.known_accounts(request.app[SERVICES], request.match_info["unit_code"])
+    unit_code = validate_unit_code(request.match_info["unit_code"])  # 422 with the reason, as /units/{code}
+    accounts = await utilities.known_accounts(request.app[SERVICES], unit_code)
     return json_response(accounts)

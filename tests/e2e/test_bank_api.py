@@ -144,3 +144,13 @@ async def test_materials_are_refused_by_content_with_reasons(stage: Stage) -> No
     assert reply.status == 422
     problem = reply.json()
     assert problem["errors"][0]["field"] == "content" and problem["errors"][0]["reason_zh"]
+
+
+async def test_unit_routes_refuse_a_malformed_unit_code_with_its_reason(stage: Stage) -> None:
+    bank = stage.bank("psbc-dg")
+    for path in ("/api/v1/units/{}", "/api/v1/units/{}/utility-accounts"):
+        reply = await bank.get(path.format("441900003001GB00000F00010101"))  # 宗地顺序号 00000
+        assert reply.status == 422, path
+        assert reply.json()["errors"][0]["reason_zh"]
+    known = await bank.get(f"/api/v1/units/{builders.UNITS.single_owner}")
+    assert known.status == 200 and known.json()["owners"] == ["张*"]
