@@ -46,7 +46,9 @@ async def test_concurrent_claimers_never_get_the_same_row(db: Database) -> None:
         while batch := await claim_due(db, name, limit=7):
             batch_sizes.append(len(batch))
             mine.extend(r.id for r in batch)
-            await asyncio.sleep(0)
+            # A real pause between batches (not just a yield): on a loaded machine a claimer that only
+            # yields could take every batch while the others wait for SQLite's write lock.
+            await asyncio.sleep(0.01)
 
     await asyncio.gather(*(claimer(f"worker-{i}") for i in range(4)))
     all_taken = [row_id for rows in taken.values() for row_id in rows]
