@@ -38,38 +38,33 @@ def join_tracks(case: Case, now: datetime) -> None:
 
 async def request_material(ctx: ServiceContext, actor: str, case_id: str, reason: str) -> Case:
     """补正: tell the bank, once and completely, what is missing; the case waits for it."""
-    _need_reason(reason)
-    now = ctx.clock()
-    async with ctx.unit_of_work() as (uow, store):
-        case = await store.load_case(case_id)
-        case.move(CaseState.NEED_MORE_MATERIAL, actor=actor, at=now, reason=reason)
-        uow.audit(
-            actor=actor,
-            action="case.need_more_material",
-            subject=f"case:{case.id}",
-            case_id=case.id,
-            details={"reason": reason},
-        )
-        notify_bank(uow, case, CaseEvent.NEED_MORE_MATERIAL)
-        await store.save_case(case, now)
-    return case
+    return await _decide(
+        ctx, actor, case_id, reason, CaseState.NEED_MORE_MATERIAL, CaseEvent.NEED_MORE_MATERIAL
+    )
 
 
 async def reject(ctx: ServiceContext, actor: str, case_id: str, reason: str) -> Case:
     """不予登记, with the reason the bank and the citizen will read."""
+    return await _decide(ctx, actor, case_id, reason, CaseState.REJECTED, CaseEvent.REJECTED)
+
+
+async def _decide(
+    ctx: ServiceContext, actor: str, case_id: str, reason: str, target: CaseState, event: CaseEvent
+) -> Case:
+    """A decision with a reason: move the case, audit it, and tell the bank in the same transaction."""
     _need_reason(reason)
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
         case = await store.load_case(case_id)
-        case.move(CaseState.REJECTED, actor=actor, at=now, reason=reason)
+        case.move(target, actor=actor, at=now, reason=reason)
         uow.audit(
             actor=actor,
-            action="case.rejected",
+            action=f"case.{target.value}",
             subject=f"case:{case.id}",
             case_id=case.id,
             details={"reason": reason},
         )
-        notify_bank(uow, case, CaseEvent.REJECTED)
+        notify_bank(uow, case, event)
         await store.save_case(case, now)
     return case
 
