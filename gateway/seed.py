@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from gateway.db.tables.certificates import CertificateRow
-from gateway.domain.identifiers import credit_code_check_char, mask_name, resident_id_check_char
+from gateway.domain.identifiers import credit_code_check_char, resident_id_check_char
 from gateway.domain.parties import CoOwnership, Institution, Owner, Party
 from gateway.domain.register import (
     EntryFacts,
@@ -26,6 +26,7 @@ from gateway.domain.register import (
 )
 from gateway.domain.registration import NewEntry
 from gateway.services.context import ServiceContext
+from gateway.services.registration import holders_masked
 from gateway.services.store import Store
 
 
@@ -262,20 +263,13 @@ async def _legacy_entry(
         unit.unit_code, NewEntry(facts, rank=rank), case_id=None, at=at, certificate_number=number
     )
     if number:
-        holder = (
-            "、".join(mask_name(p.name) for p in facts.parties)
-            if isinstance(facts, OwnershipFacts)
-            else facts.mortgagee.name
-            if isinstance(facts, MortgageFacts)
-            else ""
-        )
         await store.add_certificate(
             CertificateRow(
                 number=number,
                 kind="ownership" if isinstance(facts, OwnershipFacts) else "proof",
                 entry_id=entry_id,
                 unit_code=unit.unit_code,
-                holder_masked=holder,
+                holder_masked=holders_masked(facts),
                 status="valid",
                 issued_at=at,
             )

@@ -11,7 +11,7 @@ from gateway.domain import rules
 from gateway.domain.cases import TransferInput
 from gateway.domain.identifiers import mask_name
 from gateway.domain.parties import Institution, Party
-from gateway.domain.register import EntryKind, MortgageFacts, OwnershipFacts, RegisterView
+from gateway.domain.register import EntryFacts, EntryKind, MortgageFacts, OwnershipFacts, RegisterView
 from gateway.domain.registration import NewEntry, registration_change
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus, issues_certificate
 from gateway.errors import RuleViolation
@@ -74,7 +74,7 @@ async def apply_registration(
                     entry_id=entry_id,
                     case_id=case.id,
                     unit_code=case.unit_code,
-                    holder_masked=_holders_masked(new),
+                    holder_masked=holders_masked(new.facts),
                     status="valid",
                 )
             )
@@ -130,8 +130,8 @@ async def _allocate_number(ctx: ServiceContext, store: Store, new: NewEntry, at:
     return format_number(number, ctx.registry.number_pattern)
 
 
-def _holders_masked(new: NewEntry) -> str:
-    facts = new.facts
+def holders_masked(facts: EntryFacts) -> str:
+    """Who a certificate names, as a public page may show it: owners masked, a mortgagee bank by name."""
     if isinstance(facts, OwnershipFacts):
         return "、".join(mask_name(p.name) for p in facts.parties)
     if isinstance(facts, MortgageFacts):
