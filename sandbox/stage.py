@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -241,10 +242,12 @@ class Stage:
 
     def bank(self, code: str) -> GatewayClient:
         """A bank counter's client, signing as that bank and checking the registry's signatures."""
-        registry = self.registry_public_key()
+        registry = self.registry_public_key
         return GatewayClient(self.session, self.base_url, code, self.parties.banks[code].key, registry)
 
+    @cached_property
     def registry_public_key(self) -> SM2PublicKey:
+        """The registry's public key, read once: every reply a party receives is checked against it."""
         return Certificate.from_pem(
             (self.settings.data_dir / "registry" / "registry.pem").read_bytes()
         ).public_key

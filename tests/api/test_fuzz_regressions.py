@@ -136,7 +136,7 @@ async def test_a_malformed_tax_callback_is_the_bureaus_422_not_a_502(stage: Stag
     # Was: 502 party_protocol_error, telling the bureau that *we* had failed and that it should retry.
     tax = stage.parties.tax
     assert tax is not None
-    bureau = GatewayClient(stage.session, stage.base_url, tax.code, tax.key, stage.registry_public_key())
+    bureau = GatewayClient(stage.session, stage.base_url, tax.code, tax.key, stage.registry_public_key)
     for payload in ({}, {"tzid": 1}, [], "x"):
         reply = await bureau.post("/callbacks/v1/tax/payment-cleared", payload)
         assert reply.status == 422, (payload, reply.body)
