@@ -113,6 +113,10 @@ class WorkingCalendar:
         self.tz = ZoneInfo(timezone)
         self.opens = opens
         self.closes = closes
+        # The calendar never changes once built (a loaded table makes a new one), so each day's answer is
+        # kept: every submission counts 15 working days, and the library validates each date it is asked.
+        self._working: dict[date, bool] = {}
+        self._known_years: dict[int, bool] = {}
 
     # --- days ----------------------------------------------------------------------------------------
 
@@ -127,9 +131,18 @@ class WorkingCalendar:
         return "library"
 
     def is_known_year(self, year: int) -> bool:
-        return self.source_of(year) != "weekdays"
+        known = self._known_years.get(year)
+        if known is None:
+            known = self._known_years[year] = self.source_of(year) != "weekdays"
+        return known
 
     def is_working_day(self, d: date) -> bool:
+        working = self._working.get(d)
+        if working is None:
+            working = self._working[d] = self._is_working_day(d)
+        return working
+
+    def _is_working_day(self, d: date) -> bool:
         if d.year in self._tables:
             if d in self._extra_workdays[d.year]:
                 return True
