@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from certs import sign_response, sm3_hex
-from certs.async_ops import crypto_executor
+from certs.async_ops import INLINE_MAX_BYTES, crypto_executor
 from certs.request_signing import NONCE
 from gateway.api.keys import ACTOR, API, BODY_LIMIT, IDEMPOTENCY, PARTICIPANT, REQUEST_ID
 from gateway.api.problem import problem_response
@@ -38,8 +38,6 @@ __all__ = ["authenticate", "idempotency", "request_context", "sign_responses"]
 log = get_logger("gateway.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.-]{8,64}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Responses up to this size are signed in the event loop; larger ones in the crypto pool.
-INLINE_SIGN_MAX_BYTES = 64 * 1024
 
 
 def is_signed(path: str) -> bool:
@@ -96,7 +94,7 @@ async def sign_responses(request: web.Request, handler: Any) -> web.StreamRespon
         # aiohttp as surrogates) cannot be UTF-8 encoded, and a refused request's nonce proves nothing.
         nonce = ""
     sign = partial(sign_response, state.registry_key, response.status, nonce, bytes(body))
-    if len(body) <= INLINE_SIGN_MAX_BYTES:
+    if len(body) <= INLINE_MAX_BYTES:
         # ~0.35 ms of SM2 here; the hop to the crypto pool and back costs ~0.2 ms of CPU more (thread wake-up,
         # the loop's self-pipe), and with a process per core there is no idle core for it to use anyway.
         headers = sign()
