@@ -109,6 +109,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU so far of each PostgreSQL backend connected to `database` (its command line names the database;
+    the shared background processes, such as the WAL writer, are not counted)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if cmdline.startswith("postgres: ") and f" {database} " in cmdline:
+                found[int(entry.name)] = cpu_seconds(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 # --- the baseline: arq with no-op jobs ------------------------------------------------------------------
 
 
@@ -289,7 +309,12 @@ async def start_workers(directory: Path, config: Path, count: int) -> list[async
 
 
 async def utilities_rate(
-    args: argparse.Namespace, url: str, redis_url: str, directory: Path
+    args: argparse.Namespace,
+    url: str,
+    redis_url: str,
+    directory: Path,
+    database: str,
+    redis_pid: int | None,
 ) -> dict[str, Any]:
     registry = Registry.create()
     simulators = await RemoteProviders.start(registry, directory, args.cases)
@@ -313,6 +338,10 @@ async def utilities_rate(
             pids = {"gateway": os.getpid(), "simulators": simulators.process.pid}
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             before["workers"] = sum(cpu_seconds(w.pid) for w in workers)
+            if redis_pid is not None:
+                pids["redis"] = redis_pid
+                before["redis"] = cpu_seconds(redis_pid)
+            backends = backend_cpu(database)
             started = time.perf_counter()
             await container.dispatcher.start()
             done = 0
@@ -322,6 +351,7 @@ async def utilities_rate(
             elapsed = time.perf_counter() - started
             cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
             cpu["workers"] = sum(cpu_seconds(w.pid) for w in workers) - before["workers"]
+            cpu["postgres"] = cpu_since(backends, backend_cpu(database))
             load = os.getloadavg()[0]
             stats = json.loads(await simulators.command("stats"))
             for worker in workers:
@@ -357,7 +387,8 @@ async def main() -> int:
         redis_url, redis_process = await start_redis(directory)
         try:
             baseline = await arq_noop_rate(redis_url, args.noop_jobs)
-            result = await utilities_rate(args, url, redis_url, directory)
+            redis_pid = None if redis_process is None else redis_process.pid
+            result = await utilities_rate(args, url, redis_url, directory, name, redis_pid)
         finally:
             if redis_process is not None:
                 redis_process.kill()
@@ -376,9 +407,15 @@ async def main() -> int:
         f"CPU per job:             gateway {per_job['gateway']:.2f} ms + workers {per_job['workers']:.2f} ms "
         f"= {gateway_side:.2f} ms; simulators {per_job['simulators']:.2f} ms (load average {result['load']:.1f})"
     )
+    shared = f"postgres {per_job['postgres']:.2f} ms" + (
+        f" + redis {per_job['redis']:.2f} ms" if "redis" in per_job else " (redis shared: not counted)"
+    )
+    total = sum(per_job.values())
+    print(f"                         {shared}; all counted {total:.2f} ms")
     print(
         f"gateway-side ceiling:    {1000 / gateway_side:7.0f} jobs/s per free core (PostgreSQL's CPU not counted)"
     )
+    print(f"2-core ceiling:          {2000 / total:7.0f} jobs/s   (2 cores / all the CPU counted per job)")
     print(
         f"each job applied once:   {result['once']}   (redeliveries answered from the providers' records: "
         f"{result['repeats']}; gas callbacks {result['gas_callbacks']}; network polls {result['network_polls']})"
