@@ -7,33 +7,90 @@ write an audit record with the outcome).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, select, update
 
 from gateway.db.database import Database
+from gateway.db.prepared import Prepared
 from gateway.db.tables import metadata
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.db.types import utcnow
 from gateway.db.uow import UnitOfWork
 
-__all__ = ["claim_due", "mark_dead", "mark_delivered", "requeue_stale", "schedule_retry"]
+__all__ = [
+    "claim_due",
+    "load",
+    "mark_dead",
+    "mark_delivered",
+    "requeue_stale",
+    "row_of",
+    "schedule_retry",
+]
 
 _OUTBOX = metadata.tables["outbox"]
 _MAX_ERROR_CHARS = 2000
+_DELIVERED = OutboxStatus.DELIVERED.value
+_IN_FLIGHT = OutboxStatus.IN_FLIGHT.value
+
+# Built once and run on the driver (gateway.db.prepared): a delivery runs one load and one settle, and the
+# dispatcher a claim per batch; each alone is one round trip (autocommit), or joins the caller's transaction.
+# A CTE, not `id IN (subquery)`: PostgreSQL may run an IN-subquery once per candidate row, and then the LIMIT
+# no longer limits. A locking CTE is evaluated exactly once.
+_DUE = (
+    select(_OUTBOX.c.id)
+    .where(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= bindparam("p_now"))
+    .order_by(_OUTBOX.c.next_attempt_at)
+    .limit(bindparam("p_limit"))
+    .with_for_update(skip_locked=True)  # rendered on PostgreSQL only; SQLite has no row locks
+    .cte("due")
+)
+_CLAIM = Prepared(
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == _DUE.c.id)
+    .values(
+        status=_IN_FLIGHT,
+        claimed_at=bindparam("p_now"),
+        claimed_by=bindparam("p_worker"),
+        attempts=_OUTBOX.c.attempts + 1,
+    )
+    .returning(*_OUTBOX.c)
+)
+_LOAD = Prepared(select(_OUTBOX).where(_OUTBOX.c.id == bindparam("p_id")))
+_NOT_DELIVERED = (_OUTBOX.c.id == bindparam("p_id"), _OUTBOX.c.status != _DELIVERED)
+_STILL_CLAIMED = (_OUTBOX.c.status == _IN_FLIGHT, _OUTBOX.c.claimed_by == bindparam("p_claim"))
+_DELIVER = Prepared(
+    update(_OUTBOX)
+    .where(*_NOT_DELIVERED)
+    .values(status=_DELIVERED, delivered_at=bindparam("p_at"), last_http_status=bindparam("p_http"))
+)
+_RETRY = Prepared(
+    update(_OUTBOX)
+    .where(*_NOT_DELIVERED, *_STILL_CLAIMED)
+    .values(
+        status=OutboxStatus.PENDING.value,
+        next_attempt_at=bindparam("p_next"),
+        claimed_at=None,
+        claimed_by=None,
+        last_error=bindparam("p_error"),
+        last_http_status=bindparam("p_http"),
+    )
+)
+_DEAD = Prepared(
+    update(_OUTBOX)
+    .where(*_NOT_DELIVERED, *_STILL_CLAIMED)
+    .values(
+        status=OutboxStatus.DEAD.value,
+        last_error=bindparam("p_error"),
+        last_http_status=bindparam("p_http"),
+    )
+)
 
 
-@asynccontextmanager
-async def _connection(target: Database | UnitOfWork) -> AsyncIterator[AsyncConnection]:
-    if isinstance(target, UnitOfWork):
-        yield await target.session.connection()
-    else:
-        async with target.transaction() as uow:
-            yield await uow.session.connection()
+def row_of(found: Mapping[str, Any]) -> OutboxRow:
+    return OutboxRow(**found)
 
 
 async def claim_due(
@@ -41,46 +98,24 @@ async def claim_due(
 ) -> list[OutboxRow]:
     """Mark up to `limit` due pending rows in flight for `worker_id` (attempts + 1) and return them, oldest
     due first. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows without
-    waiting. SQLite: the same UPDATE … RETURNING under BEGIN IMMEDIATE (claimers take turns)."""
-    now = now or utcnow()
-    # A CTE, not `id IN (subquery)`: PostgreSQL may run an IN-subquery once per candidate row, and then the
-    # LIMIT no longer limits. A locking CTE is evaluated exactly once.
-    due = (
-        select(_OUTBOX.c.id)
-        .where(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= now)
-        .order_by(_OUTBOX.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # rendered on PostgreSQL only; SQLite has no row locks
-        .cte("due")
-    )
-    claim = (
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id == due.c.id)
-        .values(
-            status=OutboxStatus.IN_FLIGHT.value,
-            claimed_at=now,
-            claimed_by=worker_id,
-            attempts=_OUTBOX.c.attempts + 1,
-        )
-        .returning(*_OUTBOX.c)
-    )
-    async with _connection(db) as conn:
-        rows = [OutboxRow(**row._mapping) for row in await conn.execute(claim)]
+    waiting; one statement, alone. SQLite: the same UPDATE … RETURNING under BEGIN IMMEDIATE (claimers
+    take turns)."""
+    params = {"p_now": now or utcnow(), "p_worker": worker_id, "p_limit": limit}
+    rows = [row_of(found) for found in await _CLAIM.fetch_alone(db, params)]
     return sorted(rows, key=lambda r: (r.next_attempt_at, r.created_at))
+
+
+async def load(db: Database, row_id: str) -> OutboxRow | None:
+    """The row as it is now (one statement, alone), or None."""
+    found = await _LOAD.fetch_alone(db, {"p_id": row_id})
+    return row_of(found[0]) if found else None
 
 
 async def mark_delivered(
     db: Database | UnitOfWork, row: OutboxRow, *, http_status: int | None = None, now: datetime | None = None
 ) -> None:
     """The receiver acknowledged: delivered, whoever holds the claim now (the effect has happened)."""
-    await _settle(
-        db,
-        row,
-        only_own_claim=False,
-        status=OutboxStatus.DELIVERED.value,
-        delivered_at=now or utcnow(),
-        last_http_status=http_status,
-    )
+    await _settle(db, _DELIVER, {"p_id": row.id, "p_at": now or utcnow(), "p_http": http_status})
 
 
 async def schedule_retry(
@@ -94,31 +129,16 @@ async def schedule_retry(
 ) -> None:
     """Back to pending, due after `delay`; ignored if this worker no longer holds the claim (a sweeper
     re-queued the row and another worker took it)."""
-    await _settle(
-        db,
-        row,
-        only_own_claim=True,
-        status=OutboxStatus.PENDING.value,
-        next_attempt_at=(now or utcnow()) + delay,
-        claimed_at=None,
-        claimed_by=None,
-        last_error=error[:_MAX_ERROR_CHARS],
-        last_http_status=http_status,
-    )
+    params = {"p_id": row.id, "p_claim": row.claimed_by, "p_next": (now or utcnow()) + delay}
+    await _settle(db, _RETRY, params | {"p_error": error[:_MAX_ERROR_CHARS], "p_http": http_status})
 
 
 async def mark_dead(
     db: Database | UnitOfWork, row: OutboxRow, error: str, *, http_status: int | None = None
 ) -> None:
     """Given up (410, retries exhausted): dead-lettered for an operator to replay; same claim rule as retry."""
-    await _settle(
-        db,
-        row,
-        only_own_claim=True,
-        status=OutboxStatus.DEAD.value,
-        last_error=error[:_MAX_ERROR_CHARS],
-        last_http_status=http_status,
-    )
+    params = {"p_id": row.id, "p_claim": row.claimed_by}
+    await _settle(db, _DEAD, params | {"p_error": error[:_MAX_ERROR_CHARS], "p_http": http_status})
 
 
 async def requeue_stale(db: Database | UnitOfWork, *, claimed_before: datetime) -> int:
@@ -126,20 +146,20 @@ async def requeue_stale(db: Database | UnitOfWork, *, claimed_before: datetime) 
     now. Returns how many were re-queued."""
     stmt = (
         update(_OUTBOX)
-        .where(_OUTBOX.c.status == OutboxStatus.IN_FLIGHT.value, _OUTBOX.c.claimed_at < claimed_before)
+        .where(_OUTBOX.c.status == _IN_FLIGHT, _OUTBOX.c.claimed_at < claimed_before)
         .values(status=OutboxStatus.PENDING.value, next_attempt_at=utcnow(), claimed_at=None, claimed_by=None)
         .returning(_OUTBOX.c.id)
     )
-    async with _connection(db) as conn:
+    if isinstance(db, UnitOfWork):
+        conn = await db.session.connection()
+        return len((await conn.execute(stmt)).all())
+    async with db.transaction() as uow:
+        conn = await uow.session.connection()
         return len((await conn.execute(stmt)).all())
 
 
-async def _settle(db: Database | UnitOfWork, row: OutboxRow, *, only_own_claim: bool, **values: Any) -> None:
-    conditions = [_OUTBOX.c.id == row.id, _OUTBOX.c.status != OutboxStatus.DELIVERED.value]
-    if only_own_claim:
-        conditions += [
-            _OUTBOX.c.status == OutboxStatus.IN_FLIGHT.value,
-            _OUTBOX.c.claimed_by == row.claimed_by,
-        ]
-    async with _connection(db) as conn:
-        await conn.execute(update(_OUTBOX).where(*conditions).values(**values))
+async def _settle(db: Database | UnitOfWork, statement: Prepared, params: dict[str, Any]) -> int:
+    """Run a settling UPDATE in the caller's unit of work, or alone (one statement is atomic by itself)."""
+    if isinstance(db, UnitOfWork):
+        return await statement.execute(await db.session.connection(), params)
+    return await statement.execute_alone(db, params)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from certs import SM2PrivateKey
     from gateway.db import Database
     from gateway.db.tables.infra import OutboxRow
+    from gateway.jobs.runner import Settlement
     from gateway.settings import Settings
 
 __all__ = ["JobContext", "JobHandler", "JobRegistry"]
@@ -21,7 +22,9 @@ __all__ = ["JobContext", "JobHandler", "JobRegistry"]
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job handler may use: long-lived clients (built once per process) and this attempt's number."""
+    """What a job handler may use: long-lived clients (built once per process), this attempt's number and,
+    when a DeliveryRunner runs it, the attempt's `settlement`: with it a handler settles the outbox row in
+    its own transaction, together with what it records of the party's answer."""
 
     db: Database
     http: aiohttp.ClientSession
@@ -29,9 +32,10 @@ class JobContext:
     settings: Settings
     adapters: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 0
+    settlement: Settlement | None = None
 
-    def for_attempt(self, attempt: int) -> JobContext:
-        return replace(self, attempt=attempt)
+    def for_attempt(self, attempt: int, settlement: Settlement | None = None) -> JobContext:
+        return replace(self, attempt=attempt, settlement=settlement)
 
 
 JobHandler = Callable[[JobContext, "OutboxRow"], Awaitable[None]]

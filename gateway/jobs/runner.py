@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import select
 
 from gateway.db import Database
-from gateway.db.outbox import mark_dead, mark_delivered, schedule_retry
+from gateway.db.outbox import load, mark_dead, mark_delivered, schedule_retry
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
+from gateway.db.uow import UnitOfWork
 from gateway.errors import ConfigError, PartyError, PartyRejected, PartyUnavailable
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.logging import get_logger
 from gateway.metrics import record_delivery
 
-__all__ = ["DeliveryRunner", "Outcome"]
+__all__ = ["DeliveryRunner", "Outcome", "Settlement", "Verdict"]
 
 log = get_logger("gateway.jobs")
-_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
 
 class Outcome(StrEnum):
@@ -32,8 +32,40 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # a stale job whose row was re-queued or settled meanwhile
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What an attempt comes to: delivered, retry after `delay` seconds, or dead, with the error and status."""
+
+    outcome: Outcome
+    error: str = ""
+    http_status: int | None = None
+    delay: float | None = None
+
+
 def _http_status(exc: PartyError) -> int | None:
     return int(exc.party_code) if exc.party_code.isdigit() and len(exc.party_code) == 3 else None
+
+
+class Settlement:
+    """One attempt's outbox row, for a handler that records the party's answer in a transaction of its own:
+    `write(uow, error)` settles the row in that transaction — delivered when `error` is None, else exactly as
+    the runner would settle it for that error (retry on the schedule, or dead) — so the answer and the row's
+    outcome commit together. Once that transaction has committed, the runner only reports the outcome."""
+
+    def __init__(self, runner: DeliveryRunner, row: OutboxRow) -> None:
+        self._runner = runner
+        self.row = row
+        self.verdict: Verdict | None = None  # set when the transaction that settled the row has committed
+
+    async def write(self, uow: UnitOfWork, error: PartyError | None = None) -> Verdict:
+        verdict = self._runner.verdict(self.row, error)
+        await self._runner.write(uow, self.row, verdict)
+
+        def committed() -> None:
+            self.verdict = verdict
+
+        uow.after_commit(committed)
+        return verdict
 
 
 class DeliveryRunner:
@@ -58,13 +90,10 @@ class DeliveryRunner:
 
     async def run_claimed(self, row_id: str, attempt: int, claim: str) -> Outcome:
         """The arq entry point: run the row only if this job still holds its claim (same attempt, claimer)."""
-        async with self.db.session() as session:
-            conn = await session.connection()
-            found = (await conn.execute(select(_OUTBOX).where(_OUTBOX.c.id == row_id))).one_or_none()
-        if found is None:
+        row = await load(self.db, row_id)
+        if row is None:
             log.warning("delivery row not found", delivery_id=row_id)
             return Outcome.SKIPPED
-        row = OutboxRow(**found._mapping)
         if row.status != OutboxStatus.IN_FLIGHT.value or row.attempts != attempt or row.claimed_by != claim:
             # Re-queued by the sweeper (and perhaps already delivered by a later attempt): not ours to run.
             log.info("stale delivery job skipped", delivery_id=row_id, attempt=attempt, status=row.status)
@@ -83,46 +112,80 @@ class DeliveryRunner:
         try:
             handler = self.registry.handler(row.job)
         except ConfigError as exc:
-            return await self._dead(row, exc.message_en, None)
+            verdict = Verdict(Outcome.DEAD, exc.message_en)
+            await self.write(self.db, row, verdict)
+            return self.report(row, verdict)
+        settlement = Settlement(self, row)
+        error: Exception | None = None
         try:
             async with asyncio.timeout(self.job_timeout):
-                await handler(self.context.for_attempt(row.attempts), row)
-        except PartyRejected as exc:
-            return await self._dead(row, f"rejected: {exc.message_en}", _http_status(exc))
-        except PartyError as exc:
-            status = _http_status(exc)
-            if status == 410:  # Gone: the endpoint is retired; retrying cannot help
-                return await self._dead(row, f"gone: {exc.message_en}", status)
-            retry_after = exc.retry_after if isinstance(exc, PartyUnavailable) else None
-            return await self._retry(row, exc.message_en, status, retry_after)
-        except TimeoutError:
-            return await self._retry(row, f"no answer within {self.job_timeout:g} s", None, None)
+                await handler(self.context.for_attempt(row.attempts, settlement), row)
         except Exception as exc:
-            log.exception("delivery handler failed")
-            return await self._retry(row, f"{type(exc).__name__}: {exc}", None, None)
-        await mark_delivered(self.db, row, now=self._clock())
-        record_delivery(row.job, Outcome.DELIVERED)
-        log.info("delivered", attempt=row.attempts)
-        return Outcome.DELIVERED
+            error = exc
+            if settlement.verdict is None and not isinstance(exc, PartyError | TimeoutError):
+                log.exception("delivery handler failed")
+        if settlement.verdict is not None:
+            # The handler settled the row in the transaction that recorded the party's answer.
+            return self.report(row, settlement.verdict)
+        verdict = self.verdict(row, error)
+        await self.write(self.db, row, verdict)
+        return self.report(row, verdict)
 
-    async def _retry(
-        self, row: OutboxRow, error: str, status: int | None, retry_after: float | None
-    ) -> Outcome:
+    def verdict(self, row: OutboxRow, error: Exception | None) -> Verdict:
+        """What the attempt comes to when the handler returned (`error` None) or raised `error`."""
+        if error is None:
+            return Verdict(Outcome.DELIVERED)
+        if isinstance(error, PartyRejected):
+            return Verdict(Outcome.DEAD, f"rejected: {error.message_en}", _http_status(error))
+        if isinstance(error, PartyError):
+            status = _http_status(error)
+            if status == 410:  # Gone: the endpoint is retired; retrying cannot help
+                return Verdict(Outcome.DEAD, f"gone: {error.message_en}", status)
+            retry_after = error.retry_after if isinstance(error, PartyUnavailable) else None
+            return self._retry(row, error.message_en, status, retry_after)
+        if isinstance(error, TimeoutError):
+            return self._retry(row, f"no answer within {self.job_timeout:g} s", None, None)
+        return self._retry(row, f"{type(error).__name__}: {error}", None, None)
+
+    def _retry(self, row: OutboxRow, error: str, status: int | None, retry_after: float | None) -> Verdict:
         delay = self.policy.next_delay(row.attempts, retry_after)
         if delay is None:
-            return await self._dead(row, f"gave up after {row.attempts} attempts: {error}", status)
-        await schedule_retry(
-            self.db, row, error, timedelta(seconds=delay), http_status=status, now=self._clock()
-        )
-        record_delivery(row.job, Outcome.RETRY)
-        log.warning(
-            "delivery will be retried", attempt=row.attempts, delay_seconds=round(delay, 1), error=error
-        )
-        return Outcome.RETRY
+            return Verdict(Outcome.DEAD, f"gave up after {row.attempts} attempts: {error}", status)
+        return Verdict(Outcome.RETRY, error, status, delay)
 
-    async def _dead(self, row: OutboxRow, error: str, status: int | None) -> Outcome:
-        await mark_dead(self.db, row, error, http_status=status)
-        record_delivery(row.job, Outcome.DEAD)
-        # `alert` marks the line for log-based alerting; the dead-letter counter is the metric to page on.
-        log.error("delivery dead-lettered", alert=True, attempt=row.attempts, error=error, target=row.target)
-        return Outcome.DEAD
+    async def write(self, target: Database | UnitOfWork, row: OutboxRow, verdict: Verdict) -> None:
+        """Settle the row as `verdict` says, alone or in the caller's unit of work."""
+        if verdict.outcome is Outcome.DELIVERED:
+            await mark_delivered(target, row, http_status=verdict.http_status, now=self._clock())
+        elif verdict.outcome is Outcome.RETRY:
+            assert verdict.delay is not None
+            delay = timedelta(seconds=verdict.delay)
+            await schedule_retry(
+                target, row, verdict.error, delay, http_status=verdict.http_status, now=self._clock()
+            )
+        else:
+            await mark_dead(target, row, verdict.error, http_status=verdict.http_status)
+
+    def report(self, row: OutboxRow, verdict: Verdict) -> Outcome:
+        """The metric and the log line of a settled attempt."""
+        record_delivery(row.job, verdict.outcome)
+        if verdict.outcome is Outcome.DELIVERED:
+            log.info("delivered", attempt=row.attempts)
+        elif verdict.outcome is Outcome.RETRY:
+            assert verdict.delay is not None
+            log.warning(
+                "delivery will be retried",
+                attempt=row.attempts,
+                delay_seconds=round(verdict.delay, 1),
+                error=verdict.error,
+            )
+        else:
+            # `alert` marks the line for log-based alerting; the dead-letter counter is the metric to page on.
+            log.error(
+                "delivery dead-lettered",
+                alert=True,
+                attempt=row.attempts,
+                error=verdict.error,
+                target=row.target,
+            )
+        return verdict.outcome
