@@ -18,6 +18,7 @@ from gateway.errors import ConfigError, Conflict, PartyUnavailable
 from gateway.ports.utilities import (
     AccountHolder,
     DeliveryStyle,
+    UtilityOutcome,
     UtilityProvider,
     UtilityTransferJob,
 )
@@ -27,6 +28,7 @@ from gateway.services.utilities.state import JobRef, advance, log, status_of
 
 if TYPE_CHECKING:
     from gateway.db.tables.infra import OutboxRow
+    from gateway.jobs.runner import Settlement
 
 Handler = Callable[[Any, "OutboxRow"], Awaitable[None]]
 
@@ -80,7 +82,7 @@ class UtilityDeliveries:
             )
         return found
 
-    async def deliver_transfer(self, _ctx: Any, row: OutboxRow) -> None:
+    async def deliver_transfer(self, ctx: Any, row: OutboxRow) -> None:
         # No look-up first: a job answered before (a replay, a redelivery after a crash) goes to the provider
         # again under the same delivery id, and the provider answers it from its own record.
         ref = JobRef.of(row)
@@ -89,36 +91,44 @@ class UtilityDeliveries:
         pull = provider.style is DeliveryStyle.PULL
         status = status_of(outcome, UtilityJobStatus.PENDING if pull else UtilityJobStatus.ACCEPTED)
         # Waiting to be collected changes nothing worth a write: without a row the job reads as pending.
-        if status is not UtilityJobStatus.PENDING:
+        if status is UtilityJobStatus.PENDING:
+            raise _parked(row.target, pull, outcome)
+        # Run by a DeliveryRunner, the outbox row is settled in the transaction that records the answer.
+        settlement: Settlement | None = getattr(ctx, "settlement", None)
+        async with self.services.db.transaction() as uow:
             try:
-                async with self.services.db.transaction() as uow:
-                    change = await advance(
-                        uow,
-                        ref,
-                        status,
-                        actor=provider_actor(row.target),
-                        now=self.services.clock(),
-                        outcome=outcome,
-                        attempts=row.attempts,
-                    )
-                    if self.wake is not None:
-                        uow.after_commit(self.wake)
+                change = await advance(
+                    uow,
+                    ref,
+                    status,
+                    actor=provider_actor(row.target),
+                    now=self.services.clock(),
+                    outcome=outcome,
+                    attempts=row.attempts,
+                )
             except Conflict as exc:
-                # The provider contradicts its recorded final answer: the record stands, an operator looks.
+                # The provider contradicts its recorded final answer: the record stands (nothing was written),
+                # the delivery is over, and an operator looks.
                 log.error("provider contradicts its recorded answer", alert=True, error=exc.message_en)
-                return
-            if change.status.is_final:
-                return
-        # Parked, not failed: look again after the provider's own horizon (a callback usually comes first).
-        code, en, zh = (
-            ("awaiting_pull", "waiting for the provider to collect the job", "等待该单位拉取任务")
-            if pull
-            else (
-                "awaiting_result",
-                "accepted; waiting for the provider's result",
-                "已受理，等待该单位办理结果",
-            )
-        )
-        raise PartyUnavailable(
-            row.target, code, en, message_zh=f"{row.target}：{zh}", retry_after=outcome.check_after_seconds
-        )
+                final = True
+            else:
+                final = change.status.is_final
+            parked = None if final else _parked(row.target, pull, outcome)
+            if settlement is not None:
+                await settlement.write(uow, parked)
+            if self.wake is not None:
+                uow.after_commit(self.wake)
+        if parked is not None:
+            raise parked
+
+
+def _parked(target: str, pull: bool, outcome: UtilityOutcome) -> PartyUnavailable:
+    """Parked, not failed: look again after the provider's own horizon (a callback usually comes first)."""
+    code, en, zh = (
+        ("awaiting_pull", "waiting for the provider to collect the job", "等待该单位拉取任务")
+        if pull
+        else ("awaiting_result", "accepted; waiting for the provider's result", "已受理，等待该单位办理结果")
+    )
+    return PartyUnavailable(
+        target, code, en, message_zh=f"{target}：{zh}", retry_after=outcome.check_after_seconds
+    )

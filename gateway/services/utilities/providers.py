@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from gateway.db.outbox import mark_delivered
+from gateway.db.outbox import mark_delivered, row_of
+from gateway.db.prepared import Prepared
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.db.tables.utilities import UtilityJobStatus
 from gateway.db.uow import UnitOfWork
@@ -32,6 +33,14 @@ from gateway.services.utilities.state import JOBS, OUTBOX, Change, JobRef, advan
 # Open rows: written or parked (pending), or being delivered right now (in flight).
 _OPEN = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
 Finish = Callable[[UnitOfWork, "AcknowledgementResult"], Awaitable[None]]
+# Built once, run on the driver in the caller's transaction (gateway.db.prepared): every fetch and ack reads it.
+_OWN_ROW = Prepared(
+    select(OUTBOX).where(
+        OUTBOX.c.id == bindparam("p_id"),
+        OUTBOX.c.job == effects.UTILITY_TRANSFER,
+        OUTBOX.c.target == bindparam("p_provider"),
+    )
+)
 
 
 class OpenJob(BaseModel):
@@ -120,24 +129,19 @@ async def open_jobs(ctx: ServiceContext, provider: str, *, limit: int = 50, offs
     return OpenJobs(items=items, limit=limit, offset=offset)
 
 
-async def _own_row(uow_or_conn: Any, provider: str, job_id: str) -> OutboxRow:
-    found = (
-        await uow_or_conn.execute(
-            select(OUTBOX).where(
-                OUTBOX.c.id == job_id, OUTBOX.c.job == effects.UTILITY_TRANSFER, OUTBOX.c.target == provider
-            )
-        )
-    ).one_or_none()
-    if found is None:
+async def _own_row(uow: UnitOfWork, provider: str, job_id: str) -> OutboxRow:
+    conn = await uow.session.connection()
+    found = await _OWN_ROW.fetch(conn, {"p_id": job_id, "p_provider": provider})
+    if not found:
         # Another provider's job answers exactly like a missing one: existence does not leak.
         raise NotFound(f"utility job {job_id} not found", f"未找到过户任务 {job_id}")
-    return OutboxRow(**found._mapping)
+    return row_of(found[0])
 
 
 async def fetch_job(ctx: ServiceContext, provider: str, job_id: str) -> FetchedJob:
     """The job with the people's details, for its own provider; the first fetch marks it delivered."""
     async with ctx.db.transaction() as uow:
-        row = await _own_row(await uow.session.connection(), provider, job_id)
+        row = await _own_row(uow, provider, job_id)
         ref = JobRef.of(row)
         change = await advance(
             uow,
@@ -164,7 +168,7 @@ async def acknowledge(
     transaction (the HTTP layer stores its idempotent response there, next to the effect)."""
     outcome = answer.outcome()
     async with ctx.db.transaction() as uow:
-        row = await _own_row(await uow.session.connection(), provider, job_id)
+        row = await _own_row(uow, provider, job_id)
         ref = JobRef.of(row)
         change: Change = await advance(
             uow,

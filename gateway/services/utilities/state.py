@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow
 from gateway.db.tables.infra import OutboxRow
 from gateway.db.tables.utilities import UtilityJobRow, UtilityJobStatus
@@ -40,6 +41,35 @@ _RANK = {
     UtilityJobStatus.DONE: 3,
     UtilityJobStatus.REJECTED: 3,
 }
+
+# Built once and run on the driver inside the caller's transaction (gateway.db.prepared): every answer of every
+# job goes through `advance`. The INSERT and UPDATE write the columns they are given (compiled per set).
+_FIRST_ANSWER = {
+    "postgresql": Prepared(
+        postgresql.insert(JOBS).on_conflict_do_nothing(index_elements=["id"]).returning(JOBS.c.id)
+    ),
+    "sqlite": Prepared(
+        sqlite.insert(JOBS).on_conflict_do_nothing(index_elements=["id"]).returning(JOBS.c.id)
+    ),
+}
+_LOCK_JOB = Prepared(select(JOBS.c.status).where(JOBS.c.id == bindparam("p_id")).with_for_update())
+_MOVE_JOB = Prepared(update(JOBS).where(JOBS.c.id == bindparam("p_id")))
+_LOCK_CASE = Prepared(select(func.pg_advisory_xact_lock(bindparam("p_ns"), bindparam("p_key"))))
+_EXPECTED = (
+    select(func.count())
+    .select_from(OUTBOX)
+    .where(OUTBOX.c.case_id == bindparam("p_case"), OUTBOX.c.job == effects.UTILITY_TRANSFER)
+    .scalar_subquery()
+)
+_DONE = (
+    select(func.count())
+    .select_from(JOBS)
+    .where(JOBS.c.case_id == bindparam("p_case"), JOBS.c.status == UtilityJobStatus.DONE.value)
+    .scalar_subquery()
+)
+_COUNTS = Prepared(select(_EXPECTED.label("expected"), _DONE.label("done")))
+_SERVICES = Prepared(select(JOBS.c.service).where(JOBS.c.case_id == bindparam("p_case")))
+_BANK = Prepared(select(CASES.c.submitted_by).where(CASES.c.id == bindparam("p_case")))
 
 
 @dataclass(frozen=True)
@@ -89,13 +119,7 @@ async def lock_case(uow: UnitOfWork, case_id: str) -> None:
     conn = await uow.session.connection()
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(case_id.encode()) - (1 << 31)  # into int4
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": key}
-        )
-
-
-def _insert(dialect: str) -> Any:
-    return postgresql.insert(JOBS) if dialect == "postgresql" else sqlite.insert(JOBS)
+        await _LOCK_CASE.fetch(conn, {"p_ns": _LOCK_NAMESPACE, "p_key": key})
 
 
 async def advance(
@@ -129,30 +153,27 @@ async def advance(
             provider_reference=outcome.provider_reference,
             answered_at=now,
         )
-    first = (
-        await conn.execute(
-            _insert(conn.dialect.name)
-            .values(
-                id=job.id,
-                case_id=job.case_id,
-                provider=job.provider,
-                service=job.service.value,
-                unit_code=job.unit_code,
-                account_no=job.account_no,
-                created_at=now,
-                **{"attempts": 0, "message": "", "provider_code": "", "provider_reference": "", **answer},
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(JOBS.c.id)
-        )
-    ).first()
-    if first is not None:
+    first = await _FIRST_ANSWER[conn.dialect.name].fetch(
+        conn,
+        {
+            "id": job.id,
+            "case_id": job.case_id,
+            "provider": job.provider,
+            "service": job.service.value,
+            "unit_code": job.unit_code,
+            "account_no": job.account_no,
+            "created_at": now,
+            "attempts": 0,
+            "message": "",
+            "provider_code": "",
+            "provider_reference": "",
+            **answer,
+        },
+    )
+    if first:
         before, target = None, status
     else:
-        current = (
-            await conn.execute(select(JOBS.c.status).where(JOBS.c.id == job.id).with_for_update())
-        ).scalar_one()
-        before = UtilityJobStatus(current)
+        before = UtilityJobStatus((await _LOCK_JOB.fetch(conn, {"p_id": job.id}))[0]["status"])
         if before.is_final:
             if status.is_final and status is not before:
                 raise Conflict(
@@ -162,10 +183,10 @@ async def advance(
             return Change(before, changed=False)
         target = status if _RANK[status] > _RANK[before] else before
         if target is status:
-            await conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(**answer))
+            await _MOVE_JOB.execute(conn, {"p_id": job.id, **answer})
         elif attempts is not None or fetched:
             keep = {k: v for k, v in answer.items() if k in ("attempts", "fetched_at")}
-            await conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(**keep, updated_at=now))
+            await _MOVE_JOB.execute(conn, {"p_id": job.id, **keep, "updated_at": now})
     changed = target is not before
     if changed and target.is_final:
         await _tell_bank(uow, job, target, outcome, actor)
@@ -194,24 +215,12 @@ async def _tell_bank(
         return
     await lock_case(uow, job.case_id)
     conn = await uow.session.connection()
-    expected = (
-        select(func.count())
-        .select_from(OUTBOX)
-        .where(OUTBOX.c.case_id == job.case_id, OUTBOX.c.job == effects.UTILITY_TRANSFER)
-        .scalar_subquery()
-    )
-    done = (
-        select(func.count())
-        .select_from(JOBS)
-        .where(JOBS.c.case_id == job.case_id, JOBS.c.status == UtilityJobStatus.DONE.value)
-        .scalar_subquery()
-    )
-    counted = (await conn.execute(select(expected, done))).one()
-    if counted[0] != counted[1]:
+    # After the lock, in a statement of its own: it sees the commit of whoever held the lock before us.
+    counted = (await _COUNTS.fetch(conn, {"p_case": job.case_id}))[0]
+    if counted["expected"] != counted["done"]:
         return
     services = sorted(
-        UtilityService(s)
-        for s in (await conn.execute(select(JOBS.c.service).where(JOBS.c.case_id == job.case_id))).scalars()
+        UtilityService(r["service"]) for r in await _SERVICES.fetch(conn, {"p_case": job.case_id})
     )
     names_zh = "、".join(s.label_zh for s in services)
     await _notice(
@@ -236,7 +245,8 @@ async def _notice(
         details=details,
     )
     conn = await uow.session.connection()
-    bank = (await conn.execute(select(CASES.c.submitted_by).where(CASES.c.id == job.case_id))).scalar()
+    found = await _BANK.fetch(conn, {"p_case": job.case_id})
+    bank = found[0]["submitted_by"] if found else None
     if bank is None:
         log.warning("utility job of an unknown case: the bank cannot be told", case_id=job.case_id)
         return
