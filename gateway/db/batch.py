@@ -36,8 +36,15 @@ def _columns(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str
     """The columns written (the rows' keys and every column with a Python-side default, as a plain INSERT
     would write it), and the defaults to fill in."""
     keys = tuple(rows[0])
-    if any(tuple(row) != keys for row in rows[1:]):
-        raise ValueError(f"rows for {table.name} differ in their columns")
+    for row in rows[1:]:
+        if tuple(row) != keys:
+            raise ValueError(f"rows for {table.name} differ in their columns")
+    return _with_defaults(table, keys)
+
+
+@lru_cache(maxsize=256)
+def _with_defaults(table: Table, keys: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    # Per shape, once: every submission writes the same few shapes. The dict is only read.
     defaults: dict[str, Any] = {}
     for column in table.c:
         if column.key in keys or column.default is None:
@@ -72,5 +79,8 @@ def combined_statement(
         columns, defaults = _columns(table, rows)
         shape.append((table, columns))
         for column in columns:
-            params[f"w{i}_{column}"] = [row.get(column, defaults.get(column)) for row in rows]
+            if column in defaults:
+                params[f"w{i}_{column}"] = [defaults[column]] * len(rows)
+            else:
+                params[f"w{i}_{column}"] = [row[column] for row in rows]
     return _statement(tuple(shape), guard), params
