@@ -92,17 +92,19 @@ class Database:
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """A unit of work: commit on success (audit records and outbox rows included), roll back on any
         exception, then run the after-commit callbacks."""
-        session = AsyncSession(self.engine, expire_on_commit=False)
-        uow = UnitOfWork(session, self.dialect)
-        try:
-            yield uow
-            await uow._before_commit()
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-        finally:
-            await session.close()
+        async with self.engine.connect() as conn:
+            transaction = await conn.begin()
+            uow = UnitOfWork(conn, self.dialect)
+            try:
+                yield uow
+                await uow._before_commit()
+                await transaction.commit()
+            except BaseException:
+                if transaction.is_active:  # a failed ORM flush has already rolled it back
+                    await transaction.rollback()
+                raise
+            finally:
+                await uow._close()
         await uow._after_commit_callbacks()
 
     async def migrate(self) -> None:

@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import Insert, Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,18 +43,33 @@ class _Guard:
 
 
 class UnitOfWork:
-    """Handed out by `Database.transaction()`. Use `session` for your own rows; `insert()`, `audit()`,
-    `outbox()` and `update_one()` queue writes that run at commit, in the same transaction — on PostgreSQL
-    as one statement (gateway.db.batch), so a use case's writes cost one round trip."""
+    """Handed out by `Database.transaction()`. Use `connection` (Core statements) or `session` (ORM) for your
+    own rows; `insert()`, `audit()`, `outbox()` and `update_one()` queue writes that run at commit, in the
+    same transaction — on PostgreSQL as one statement (gateway.db.batch), so a use case's writes cost one
+    round trip."""
 
-    def __init__(self, session: AsyncSession, dialect: Literal["sqlite", "postgresql"]) -> None:
-        self.session = session
+    def __init__(self, connection: AsyncConnection, dialect: Literal["sqlite", "postgresql"]) -> None:
+        self.connection = connection
         self._dialect = dialect
+        self._session: AsyncSession | None = None
         self._inserts: list[tuple[Table, list[dict[str, Any]]]] = []
         self._audit: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
         self._guard: _Guard | None = None
         self._callbacks: list[Callable[[], Awaitable[None] | None]] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        """An ORM session in this transaction, made on first use: most use cases never need one, and making,
+        committing and closing one cost as much CPU as a statement (the hot paths use `connection`)."""
+        if self._session is None:
+            # Joins the connection's transaction: its commit and close leave that transaction alone.
+            self._session = AsyncSession(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Queue rows for `table` (all with the same keys), written at commit in the order queued, before the
@@ -131,8 +147,9 @@ class UnitOfWork:
         self._callbacks.append(callback)
 
     async def _before_commit(self) -> None:
-        await self.session.flush()
-        conn = await self.session.connection()
+        if self._session is not None:
+            await self._session.flush()
+        conn = self.connection
         writes: list[Write] = [
             *self._inserts,
             (_OUTBOX, self._outbox),

@@ -57,7 +57,7 @@ class ServiceContext:
         async with self.db.transaction() as uow:
             if self.wake is not None:
                 uow.after_commit(self.wake)
-            yield uow, Store(uow.session, self.protector, self.db.dialect, uow)
+            yield uow, Store(None, self.protector, self.db.dialect, uow)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Store]:

@@ -70,12 +70,16 @@ class Store(CertificateRecords):
 
     def __init__(
         self,
-        session: AsyncSession,
+        session: AsyncSession | None,
         protector: PersonalDataProtector,
         dialect: str,
         uow: UnitOfWork | None = None,
     ) -> None:
-        self.session = session
+        """`session` for reading; with a unit of work, None: its connection serves the hot paths and its
+        session is made only if a method needs the ORM."""
+        if session is None and uow is None:
+            raise ValueError("a Store needs a session or a unit of work")
+        self._session = session
         self.protector = protector
         self.dialect = dialect
         # New cases and materials are queued on the unit of work (written at commit, with its outbox and
@@ -112,9 +116,16 @@ class Store(CertificateRecords):
             update(UNIT).where(UNIT.c.unit_code == unit.unit_code).values(facts=unit.model_dump(mode="json"))
         )
 
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            assert self.uow is not None
+            self._session = self.uow.session
+        return self._session
+
     async def _connection(self) -> AsyncConnection:
         if self._conn is None:
-            self._conn = await self.session.connection()
+            self._conn = self.uow.connection if self.uow is not None else await self.session.connection()
         return self._conn
 
     async def view(self, unit: Unit) -> RegisterView:

@@ -19,8 +19,11 @@ COUNTER = cast(Table, NumberCounterRow.__table__)  # type: ignore[attr-defined]
 class CertificateRecords:
     """Part of `Store`: the certificate table, inside the caller's transaction."""
 
-    session: AsyncSession
     dialect: str
+
+    @property
+    def session(self) -> AsyncSession:  # Store's
+        raise NotImplementedError
 
     async def next_number(self, registry_code: str, year: int, kind: str) -> int:
         """The next sequence number, atomically: an upsert that increments and returns the counter.
