@@ -10,6 +10,10 @@ import socket
 import uuid
 from typing import TYPE_CHECKING, Protocol
 
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+
 from gateway.db import Database
 from gateway.db.outbox import claim_due
 from gateway.db.tables.infra import OutboxRow
@@ -25,6 +29,24 @@ __all__ = ["DELIVER_FUNCTION", "ArqDispatcher", "Dispatcher", "EmbeddedDispatche
 log = get_logger("gateway.jobs.dispatch")
 # The one arq function name; the outbox row's `job` picks the handler inside it.
 DELIVER_FUNCTION = "deliver"
+
+# `ArqRedis.enqueue_job` for a whole claimed batch in one round trip: for each job, exactly what arq does
+# (skip an id whose job or result key exists; else the pickled job with its expiry, and the id in the queue at
+# its score), atomically per script run where arq uses WATCH/MULTI. KEYS: the queue, then each job's job and
+# result keys; ARGV: the expiry (ms), then each job's id, score and serialised job. Returns the refused ids.
+_ENQUEUE_BATCH = """
+local refused = {}
+for i = 1, (#KEYS - 1) / 2 do
+    local id, score, job = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
+    if redis.call('EXISTS', KEYS[2 * i], KEYS[2 * i + 1]) == 0 then
+        redis.call('PSETEX', KEYS[2 * i], ARGV[1], job)
+        redis.call('ZADD', KEYS[1], score, id)
+    else
+        refused[#refused + 1] = id
+    end
+end
+return refused
+"""
 
 
 def job_id(row: OutboxRow) -> str:
@@ -164,22 +186,36 @@ class ArqDispatcher(_Loop):
         # Back-pressure: rows stay pending in the database rather than queued in Redis, so `claimed_at`
         # stays close to when a worker starts them and the sweeper's stale rule stays meaningful.
         self.max_queued = max_queued
+        self._script = pool.register_script(_ENQUEUE_BATCH)
 
     async def dispatch_once(self) -> bool:
         room = self.max_queued - int(await self.pool.zcard(self.queue_name))
         if room <= 0:
             return False
         rows = await claim_due(self.db, self.claim_token(), room)
-        for row in rows:
-            job = await self.pool.enqueue_job(
-                DELIVER_FUNCTION,
-                row.id,
-                row.attempts,
-                row.claimed_by,
-                _job_id=job_id(row),
-                _queue_name=self.queue_name,
-            )
-            if job is None:
-                # arq refused the id: a job for this very attempt already exists, so it is queued. Fine.
-                log.warning("arq job already exists", delivery_id=row.id, job_id=job_id(row))
+        if rows:
+            await self._enqueue(rows)
         return len(rows) == room
+
+    async def _enqueue(self, rows: list[OutboxRow]) -> None:
+        """Enqueue the claimed rows as arq jobs, as `enqueue_job` would one by one, in one round trip."""
+        now = timestamp_ms()
+        keys: list[str] = [self.queue_name]
+        args: list[str | int | bytes] = [self.pool.expires_extra_ms]
+        for row in rows:
+            jid = job_id(row)
+            job = serialize_job(
+                DELIVER_FUNCTION,
+                (row.id, row.attempts, row.claimed_by),
+                {},
+                None,
+                now,
+                serializer=self.pool.job_serializer,
+            )
+            keys += [job_key_prefix + jid, result_key_prefix + jid]
+            args += [jid, now, job]
+        refused = await self._script(keys=keys, args=args)
+        for refused_id in refused:
+            jid = refused_id.decode() if isinstance(refused_id, bytes) else str(refused_id)
+            # arq refused the id: a job for this very attempt already exists, so it is queued. Fine.
+            log.warning("arq job already exists", delivery_id=jid.partition(":")[0], job_id=jid)
