@@ -84,7 +84,9 @@ class UtilityServer(PartyServer):
                 assert isinstance(early, web.Response)
                 return early
             try:
-                delivery_id = await certs.verify_webhook_async(self._webhook_keys, request.headers, body)
+                # In place, like the gateway's own checks: ~0.35 ms of SM2, which the hop to the crypto pool and
+                # back would cost again (the providers' bodies are small).
+                delivery_id = certs.verify_webhook(self._webhook_keys, request.headers, body)
                 parsed: Any = json.loads(body)
             except AuthenticationError as exc:
                 self.requests_refused += 1
