@@ -163,15 +163,15 @@ async def requeue_stale(db: Database | UnitOfWork, *, claimed_before: datetime) 
         .returning(_OUTBOX.c.id)
     )
     if isinstance(db, UnitOfWork):
-        conn = await db.session.connection()
+        conn = db.connection
         return len((await conn.execute(stmt)).all())
     async with db.transaction() as uow:
-        conn = await uow.session.connection()
+        conn = uow.connection
         return len((await conn.execute(stmt)).all())
 
 
 async def _settle(db: Database | UnitOfWork, statement: Prepared, params: dict[str, Any]) -> int:
     """Run a settling UPDATE in the caller's unit of work, or alone (one statement is atomic by itself)."""
     if isinstance(db, UnitOfWork):
-        return await statement.execute(await db.session.connection(), params)
+        return await statement.execute(db.connection, params)
     return await statement.execute_alone(db, params)

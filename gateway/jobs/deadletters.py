@@ -36,7 +36,7 @@ async def replay_dead(db: Database, row_id: str, *, actor: str) -> OutboxRow:
     The row keeps its id, so the receiver still dedupes if the effect had in fact happened.
     """
     async with db.transaction() as uow:
-        conn = await uow.session.connection()
+        conn = uow.connection
         replayed = (
             await conn.execute(
                 update(_OUTBOX)

@@ -80,7 +80,7 @@ class Sweeper:
         for row in lost:
             # Conditional on the claim we looked at: a row settled or re-claimed meanwhile is left alone.
             async with self.db.transaction() as uow:
-                conn = await uow.session.connection()
+                conn = uow.connection
                 result = await conn.execute(
                     update(_OUTBOX)
                     .where(_OUTBOX.c.id == row.id, _OUTBOX.c.status == OutboxStatus.IN_FLIGHT.value)

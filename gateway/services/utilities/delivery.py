@@ -5,6 +5,10 @@ a pull provider has yet to collect it) → recorded, and the row is parked: the 
 PartyUnavailable with `retry_after` = when to look again, so the dispatcher does not spin; the provider's
 acknowledgement settles the row as delivered meanwhile (see `providers.acknowledge`). A row whose schedule
 runs out is dead-lettered with its reason ("never collected", "HTTP 503", …) and may be replayed.
+
+Run by a DeliveryRunner, the answer and the row's outcome (delivered, or parked on the retry schedule) are
+written in one transaction through the attempt's Settlement: one commit per delivery instead of two, and no
+moment at which the answer is recorded but the row still in flight.
 """
 
 from __future__ import annotations

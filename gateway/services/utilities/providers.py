@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 
 from gateway.db.outbox import mark_delivered, row_of
 from gateway.db.prepared import Prepared
@@ -31,9 +31,22 @@ from gateway.services.utilities.delivery import provider_actor, transfer_job
 from gateway.services.utilities.state import JOBS, OUTBOX, Change, JobRef, advance, status_of
 
 # Open rows: written or parked (pending), or being delivered right now (in flight).
-_OPEN = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
+_OPEN = or_(OUTBOX.c.status == OutboxStatus.PENDING.value, OUTBOX.c.status == OutboxStatus.IN_FLIGHT.value)
 Finish = Callable[[UnitOfWork, "AcknowledgementResult"], Awaitable[None]]
-# Built once, run on the driver in the caller's transaction (gateway.db.prepared): every fetch and ack reads it.
+# Built once and run on the driver (gateway.db.prepared): every poll lists, every fetch and ack reads its row.
+_OPEN_JOBS = Prepared(
+    select(
+        OUTBOX.c.id,
+        OUTBOX.c.payload["service"].as_string().label("service"),
+        OUTBOX.c.created_at,
+        JOBS.c.status,
+    )
+    .select_from(OUTBOX.outerjoin(JOBS, JOBS.c.id == OUTBOX.c.id))
+    .where(OUTBOX.c.job == effects.UTILITY_TRANSFER, OUTBOX.c.target == bindparam("p_provider"), _OPEN)
+    .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
+    .limit(bindparam("p_limit"))
+    .offset(bindparam("p_offset"))
+)
 _OWN_ROW = Prepared(
     select(OUTBOX).where(
         OUTBOX.c.id == bindparam("p_id"),
@@ -102,35 +115,27 @@ class AcknowledgementResult(BaseModel):
 
 async def open_jobs(ctx: ServiceContext, provider: str, *, limit: int = 50, offset: int = 0) -> OpenJobs:
     """The provider's jobs still waiting for its answer, oldest first."""
-    stmt = (
-        select(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.created_at, JOBS.c.status)
-        .select_from(OUTBOX.outerjoin(JOBS, JOBS.c.id == OUTBOX.c.id))
-        .where(
-            OUTBOX.c.job == effects.UTILITY_TRANSFER,
-            OUTBOX.c.target == provider,
-            OUTBOX.c.status.in_(_OPEN),
-        )
-        .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    async with ctx.db.session() as session:
-        rows = (await (await session.connection()).execute(stmt)).all()
+    params = {"p_provider": provider, "p_limit": limit, "p_offset": offset}
+    if ctx.db.dialect == "postgresql":
+        rows = await _OPEN_JOBS.fetch_alone(ctx.db, params)  # one statement, one round trip
+    else:  # SQLite: a read transaction (DEFERRED), never a writer's lock
+        async with ctx.db.session() as session:
+            rows = await _OPEN_JOBS.fetch(await session.connection(), params)
     items = [
         OpenJob(
-            id=r.id,
-            service=r.payload["service"],
-            status=r.status or UtilityJobStatus.PENDING,
-            created_at=r.created_at,
+            id=r["id"],
+            service=r["service"],
+            status=r["status"] or UtilityJobStatus.PENDING,
+            created_at=r["created_at"],
         )
         for r in rows
-        if not (r.status and UtilityJobStatus(r.status).is_final)
+        if not (r["status"] and UtilityJobStatus(r["status"]).is_final)
     ]
     return OpenJobs(items=items, limit=limit, offset=offset)
 
 
 async def _own_row(uow: UnitOfWork, provider: str, job_id: str) -> OutboxRow:
-    conn = await uow.session.connection()
+    conn = uow.connection
     found = await _OWN_ROW.fetch(conn, {"p_id": job_id, "p_provider": provider})
     if not found:
         # Another provider's job answers exactly like a missing one: existence does not leak.

@@ -116,7 +116,7 @@ async def lock_case(uow: UnitOfWork, case_id: str) -> None:
     """Serialise the "is every job of the case done?" check (SQLite: BEGIN IMMEDIATE already does).
 
     Taken after the job's own row is written: whoever takes it second sees the first one's commit."""
-    conn = await uow.session.connection()
+    conn = uow.connection
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(case_id.encode()) - (1 << 31)  # into int4
         await _LOCK_CASE.fetch(conn, {"p_ns": _LOCK_NAMESPACE, "p_key": key})
@@ -139,7 +139,7 @@ async def advance(
     and a provider's acknowledgement never both win. The caller commits: the bank's notice and its audit
     record go out in the same transaction as the state that caused them.
     """
-    conn = await uow.session.connection()
+    conn = uow.connection
     answer: dict[str, Any] = {"status": status.value, "updated_at": now}
     if attempts is not None:
         answer["attempts"] = attempts
@@ -214,7 +214,7 @@ async def _tell_bank(
         await _notice(uow, job, CaseEvent.UTILITY_NEEDS_CITIZEN, zh, en, actor, details)
         return
     await lock_case(uow, job.case_id)
-    conn = await uow.session.connection()
+    conn = uow.connection
     # After the lock, in a statement of its own: it sees the commit of whoever held the lock before us.
     counted = (await _COUNTS.fetch(conn, {"p_case": job.case_id}))[0]
     if counted["expected"] != counted["done"]:
@@ -244,7 +244,7 @@ async def _notice(
         case_id=job.case_id,
         details=details,
     )
-    conn = await uow.session.connection()
+    conn = uow.connection
     found = await _BANK.fetch(conn, {"p_case": job.case_id})
     bank = found[0]["submitted_by"] if found else None
     if bank is None:
