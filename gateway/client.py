@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from certs import SM2PrivateKey, SM2PublicKey, sign_async, verify_response
+from certs import SM2PrivateKey, SM2PublicKey, verify_response
 from certs.request_signing import canonical_request, new_nonce
 
 __all__ = ["BackofficeClient", "GatewayClient", "Reply"]
@@ -64,7 +64,9 @@ class GatewayClient:
     ) -> Reply:
         timestamp, nonce = int(time.time()), new_nonce()
         signed = canonical_request(method.upper(), path_qs, timestamp, nonce, self.party, body)
-        signature = await sign_async(self.key, signed)
+        # In place, as the gateway signs its responses: the signed lines are short (the body enters as its
+        # SM3), and the hop to the crypto pool and back cost as much CPU as the SM2 itself (~0.35 ms).
+        signature = self.key.sign(signed)
         sent = {
             "X-GW-Party": self.party,
             "X-GW-Timestamp": str(timestamp),
