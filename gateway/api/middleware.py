@@ -156,15 +156,21 @@ async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
     fingerprint = sm3_hex(b"%s\n%s\n%s" % (request.method.encode(), request.raw_path.encode(), body))
     outcome = await store.claim(request[PARTICIPANT].code, key, fingerprint)
     if isinstance(outcome, StoredResponse):
-        return web.Response(
-            status=outcome.status,
-            body=outcome.body,
-            headers={"Content-Type": outcome.content_type, "Idempotent-Replayed": "true"},
-        )
+        return _replayed(outcome)
     request[IDEMPOTENCY] = outcome
     try:
         response = await handler(request)
-    except BaseException:
+    except Exception:
+        if outcome.completed:
+            raise
+        await _release(store, outcome)
+        # Another request may have completed this key first (a repeat that ran again, the claim having
+        # been lost): the client gets that stored response, not this run's error.
+        stored = await store.completed_elsewhere(outcome)
+        if stored is None:
+            raise
+        return _replayed(stored)
+    except BaseException:  # cancelled: free the key, nothing more
         if not outcome.completed:
             await _release(store, outcome)
         raise
@@ -178,6 +184,14 @@ async def idempotency(request: web.Request, handler: Any) -> web.StreamResponse:
     else:
         await _release(store, outcome)
     return response
+
+
+def _replayed(stored: StoredResponse) -> web.Response:
+    return web.Response(
+        status=stored.status,
+        body=stored.body,
+        headers={"Content-Type": stored.content_type, "Idempotent-Replayed": "true"},
+    )
 
 
 async def _release(store: IdempotencyStore, claim: IdempotencyClaim) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from certs import RequestVerifier, SM2PrivateKey
 from gateway.bootstrap import Container
-from gateway.security.idempotency import IdempotencyStore
+from gateway.security.idempotency import IdempotencyStore, RedisIdempotencyStore
 from gateway.security.users import UserDirectory
 from gateway.settings import ApiSettings
 
@@ -37,14 +38,20 @@ class ApiState:
                 skew_seconds=container.settings.request_skew_seconds,
                 clock=container.clock,
             ),
-            idempotency=IdempotencyStore(
-                container.database,
-                lease_seconds=api.idempotency_lease_seconds,
-                retention=timedelta(hours=api.idempotency_retention_hours),
-                clock=now,
-            ),
+            idempotency=_idempotency_store(container, now),
             users=UserDirectory(
                 container.database, token_ttl=timedelta(minutes=api.token_ttl_minutes), clock=now
             ),
             registry_key=container.registry_key,
         )
+
+
+def _idempotency_store(container: Container, now: Callable[[], datetime]) -> IdempotencyStore:
+    """Claims in Redis when the gateway has it (one cheap round trip per POST), else in the database."""
+    api = container.settings.api
+    lease, retention = api.idempotency_lease_seconds, timedelta(hours=api.idempotency_retention_hours)
+    if container.redis is not None:
+        return RedisIdempotencyStore(
+            container.database, container.redis, lease_seconds=lease, retention=retention, clock=now
+        )
+    return IdempotencyStore(container.database, lease_seconds=lease, retention=retention, clock=now)

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.dml import Insert, Update
 
 from gateway.db.prepared import Prepared
 
@@ -56,7 +56,7 @@ def _with_defaults(table: Table, keys: tuple[str, ...]) -> tuple[tuple[str, ...]
 
 
 @lru_cache(maxsize=128)
-def _statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], guard: Update | None) -> Prepared:
+def _statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], guard: Update | Insert | None) -> Prepared:
     ctes = []
     for i, (table, columns) in enumerate(shape):
         # One dimension: a JSON value that is itself a list is one element, not a nested array.
@@ -70,7 +70,9 @@ def _statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], guard: Update |
 
 
 def combined_statement(
-    writes: Sequence[Write], guard: Update | None = None, guard_params: Mapping[str, Any] | None = None
+    writes: Sequence[Write],
+    guard: Update | Insert | None = None,
+    guard_params: Mapping[str, Any] | None = None,
 ) -> tuple[Prepared, dict[str, Any]]:
     """The one statement for `writes` (and `guard`, whose rowcount the result then carries), and its
     parameters. PostgreSQL only."""

@@ -37,7 +37,7 @@ def _insert(table: Table) -> Insert:
 
 @dataclass(frozen=True)
 class _Guard:
-    statement: Update
+    statement: Update | Insert
     params: Mapping[str, Any]
     error: Callable[[], Exception]
 
@@ -82,11 +82,11 @@ class UnitOfWork:
             self._inserts.append((table, [dict(row) for row in rows]))
 
     def update_one(
-        self, statement: Update, params: Mapping[str, Any], error: Callable[[], Exception]
+        self, statement: Update | Insert, params: Mapping[str, Any], error: Callable[[], Exception]
     ) -> None:
-        """Queue an UPDATE that must change exactly one row, run at commit after the queued rows; if it
-        changes none, `error()` is raised there and everything rolls back (e.g. an idempotency key that is
-        no longer this request's). One per unit of work."""
+        """Queue an UPDATE (or INSERT … ON CONFLICT DO NOTHING) that must change exactly one row, run at
+        commit after the queued rows; if it changes none, `error()` is raised there and everything rolls
+        back (e.g. an idempotency key that is no longer this request's). One per unit of work."""
         if self._guard is not None:
             raise RuntimeError("a unit of work takes one update_one()")
         self._guard = _Guard(statement, dict(params), error)

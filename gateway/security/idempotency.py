@@ -13,10 +13,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Update, and_, bindparam, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Insert, Update, and_, bindparam, delete, select, update
 
 from gateway.db import Database, UnitOfWork
 from gateway.db.prepared import Prepared
@@ -24,12 +23,16 @@ from gateway.db.tables.api import IdempotencyRecord
 from gateway.errors import BadRequest, Conflict, InputError
 from gateway.security.sql import insert_for
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 __all__ = [
     "IdempotencyClaim",
     "IdempotencyKeyInFlight",
     "IdempotencyKeyMissing",
     "IdempotencyKeyReused",
     "IdempotencyStore",
+    "RedisIdempotencyStore",
     "StoredResponse",
     "parse_idempotency_key",
 ]
@@ -86,6 +89,7 @@ class IdempotencyClaim:
     party: str
     key: str
     owner: str
+    fingerprint: str = ""
     completed: bool = field(default=False)
 
     async def complete(self, uow: UnitOfWork, status: int, body: bytes, content_type: str) -> None:
@@ -98,13 +102,27 @@ class IdempotencyClaim:
         uow.update_one(
             self.store.completion_statement,
             self.store.completion_params(self, status, body, content_type),
-            error=_taken_over,
+            error=self.store.completion_refused,
         )
 
         def mark_completed() -> None:
             self.completed = True
 
         uow.after_commit(mark_completed)
+
+
+def _reused() -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        "this Idempotency-Key was already used with a different request",
+        "该 Idempotency-Key 已用于内容不同的请求",
+    )
+
+
+def _in_flight() -> IdempotencyKeyInFlight:
+    return IdempotencyKeyInFlight(
+        "a request with this Idempotency-Key is still being processed",
+        "使用该 Idempotency-Key 的请求仍在处理中",
+    )
 
 
 def _taken_over() -> IdempotencyKeyInFlight:
@@ -149,6 +167,15 @@ class IdempotencyStore:
         self._complete_alone = Prepared(self._complete)
         self._release = Prepared(delete(_KEYS).where(still_ours))
 
+    def completion_refused(self) -> Exception:
+        """The error that rolls back a completion which is no longer this request's to make."""
+        return _taken_over()
+
+    async def completed_elsewhere(self, claim: IdempotencyClaim) -> StoredResponse | None:
+        """After the handler failed: the response another request stored under this key, if any (here a key
+        held by a claim cannot be completed by anyone else)."""
+        return None
+
     async def claim(self, party: str, key: str, fingerprint: str) -> IdempotencyClaim | StoredResponse:
         """Claim `key` for this request, or return the stored response of the request that completed it.
 
@@ -160,7 +187,7 @@ class IdempotencyStore:
         row: dict[str, object] = {"party": party, "key": key, "fingerprint": fingerprint, "state": IN_FLIGHT}
         row |= {"owner": owner, "lease_until": now + self.lease, "created_at": now}
         if await self._insert.execute_alone(self._db, row) == 1:
-            return IdempotencyClaim(self, party, key, owner)
+            return IdempotencyClaim(self, party, key, owner, fingerprint)
         rows = await self._select.fetch_alone(self._db, {"p_party": party, "p_key": key})
         if not rows:  # purged between our INSERT and SELECT: the caller simply retries
             raise IdempotencyKeyInFlight(
@@ -168,10 +195,7 @@ class IdempotencyStore:
             )
         found = rows[0]
         if found["fingerprint"] != fingerprint:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used with a different request",
-                "该 Idempotency-Key 已用于内容不同的请求",
-            )
+            raise _reused()
         if found["state"] == COMPLETED:
             return StoredResponse(found["status_code"], bytes(found["response_body"]), found["content_type"])
         if found["lease_until"] <= now:
@@ -182,14 +206,11 @@ class IdempotencyStore:
                 | {"new_lease": now + self.lease},
             )
             if taken == 1:
-                return IdempotencyClaim(self, party, key, owner)
-        raise IdempotencyKeyInFlight(
-            "a request with this Idempotency-Key is still being processed",
-            "使用该 Idempotency-Key 的请求仍在处理中",
-        )
+                return IdempotencyClaim(self, party, key, owner, fingerprint)
+        raise _in_flight()
 
     @property
-    def completion_statement(self) -> Update:
+    def completion_statement(self) -> Update | Insert:
         """The UPDATE that stores a response, if the claim is still the request's (built once)."""
         return self._complete
 
@@ -198,13 +219,6 @@ class IdempotencyStore:
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner}
         return params | {"status": status, "ctype": content_type, "body": body, "at": self._clock()}
-
-    async def store_response(
-        self, conn: AsyncConnection, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
-    ) -> bool:
-        """Turn `claim` into a stored response on `conn` (the handler's transaction); False if no longer ours."""
-        params = self.completion_params(claim, status, body, content_type)
-        return (await conn.execute(self._complete, params)).rowcount == 1
 
     async def complete_alone(
         self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
@@ -225,3 +239,133 @@ class IdempotencyStore:
         async with self._db.engine.begin() as conn:
             result = await conn.execute(delete(_KEYS).where(_KEYS.c.created_at < cutoff))
         return result.rowcount
+
+
+class _CompletedMeanwhile(Conflict):
+    """Raised at commit when another request completed the key first: the middleware replays its response."""
+
+    code = "idempotency_key_in_flight"
+
+
+# Delete the claim only if it is still this request's (its lease may have run out and a retry taken it).
+_RELEASE_IF_OURS = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisIdempotencyStore(IdempotencyStore):
+    """Claims in Redis, completed responses in the database — when the gateway has Redis.
+
+    The claim is `SET gw:idem:<party>:<key> <owner fingerprint> NX PX <lease>`: one Redis round trip
+    (~65 µs of CPU here) instead of an autocommitted INSERT on a pooled connection (~270 µs, and a commit
+    in PostgreSQL), on every state-changing request. The database stays the truth: the completed response
+    is INSERTed in the handler's own transaction, and the primary key (party, key) admits one. So if the
+    claim is lost (its lease ran out, Redis restarted) and a repeat runs the handler again, its INSERT finds
+    the completed row and its transaction rolls back, and the repeat gets the stored response — as it also
+    does when the handler fails instead (e.g. the case was already withdrawn by the first request).
+
+    A claim that is not released (the process died) frees itself when its lease ends.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        *,
+        lease_seconds: float = 60,
+        retention: timedelta = timedelta(hours=24),
+        clock: Callable[[], datetime] | None = None,
+        prefix: str = "gw:idem:",
+    ) -> None:
+        super().__init__(db, lease_seconds=lease_seconds, retention=retention, clock=clock)
+        self._redis = redis
+        self._prefix = prefix
+        self._release_if_ours = redis.register_script(_RELEASE_IF_OURS)
+        # Explicit binds (i_*), so the statement stays this INSERT whatever else the unit of work sends.
+        columns = (
+            "party",
+            "key",
+            "fingerprint",
+            "state",
+            "owner",
+            "lease_until",
+            "created_at",
+            "completed_at",
+            "status_code",
+            "content_type",
+            "response_body",
+        )
+        insert = insert_for(db.dialect, _KEYS).values({c: bindparam(f"i_{c}") for c in columns})
+        self._insert_completed: Insert = insert.on_conflict_do_nothing(index_elements=["party", "key"])
+        self._insert_completed_alone = Prepared(self._insert_completed)
+
+    def _name(self, party: str, key: str) -> str:
+        return f"{self._prefix}{party}:{key}"
+
+    async def claim(self, party: str, key: str, fingerprint: str) -> IdempotencyClaim | StoredResponse:
+        owner = secrets.token_hex(16)
+        mine = f"{owner} {fingerprint}"
+        lease_ms = int(self.lease.total_seconds() * 1000)
+        previous = await self._redis.set(self._name(party, key), mine, nx=True, px=lease_ms, get=True)
+        if previous is None:
+            return IdempotencyClaim(self, party, key, owner, fingerprint)
+        # Held: completed already (a repeat within the lease), or still running.
+        stored = await self._stored(party, key, fingerprint)
+        if stored is not None:
+            return stored
+        held_fingerprint = bytes(previous).decode().partition(" ")[2]
+        if held_fingerprint != fingerprint:
+            raise _reused()
+        raise _in_flight()
+
+    async def _stored(self, party: str, key: str, fingerprint: str) -> StoredResponse | None:
+        rows = await self._select.fetch_alone(self._db, {"p_party": party, "p_key": key})
+        if not rows or rows[0]["state"] != COMPLETED:
+            return None
+        found = rows[0]
+        if found["fingerprint"] != fingerprint:
+            raise _reused()
+        return StoredResponse(found["status_code"], bytes(found["response_body"]), found["content_type"])
+
+    def completion_refused(self) -> Exception:
+        return _CompletedMeanwhile(
+            "another request with this Idempotency-Key completed first",
+            "使用该 Idempotency-Key 的另一请求已先完成",
+        )
+
+    async def completed_elsewhere(self, claim: IdempotencyClaim) -> StoredResponse | None:
+        """The stored response of a request that completed this key before ours (raises 422 if that was
+        another request); None if nobody did."""
+        return await self._stored(claim.party, claim.key, claim.fingerprint)
+
+    @property
+    def completion_statement(self) -> Insert:
+        return self._insert_completed
+
+    def completion_params(
+        self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
+    ) -> dict[str, Any]:
+        now = self._clock()
+        row: dict[str, Any] = {"party": claim.party, "key": claim.key, "fingerprint": claim.fingerprint}
+        row |= {"state": COMPLETED, "owner": claim.owner, "lease_until": now, "created_at": now}
+        row |= {
+            "completed_at": now,
+            "status_code": status,
+            "content_type": content_type,
+            "response_body": body,
+        }
+        return {f"i_{column}": value for column, value in row.items()}
+
+    async def complete_alone(
+        self, claim: IdempotencyClaim, status: int, body: bytes, content_type: str
+    ) -> None:
+        # Stored unless another request stored its response first (the replay then gives that one).
+        params = self.completion_params(claim, status, body, content_type)
+        await self._insert_completed_alone.execute_alone(self._db, params)
+        claim.completed = True
+
+    async def release(self, claim: IdempotencyClaim) -> None:
+        await self._release_if_ours(
+            keys=[self._name(claim.party, claim.key)], args=[f"{claim.owner} {claim.fingerprint}"]
+        )

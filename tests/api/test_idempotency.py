@@ -9,16 +9,29 @@ from typing import Any
 
 import pytest
 
-from gateway.security.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
+from gateway.security.idempotency import (
+    IdempotencyClaim,
+    IdempotencyStore,
+    RedisIdempotencyStore,
+    StoredResponse,
+)
 from tests.api.demo_routes import SLOW_GATE, count_effects, routes
 from tests.api.support import SignedClient
 
 THINGS = "/api/v1/demo/things"
 
 
+@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.redis)])
+def claims(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Where keys are claimed: in the database (no Redis configured) or in Redis (RedisIdempotencyStore)."""
+    if request.param == "database":
+        return {}
+    return {"redis_url": request.getfixturevalue("redis_url")}
+
+
 @pytest.fixture
-async def signed(serve: Any, bank: Any) -> SignedClient:
-    return bank(await serve(routes))  # type: ignore[no-any-return]
+async def signed(serve: Any, bank: Any, claims: dict[str, Any]) -> SignedClient:
+    return bank(await serve(routes, **claims))  # type: ignore[no-any-return]
 
 
 async def test_missing_key_is_400_with_problem_json(signed: SignedClient, database: Any) -> None:
@@ -126,3 +139,80 @@ async def test_completed_keys_are_kept_24_hours_then_purged(database: Any) -> No
     assert isinstance(await store.claim("icbc-dg", "old", "a" * 64), StoredResponse)
     now[0] += timedelta(minutes=2)
     assert await store.purge_expired() == 1
+
+
+# --- claims in Redis: the database stays the truth ------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_a_repeat_whose_redis_claim_is_gone_gets_the_stored_response_and_no_new_effect(
+    serve: Any, bank: Any, redis_url: str, database: Any
+) -> None:
+    from redis.asyncio import Redis
+
+    signed = bank(await serve(routes, redis_url=redis_url))
+    first = await signed.post(THINGS, {"name": "抵押"}, idempotency_key="redis-lost-1")
+    redis = Redis.from_url(redis_url)
+    try:
+        assert await redis.exists("gw:idem:icbc-dg:redis-lost-1") == 1  # the claim, until its lease ends
+        await redis.flushdb()  # Redis restarted (it keeps nothing on disk), or the lease ran out
+    finally:
+        await redis.aclose()
+    again = await signed.post(THINGS, {"name": "抵押"}, idempotency_key="redis-lost-1")
+    # The handler ran again, but its stored response could not be written (the key is completed in the
+    # database): its transaction rolled back, and the client got the first response.
+    assert again.status == 201 and again.body == first.body
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await count_effects(database) == 1
+    other = await signed.post(THINGS, {"name": "另一个"}, idempotency_key="redis-lost-1")
+    assert other.status == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert await count_effects(database) == 1
+
+
+@pytest.mark.redis
+async def test_a_redis_claim_is_released_only_by_its_owner(database: Any, redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    store = RedisIdempotencyStore(database, redis, lease_seconds=60)
+    try:
+        held = await store.claim("icbc-dg", "k-owner", "f" * 64)
+        assert isinstance(held, IdempotencyClaim)
+        with pytest.raises(Exception, match="still being processed"):
+            await store.claim("icbc-dg", "k-owner", "f" * 64)
+        with pytest.raises(Exception, match="different request"):
+            await store.claim("icbc-dg", "k-owner", "e" * 64)
+        # A late release by a request that no longer holds the key leaves the holder's claim alone.
+        stranger = IdempotencyClaim(store, "icbc-dg", "k-owner", "0" * 32, "f" * 64)
+        await store.release(stranger)
+        with pytest.raises(Exception, match="still being processed"):
+            await store.claim("icbc-dg", "k-owner", "f" * 64)
+        await store.release(held)
+        assert isinstance(await store.claim("icbc-dg", "k-owner", "f" * 64), IdempotencyClaim)
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.redis
+async def test_a_redis_claim_frees_itself_when_its_lease_ends(database: Any, redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    store = RedisIdempotencyStore(database, redis, lease_seconds=0.2)
+    try:
+        stuck = await store.claim("icbc-dg", "crashed", "f" * 64)
+        assert isinstance(stuck, IdempotencyClaim)  # ... and the process dies here
+        await asyncio.sleep(0.3)
+        retry = await store.claim("icbc-dg", "crashed", "f" * 64)
+        assert isinstance(retry, IdempotencyClaim)
+        async with database.transaction() as uow:
+            await retry.complete(uow, 201, b'{"ok":1}', "application/json")
+        # The late original cannot store its result: its transaction rolls back.
+        with pytest.raises(Exception, match="completed first"):
+            async with database.transaction() as uow:
+                await stuck.complete(uow, 201, b"{}", "application/json")
+        assert await store.claim("icbc-dg", "crashed", "f" * 64) == StoredResponse(
+            201, b'{"ok":1}', "application/json"
+        )
+    finally:
+        await redis.aclose()
