@@ -16,6 +16,7 @@ from gateway.api.keys import CONTAINER
 from gateway.db import Database
 from gateway.db.outbox import claim_due
 from gateway.db.tables.infra import AuditRecord, OutboxRow
+from gateway.errors import PartyError
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.jobs.runner import DeliveryRunner, Outcome
@@ -181,3 +182,86 @@ async def wait_for(fetch: Any, done: Any, within: float = 10) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting; last value {value!r}")
         await asyncio.sleep(0.05)
+
+
+# --- a handler that records the party's answer and settles the row in the same transaction --------------
+
+RECORDED_JOB = "test.recorded"
+
+
+def recording_runner(
+    database: Database, http: Any, key: Any, url: str, *, fail: bool = False
+) -> DeliveryRunner:
+    """A handler that writes an audit record of each answer and settles the row with it (`ctx.settlement`);
+    with `fail`, its transaction fails after settling, so neither may be kept."""
+    webhook = webhook_handler(url)
+
+    async def deliver(ctx: JobContext, row: OutboxRow) -> None:
+        error: PartyError | None = None
+        try:
+            await webhook(ctx, row)
+        except PartyError as exc:
+            error = exc
+        assert ctx.settlement is not None and ctx.settlement.row is row
+        async with ctx.db.transaction() as uow:
+            uow.audit(
+                actor="test", action="answer", subject=f"outbox:{row.id}", details={"ok": error is None}
+            )
+            await ctx.settlement.write(uow, error)
+            if fail:
+                raise RuntimeError("the answer could not be recorded")
+        if error is not None:
+            raise error
+
+    registry = JobRegistry({RECORDED_JOB: deliver})
+    return DeliveryRunner(database, registry, JobContext(database, http, key, Settings()), policy=SHORT)
+
+
+async def answers(db: Database, row_id: str) -> list[bool]:
+    async with db.session() as session:
+        found = await session.exec(select(AuditRecord).where(AuditRecord.subject == f"outbox:{row_id}"))
+        return [record.details["ok"] for record in found.all()]
+
+
+async def add_recorded(db: Database) -> str:
+    async with db.transaction() as uow:
+        return uow.outbox(job=RECORDED_JOB, target="receiver", payload={"n": 1})
+
+
+async def test_a_handler_settles_the_row_with_the_answer_it_records(
+    database: Database, receiver: Receiver, participants: Any
+) -> None:
+    receiver.script, receiver.retry_after = [503], "120"
+    async with aiohttp.ClientSession() as http:
+        runner = recording_runner(database, http, participants.registry_key, receiver.url)
+        row_id = await add_recorded(database)
+        before = datetime.now(UTC)
+        assert await run_due(database, runner) == [Outcome.RETRY]
+        row = await row_of(database, row_id)
+        # Settled exactly as the runner settles a 503 with Retry-After, in the handler's transaction.
+        assert (row.status, row.attempts, row.claimed_by) == ("pending", 1, None)
+        assert (
+            row.next_attempt_at >= before + timedelta(seconds=120)
+            and row.last_error == "receiver: 503 try later"
+        )
+        assert await answers(database, row_id) == [False]
+        [again] = await claim_due(database, "test-worker", 10, now=datetime.now(UTC) + timedelta(seconds=121))
+        assert await runner.run(again) == Outcome.DELIVERED
+    row = await row_of(database, row_id)
+    assert (row.status, row.attempts) == ("delivered", 2) and row.delivered_at is not None
+    assert await answers(database, row_id) == [False, True]
+    assert list(receiver.applied) == [row_id]
+
+
+async def test_a_settlement_rolled_back_with_its_record_leaves_the_row_to_the_runner(
+    database: Database, receiver: Receiver, participants: Any
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        runner = recording_runner(database, http, participants.registry_key, receiver.url, fail=True)
+        row_id = await add_recorded(database)
+        assert await run_due(database, runner) == [Outcome.RETRY]
+    row = await row_of(database, row_id)
+    # Neither the record nor the settlement of the failed transaction was kept: the runner retries the row.
+    assert await answers(database, row_id) == []
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error == "RuntimeError: the answer could not be recorded"

@@ -1,5 +1,6 @@
 """The provider-facing API: a provider sees and acknowledges only its own jobs; acknowledgements are
-idempotent; a pull job is parked (the dispatcher does not spin) until its provider answers."""
+idempotent; a pull job is parked (the dispatcher does not spin) until its provider answers; an answer on the
+API and a contradicting answer to the push: the first recorded one stands."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any
 
 import pytest
 
+from gateway.api.keys import CONTAINER
+from gateway.db.outbox import claim_due
 from gateway.db.tables.infra import OutboxStatus
 from gateway.jobs.deadletters import replay_dead
 from gateway.jobs.retry import RetryPolicy
+from gateway.jobs.runner import Outcome
 from gateway.ports.banks import CaseEvent
 from sandbox.utilities import NETWORK, WATER, UtilityProviders
 from tests.utilities.harness import Gateway, open_accounts, register_transfer, running_gateway, transfer_input
@@ -156,3 +160,26 @@ async def test_a_job_never_collected_is_dead_lettered_with_its_reason_and_replay
 
         await eventually(done)
         assert gateway.providers.network.book.applied_effects == 1
+
+
+async def test_a_delivery_contradicting_an_acknowledged_answer_leaves_the_record_and_ends(
+    registry: Registry, providers: UtilityProviders, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'contradiction.db'}"
+    async with running_gateway(registry, providers, url, tmp_path, dispatch=False) as gateway:
+        open_accounts(gateway.providers)
+        await register_transfer(gateway.services, transfer_input())
+        [row] = [r for r in await claim_due(gateway.services.db, "test-worker", 10) if r.target == WATER]
+        # While the push is in flight, the water company reports a refusal on the API ...
+        refused = {"result": "rejected", "reason": "arrears", "provider_code": "arrears"}
+        assert (await gateway.provider(WATER).post(f"{JOBS}/{row.id}/ack", refused)).status == 200
+        # ... and then its system answers the push itself: done. The recorded answer stands; the delivery
+        # ends (its row was settled by the acknowledgement), in the same transaction as the failed record.
+        runner = gateway.client.app[CONTAINER].runner
+        assert await runner.run(row) == Outcome.DELIVERED
+        settled = next(r for r in await gateway.outbox() if r.id == row.id)
+        assert settled.status == OutboxStatus.DELIVERED.value
+        view = (await gateway.bank().get(f"/api/v1/cases/{row.case_id}/utilities")).json()
+        job = next(j for j in view["jobs"] if j["id"] == row.id)
+        assert (job["status"], job["refusal"]["code"]) == ("rejected", "arrears")
+        assert gateway.providers.water.book.applied_effects == 1
