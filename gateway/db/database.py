@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
@@ -58,7 +57,6 @@ class Database:
         self.dialect: Literal["sqlite", "postgresql"] = (
             "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
         )
-        serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
         # `pool_size` connections stay open. Beyond them the pool opens overflow connections and closes each
         # as it is returned, and on PostgreSQL every new one costs a backend fork and asyncpg's type set-up
         # (a few ms of CPU on both sides): at ~16 requests in flight per process a pool of 10 churned dozens a
@@ -66,7 +64,7 @@ class Database:
         kwargs: dict[str, Any] = {
             "pool_size": pool_size,
             "max_overflow": pool_size // 2,
-            "json_serializer": serializer,
+            "json_serializer": _json_text,
         }
         if self.dialect == "postgresql":
             kwargs["connect_args"] = {"server_settings": {"timezone": "UTC", "application_name": "gateway"}}
@@ -117,6 +115,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns' text: orjson, ~7x faster than json.dumps here (the JSON of a submission's rows was ~4%
+    of its CPU). Compact, UTF-8 kept as is, like json.dumps(ensure_ascii=False, separators=(",", ":")).
+    Values reach it as plain JSON (json_ready, model_dump(mode="json")); non-string keys become strings."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _install_sqlite_transactions(engine: AsyncEngine, *, foreign_keys: bool) -> None:
