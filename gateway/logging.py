@@ -65,9 +65,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     formatter that runs the same processors, so both kinds of lines look alike.
     """
     renderer: Processor = (
-        structlog.processors.JSONRenderer(serializer=_json_line)
-        if json
-        else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line) if json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[*_shared_processors(), renderer],
