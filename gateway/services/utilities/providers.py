@@ -182,6 +182,7 @@ async def acknowledge(
             actor=provider_actor(provider),
             now=ctx.clock(),
             outcome=outcome,
+            answered_before=True,  # fetched (pull) or accepted (push) first, as a rule
         )
         if change.status.is_final and row.status != OutboxStatus.DELIVERED.value:
             await mark_delivered(uow, row, now=ctx.clock())

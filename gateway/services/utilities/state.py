@@ -132,12 +132,15 @@ async def advance(
     outcome: UtilityOutcome | None = None,
     attempts: int | None = None,
     fetched: bool = False,
+    answered_before: bool = False,
 ) -> Change:
     """Move `job` to `status` if that is forward; a final job refuses another final answer (Conflict).
 
     The first answer inserts the job's row; later ones lock it (FOR UPDATE) and move it on, so the handler
     and a provider's acknowledgement never both win. The caller commits: the bank's notice and its audit
-    record go out in the same transaction as the state that caused them.
+    record go out in the same transaction as the state that caused them. `answered_before`: the job most
+    likely has its row already (an acknowledgement follows a fetch or an accepted push), so lock it first
+    and insert only if it has none — one statement fewer than a refused insert; the outcome is the same.
     """
     conn = uow.connection
     answer: dict[str, Any] = {"status": status.value, "updated_at": now}
@@ -153,27 +156,31 @@ async def advance(
             provider_reference=outcome.provider_reference,
             answered_at=now,
         )
-    first = await _FIRST_ANSWER[conn.dialect.name].fetch(
-        conn,
-        {
-            "id": job.id,
-            "case_id": job.case_id,
-            "provider": job.provider,
-            "service": job.service.value,
-            "unit_code": job.unit_code,
-            "account_no": job.account_no,
-            "created_at": now,
-            "attempts": 0,
-            "message": "",
-            "provider_code": "",
-            "provider_reference": "",
-            **answer,
-        },
-    )
-    if first:
+    locked = await _LOCK_JOB.fetch(conn, {"p_id": job.id}) if answered_before else []
+    if not locked:
+        first = await _FIRST_ANSWER[conn.dialect.name].fetch(
+            conn,
+            {
+                "id": job.id,
+                "case_id": job.case_id,
+                "provider": job.provider,
+                "service": job.service.value,
+                "unit_code": job.unit_code,
+                "account_no": job.account_no,
+                "created_at": now,
+                "attempts": 0,
+                "message": "",
+                "provider_code": "",
+                "provider_reference": "",
+                **answer,
+            },
+        )
+        if not first:  # written meanwhile by another answer: lock it as a later answer does
+            locked = await _LOCK_JOB.fetch(conn, {"p_id": job.id})
+    if not locked:
         before, target = None, status
     else:
-        before = UtilityJobStatus((await _LOCK_JOB.fetch(conn, {"p_id": job.id}))[0]["status"])
+        before = UtilityJobStatus(locked[0]["status"])
         if before.is_final:
             if status.is_final and status is not before:
                 raise Conflict(
