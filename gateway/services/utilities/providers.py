@@ -47,13 +47,21 @@ _OPEN_JOBS = Prepared(
     .limit(bindparam("p_limit"))
     .offset(bindparam("p_offset"))
 )
-_OWN_ROW = Prepared(
-    select(OUTBOX).where(
-        OUTBOX.c.id == bindparam("p_id"),
-        OUTBOX.c.job == effects.UTILITY_TRANSFER,
-        OUTBOX.c.target == bindparam("p_provider"),
-    )
+_OWN = (
+    OUTBOX.c.id == bindparam("p_id"),
+    OUTBOX.c.job == effects.UTILITY_TRANSFER,
+    OUTBOX.c.target == bindparam("p_provider"),
 )
+_OWN_ROW = Prepared(select(OUTBOX).where(*_OWN))
+# An acknowledgement's job has its row as a rule (fetched, or accepted by a push): read the outbox row and
+# lock the job's row in one statement. (SQLite has no row locks: its writers take turns on the database.)
+_OWN_ROW_AND_JOB = Prepared(
+    select(OUTBOX, JOBS.c.status.label("job_status"))
+    .join(JOBS, JOBS.c.id == OUTBOX.c.id)
+    .where(*_OWN)
+    .with_for_update(of=JOBS)
+)
+_OUTBOX_COLUMNS = tuple(OUTBOX.c.keys())
 
 
 class OpenJob(BaseModel):
@@ -173,7 +181,12 @@ async def acknowledge(
     transaction (the HTTP layer stores its idempotent response there, next to the effect)."""
     outcome = answer.outcome()
     async with ctx.db.transaction() as uow:
-        row = await _own_row(uow, provider, job_id)
+        found = await _OWN_ROW_AND_JOB.fetch(uow.connection, {"p_id": job_id, "p_provider": provider})
+        if found:
+            row = row_of({name: found[0][name] for name in _OUTBOX_COLUMNS})
+            locked: UtilityJobStatus | None = UtilityJobStatus(found[0]["job_status"])
+        else:  # not answered before (or not this provider's job: NotFound)
+            row, locked = await _own_row(uow, provider, job_id), None
         ref = JobRef.of(row)
         change: Change = await advance(
             uow,
@@ -182,7 +195,7 @@ async def acknowledge(
             actor=provider_actor(provider),
             now=ctx.clock(),
             outcome=outcome,
-            answered_before=True,  # fetched (pull) or accepted (push) first, as a rule
+            locked=locked,
         )
         if change.status.is_final and row.status != OutboxStatus.DELIVERED.value:
             await mark_delivered(uow, row, now=ctx.clock())

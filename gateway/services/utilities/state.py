@@ -132,15 +132,14 @@ async def advance(
     outcome: UtilityOutcome | None = None,
     attempts: int | None = None,
     fetched: bool = False,
-    answered_before: bool = False,
+    locked: UtilityJobStatus | None = None,
 ) -> Change:
     """Move `job` to `status` if that is forward; a final job refuses another final answer (Conflict).
 
     The first answer inserts the job's row; later ones lock it (FOR UPDATE) and move it on, so the handler
     and a provider's acknowledgement never both win. The caller commits: the bank's notice and its audit
-    record go out in the same transaction as the state that caused them. `answered_before`: the job most
-    likely has its row already (an acknowledgement follows a fetch or an accepted push), so lock it first
-    and insert only if it has none — one statement fewer than a refused insert; the outcome is the same.
+    record go out in the same transaction as the state that caused them. `locked`: the status of the job's
+    row, which the caller has already locked FOR UPDATE in this transaction (with the read that found it).
     """
     conn = uow.connection
     answer: dict[str, Any] = {"status": status.value, "updated_at": now}
@@ -156,8 +155,8 @@ async def advance(
             provider_reference=outcome.provider_reference,
             answered_at=now,
         )
-    locked = await _LOCK_JOB.fetch(conn, {"p_id": job.id}) if answered_before else []
-    if not locked:
+    before = locked
+    if before is None:
         first = await _FIRST_ANSWER[conn.dialect.name].fetch(
             conn,
             {
@@ -175,12 +174,11 @@ async def advance(
                 **answer,
             },
         )
-        if not first:  # written meanwhile by another answer: lock it as a later answer does
-            locked = await _LOCK_JOB.fetch(conn, {"p_id": job.id})
-    if not locked:
-        before, target = None, status
+        if not first:  # answered before: lock its row and move it on
+            before = UtilityJobStatus((await _LOCK_JOB.fetch(conn, {"p_id": job.id}))[0]["status"])
+    if before is None:
+        target = status
     else:
-        before = UtilityJobStatus(locked[0]["status"])
         if before.is_final:
             if status.is_final and status is not before:
                 raise Conflict(
