@@ -10,7 +10,9 @@ callbacks, the dispatcher), arq worker process(es) that deliver, and the simulat
 process, as the providers' own systems would be). The clock stops when every job is done; each provider
 must have applied each job exactly once. The baseline, on the same Redis in the same run: an arq worker
 running no-op jobs. Target: at least 300 jobs/s. CPU per job is reported per process, with the load average,
-because the machine's 2 cores are shared.
+because the machine's 2 cores are shared: the gateway, the workers, the simulators, this run's PostgreSQL
+backends (the shared background processes, such as the WAL writer, are not counted) and the private Redis;
+their sum gives the rate the 2 cores could carry ("2-core ceiling"), steadier than jobs/s on a busy machine.
 """
 
 from __future__ import annotations
