@@ -34,18 +34,26 @@ from gateway.services.utilities.state import JOBS, OUTBOX, Change, JobRef, advan
 _OPEN = or_(OUTBOX.c.status == OutboxStatus.PENDING.value, OUTBOX.c.status == OutboxStatus.IN_FLIGHT.value)
 Finish = Callable[[UnitOfWork, "AcknowledgementResult"], Awaitable[None]]
 # Built once and run on the driver (gateway.db.prepared): every poll lists, every fetch and ack reads its row.
-_OPEN_JOBS = Prepared(
-    select(
-        OUTBOX.c.id,
-        OUTBOX.c.payload["service"].as_string().label("service"),
-        OUTBOX.c.created_at,
-        JOBS.c.status,
-    )
+# The page is chosen on narrow columns first; only its rows' payloads are then read for their service (JSON
+# is parsed per row: reading it for every open row before the sort cost ~4 ms a poll at 1,000 open jobs).
+_PAGE = (
+    select(OUTBOX.c.id, OUTBOX.c.created_at, JOBS.c.status)
     .select_from(OUTBOX.outerjoin(JOBS, JOBS.c.id == OUTBOX.c.id))
     .where(OUTBOX.c.job == effects.UTILITY_TRANSFER, OUTBOX.c.target == bindparam("p_provider"), _OPEN)
     .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
     .limit(bindparam("p_limit"))
     .offset(bindparam("p_offset"))
+    .subquery("page")
+)
+_OPEN_JOBS = Prepared(
+    select(
+        _PAGE.c.id,
+        OUTBOX.c.payload["service"].as_string().label("service"),
+        _PAGE.c.created_at,
+        _PAGE.c.status,
+    )
+    .select_from(_PAGE.join(OUTBOX, OUTBOX.c.id == _PAGE.c.id))
+    .order_by(_PAGE.c.created_at, _PAGE.c.id)
 )
 _OWN = (
     OUTBOX.c.id == bindparam("p_id"),
