@@ -1,10 +1,25 @@
-"""Prometheus metrics: HTTP requests, case stage durations, outbox backlog, deliveries by outcome."""
+"""Prometheus metrics: HTTP requests, case stage durations, outbox backlog, deliveries by outcome.
+
+Several processes (`gateway serve --workers N`, and `gateway worker` alongside): prometheus-client's
+multiprocess mode. With PROMETHEUS_MULTIPROC_DIR set (to an empty directory, before start-up), every process
+writes its values there and `/metrics` of any process shows the sum over all of them. `serve --workers N`
+makes such a directory for its processes when the variable is not set.
+"""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import func, select
 
 from gateway.db import Database
@@ -42,9 +57,17 @@ DELIVERIES = Counter(
 DEAD_LETTERS = Counter(
     "gateway_delivery_dead_letters_total", "Deliveries given up (alert on increase)", ["job"]
 )
-OUTBOX_BACKLOG = Gauge("gateway_outbox_backlog", "Outbox rows not yet delivered, by status", ["status"])
+# Read from the database at each scrape: with several processes, the most recent reading is the answer.
+OUTBOX_BACKLOG = Gauge(
+    "gateway_outbox_backlog",
+    "Outbox rows not yet delivered, by status",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
 OUTBOX_OLDEST_PENDING = Gauge(
-    "gateway_outbox_oldest_pending_age_seconds", "Age of the oldest undelivered outbox row (0 when none)"
+    "gateway_outbox_oldest_pending_age_seconds",
+    "Age of the oldest undelivered outbox row (0 when none)",
+    multiprocess_mode="mostrecent",
 )
 
 
@@ -97,4 +120,18 @@ async def refresh_outbox_gauges(db: Database, now: datetime | None = None) -> No
 
 
 def render() -> bytes:
+    """The exposition text: this process's metrics, or all processes' in multiprocess mode."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
     return generate_latest()
+
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def process_exited(pid: int) -> None:
+    """A process of a multiprocess set ended: its live gauges stop counting (its counters stay summed)."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +17,7 @@ from gateway.api import create_app
 from gateway.bootstrap import build_container
 from gateway.cli.common import Subparsers
 from gateway.logging import configure_logging, get_logger
+from gateway.metrics import MULTIPROCESS_DIR, process_exited
 from gateway.settings import Settings
 
 log = get_logger("gateway.serve")
@@ -66,7 +70,18 @@ async def _supervise(workers: int, host: str, port: int, no_dispatch: bool) -> i
     """Start `workers` single-process servers on the same port and pass SIGINT/SIGTERM on to them."""
     argv = [sys.executable, "-m", "gateway.cli", "serve", "--workers", "1", "--reuse-port"]
     argv += ["--host", host, "--port", str(port)] + (["--no-dispatch"] if no_dispatch else [])
-    children = [await asyncio.create_subprocess_exec(*argv) for _ in range(workers)]
+    # One metrics directory for the set, so /metrics of any process shows all of them (gateway.metrics).
+    made_dir = None if os.environ.get(MULTIPROCESS_DIR) else tempfile.mkdtemp(prefix="gateway-metrics-")
+    env = os.environ | ({MULTIPROCESS_DIR: made_dir} if made_dir else {})
+    try:
+        return await _run_children(workers, argv, env)
+    finally:
+        if made_dir:
+            shutil.rmtree(made_dir, ignore_errors=True)
+
+
+async def _run_children(workers: int, argv: list[str], env: dict[str, str]) -> int:
+    children = [await asyncio.create_subprocess_exec(*argv, env=env) for _ in range(workers)]
     log.info("serving with several processes", workers=workers, pids=[c.pid for c in children])
     waiting = asyncio.ensure_future(asyncio.gather(*(c.wait() for c in children)))
     stopping = asyncio.ensure_future(_wait_for_stop())
@@ -77,4 +92,6 @@ async def _supervise(workers: int, host: str, port: int, no_dispatch: bool) -> i
             child.send_signal(signal.SIGTERM)
     codes = await waiting
     stopping.cancel()
+    for child in children:
+        process_exited(child.pid)
     return max((abs(c) for c in codes if c), default=0)

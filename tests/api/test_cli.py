@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -113,4 +114,59 @@ async def test_worker_needs_redis_and_runs_a_burst_with_it(tmp_path: Path, redis
     load_or_create_keys(tmp_path, create=True)  # what an embedded first run leaves behind
     code, out = await gateway(with_redis, "worker", "--burst")
     assert code == 0, out
-    assert '"event": "worker started"' in out
+    events = [json.loads(line).get("event") for line in out.splitlines() if line.startswith("{")]
+    assert "worker started" in events
+
+
+async def test_serve_with_several_processes_shows_all_of_them_in_metrics(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GW_DATA_DIR": str(tmp_path),
+        "GW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
+        "GW_HTTP_PORT": str(port),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    assert (await gateway(env, "migrate"))[0] == 0
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "serve",
+        "--workers",
+        "2",
+        "--no-dispatch",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def get(path: str) -> str:
+        # A new connection each time, so the kernel spreads them over both processes (SO_REUSEPORT).
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with (
+            aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector) as http,
+            http.get(path) as reply,
+        ):
+            assert reply.status == 200
+            return await reply.text()
+
+    try:
+        for _ in range(200):
+            try:
+                await get("/readyz")
+                break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("gateway serve --workers 2 did not start")
+        for _ in range(40):
+            await get("/healthz")
+        # Every scrape, whichever process answers it, counts the requests of both.
+        line = 'gateway_http_requests_total{method="GET",route="/healthz",status="200"}'
+        for _ in range(6):
+            found = [x for x in (await get("/metrics")).splitlines() if x.startswith(line)]
+            assert found and float(found[0].split()[-1]) == 40.0, found
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.wait(), 20) == 0
