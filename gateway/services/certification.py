@@ -11,7 +11,8 @@ The `certificate.issue` job (written at 登簿) runs `Certification.issue_case`:
 
 A re-issue (换发 / 补发) takes a new number (一证一号), voids the old one, bumps the identifier's version
 and writes its own `certificate.issue` row ({number, replaces, reason}) in the same transaction, so a crash
-before its file is stored is finished by the job.
+before its file is stored is finished by the job. The transaction that stores the new file also writes its
+delivery to the case's bank (`certificate_issued`, with the number it replaces).
 """
 
 from __future__ import annotations
@@ -208,6 +209,16 @@ class Certification:
                         "bytes": len(distributable),
                     },
                 )
+                if reissue is not None and case is not None:
+                    # The bank that holds the old file gets the new one; only the run that stored the
+                    # file writes this, so it goes out once however often the job is retried.
+                    notify_bank(
+                        uow,
+                        case,
+                        CaseEvent.CERTIFICATE_ISSUED,
+                        certificate_number=number,
+                        replaces=reissue.replaces,
+                    )
         if stored:
             log.info("certificate issued", number=number, case_id=row.case_id, bytes=len(distributable))
         return stored

@@ -97,6 +97,10 @@ class CertificateRecords:
         left = await self.session.execute(
             select(func.count())
             .select_from(CERTIFICATE)
-            .where(CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.delivered_at.is_(None))
+            .where(
+                CERTIFICATE.c.case_id == case_id,
+                CERTIFICATE.c.delivered_at.is_(None),
+                CERTIFICATE.c.status != "void",  # replaced before it reached the bank: its successor counts
+            )
         )
         return int(left.scalar_one())

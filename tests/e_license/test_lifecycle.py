@@ -251,6 +251,25 @@ async def test_reissue_takes_a_new_number_bumps_the_version_and_voids_the_old(
     with pytest.raises(Conflict, match="is void"):
         await certification.reissue(first.number, actor="registrar-c", reason="again")
 
+    # The case's bank is sent the new file once (the job's re-run stored nothing and wrote nothing).
+    to_bank = [
+        row.payload
+        for row in await outbox(ctx, case_id, "bank.notify")
+        if row.payload.get("certificate_number") == new_number
+    ]
+    assert to_bank == [
+        {
+            "case_id": case_id,
+            "event": "certificate_issued",
+            "reason": to_bank[0]["reason"],
+            "certificate_number": new_number,
+            "replaces": first.number,
+        }
+    ]
+    # The old file never reached the bank; once the new one has, the case is complete (the void one
+    # is not waited for).
+    assert (await tracks.certificate_delivered(ctx, case_id, new_number)).state is CaseState.COMPLETED
+
 
 async def test_a_crash_after_one_certificate_finishes_only_what_is_missing(
     ctx: ServiceContext, certification: Certification, monkeypatch: pytest.MonkeyPatch
