@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 import certs
 from gateway.audit import checkpoint, verify_chain, verify_checkpoints
@@ -31,9 +32,47 @@ async def append(db: Database, n: int, *, actor: str = "clerk-1", sealed: bool =
         await AuditSealer(db).seal_once(wait=True)
 
 
+async def switch_guard_off(conn: AsyncConnection) -> None:
+    """What someone with the table owner's rights can do before tampering: drop the append-only guard."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+    else:
+        await conn.execute(text("DROP TRIGGER IF EXISTS audit_log_seal_only"))
+        await conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+
+
 async def execute(db: Database, sql: str) -> None:
+    """Tamper as such a person would (the guard stays off afterwards)."""
     async with db.engine.begin() as conn:
+        await switch_guard_off(conn)
         await conn.execute(text(sql))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2",
+        "UPDATE audit_log SET details = '{}' WHERE seq = 2",
+        "UPDATE audit_log SET hash = NULL WHERE seq = 2",  # unsealing a row to re-seal it elsewhere
+        "UPDATE audit_log SET row_hash = 'x' WHERE seq IS NULL",
+        "DELETE FROM audit_log WHERE seq = 3",
+        "DELETE FROM audit_log",
+    ],
+)
+async def test_the_database_refuses_any_change_but_sealing(db: Database, change: str) -> None:
+    await append(db, 3)
+    await append(db, 1, sealed=False)
+    with pytest.raises(Exception, match="append-only"):
+        async with db.engine.begin() as conn:
+            await conn.execute(text(change))
+    if db.dialect == "postgresql":
+        with pytest.raises(Exception, match="append-only"):
+            async with db.engine.begin() as conn:
+                await conn.execute(text("TRUNCATE audit_log"))
+    # The sealer may still do its one change, and the chain verifies with every row in place.
+    assert await AuditSealer(db).seal_once(wait=True) == 1
+    result = await verify_chain(db)
+    assert result.ok and result.rows_checked == 4
 
 
 async def test_an_untouched_chain_verifies(db: Database) -> None:
@@ -139,6 +178,7 @@ async def test_checkpoint_catches_a_recomputed_chain(db: Database) -> None:
     await execute(db, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     table = metadata.tables["audit_log"]
     async with db.engine.begin() as conn:
+        await switch_guard_off(conn)
         sealed = table.select().where(table.c.seq.is_not(None)).order_by(table.c.seq)
         records = (await conn.execute(sealed)).mappings().all()
         prev = records[0]["hash"]

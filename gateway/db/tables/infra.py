@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text
+from sqlalchemy import DDL, JSON, BigInteger, Column, Index, Integer, String, Text, event
 from sqlmodel import Field, SQLModel
 
 from gateway.db.types import UTCDateTime
@@ -39,6 +39,58 @@ class AuditRecord(SQLModel, table=True):
     row_hash: str = Field(max_length=64)
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str | None = Field(default=None, max_length=64)
+
+
+# The log is append-only in the database itself, not only in our code: an UPDATE is refused unless it is
+# the sealer giving an unsealed row its position (seq NULL → set, every content column unchanged), and
+# DELETE (and TRUNCATE) always. Someone with the table owner's rights can still switch the triggers off;
+# the chain and signed checkpoints catch what such a person changes. Migration 0006 installs the same.
+AUDIT_GUARD_POSTGRESQL = (
+    """
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.seq IS NULL AND NEW.seq IS NOT NULL AND NEW.id = OLD.id AND NEW.at = OLD.at
+           AND NEW.actor = OLD.actor AND NEW.action = OLD.action AND NEW.subject = OLD.subject
+           AND NEW.case_id IS NOT DISTINCT FROM OLD.case_id AND NEW.details::text = OLD.details::text
+           AND NEW.row_hash = OLD.row_hash THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$
+""",
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+)
+AUDIT_GUARD_SQLITE = (
+    """
+CREATE TRIGGER audit_log_seal_only BEFORE UPDATE ON audit_log
+WHEN NOT (OLD.seq IS NULL AND NEW.seq IS NOT NULL AND NEW.id IS OLD.id AND NEW.at IS OLD.at
+          AND NEW.actor IS OLD.actor AND NEW.action IS OLD.action AND NEW.subject IS OLD.subject
+          AND NEW.case_id IS OLD.case_id AND NEW.details IS OLD.details AND NEW.row_hash IS OLD.row_hash)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END
+""",
+    """
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END
+""",
+)
+for _statement in AUDIT_GUARD_POSTGRESQL:
+    event.listen(
+        AuditRecord.__table__,  # type: ignore[attr-defined]
+        "after_create",
+        DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),
+    )
+for _statement in AUDIT_GUARD_SQLITE:
+    event.listen(
+        AuditRecord.__table__,  # type: ignore[attr-defined]
+        "after_create",
+        DDL(_statement).execute_if(dialect="sqlite"),
+    )
 
 
 class AuditCheckpoint(SQLModel, table=True):
