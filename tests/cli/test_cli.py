@@ -54,6 +54,7 @@ def test_sqlite_tampered_audit_row_is_named_by_gateway_audit_verify(tmp_path: Pa
     assert "3 rows" in ok.stdout and "checkpoints OK: 1" in ok.stdout
 
     with sqlite3.connect(tmp_path / "gw.db") as conn:  # one byte: 2027 → 2028 in row 2's subject
+        conn.execute("DROP TRIGGER audit_log_seal_only")  # the append-only guard, as a tamperer would
         conn.execute("UPDATE audit_log SET subject = 'calendar:2028' WHERE seq = 2")
     broken = gateway(tmp_path, "audit", "verify")
     assert broken.returncode == 1
@@ -110,6 +111,7 @@ def test_postgresql_tampered_audit_row_is_named_in_process(
     async def tamper() -> None:
         conn = await asyncpg.connect(pg_dsn)
         try:
+            await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")  # as a tamperer would
             await conn.execute("UPDATE audit_log SET actor = actor || 'x' WHERE seq = 2")
         finally:
             await conn.close()

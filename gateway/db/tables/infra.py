@@ -83,13 +83,13 @@ for _statement in AUDIT_GUARD_POSTGRESQL:
     event.listen(
         AuditRecord.__table__,  # type: ignore[attr-defined]
         "after_create",
-        DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),
+        DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
     )
 for _statement in AUDIT_GUARD_SQLITE:
     event.listen(
         AuditRecord.__table__,  # type: ignore[attr-defined]
         "after_create",
-        DDL(_statement).execute_if(dialect="sqlite"),
+        DDL(_statement).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
     )
 
 
