@@ -122,7 +122,7 @@ class DeliveryRunner:
                 await handler(self.context.for_attempt(row.attempts, settlement), row)
         except Exception as exc:
             error = exc
-            if settlement.verdict is None and not isinstance(exc, PartyError | TimeoutError):
+            if settlement.verdict is None and not isinstance(exc, PartyError | TimeoutError | ConfigError):
                 log.exception("delivery handler failed")
         if settlement.verdict is not None:
             # The handler settled the row in the transaction that recorded the party's answer.
@@ -143,6 +143,10 @@ class DeliveryRunner:
                 return Verdict(Outcome.DEAD, f"gone: {error.message_en}", status)
             retry_after = error.retry_after if isinstance(error, PartyUnavailable) else None
             return self._retry(row, error.message_en, status, retry_after)
+        if isinstance(error, ConfigError):
+            # No adapter for the party (or its settings are wrong): no retry can succeed until an operator
+            # fixes the configuration, so it is a dead letter now, named, and replayed after the fix.
+            return Verdict(Outcome.DEAD, f"not configured: {error.message_en}")
         if isinstance(error, TimeoutError):
             return self._retry(row, f"no answer within {self.job_timeout:g} s", None, None)
         return self._retry(row, f"{type(error).__name__}: {error}", None, None)

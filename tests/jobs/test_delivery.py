@@ -16,7 +16,7 @@ from gateway.api.keys import CONTAINER
 from gateway.db import Database
 from gateway.db.outbox import claim_due
 from gateway.db.tables.infra import AuditRecord, OutboxRow
-from gateway.errors import PartyError
+from gateway.errors import ConfigError, PartyError
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.jobs.runner import DeliveryRunner, Outcome
@@ -79,6 +79,24 @@ async def test_a_business_refusal_is_dead_at_once(
     [row_id] = await add_deliveries(database, 1)
     assert await run_due(database, runner) == [Outcome.DEAD]
     assert (await row_of(database, row_id)).last_error.startswith("rejected")  # type: ignore[union-attr]
+
+
+async def test_a_party_without_a_configured_adapter_is_dead_at_once_with_the_reason(
+    database: Database, participants: Any
+) -> None:
+    async def unconfigured(_ctx: JobContext, row: OutboxRow) -> None:
+        # What the bank, tax and utility deliveries raise for a target with no adapter in the settings.
+        raise ConfigError(f"no bank adapter is configured for {row.target}", "未配置该银行的接口")
+
+    async with aiohttp.ClientSession() as http:
+        context = JobContext(database, http, participants.registry_key, Settings())
+        runner = DeliveryRunner(database, JobRegistry({WEBHOOK_JOB: unconfigured}), context, policy=SHORT)
+        [row_id] = await add_deliveries(database, 1)
+        assert await run_due(database, runner) == [Outcome.DEAD]
+        assert await run_due(database, runner) == []  # not retried on the schedule
+    row = await row_of(database, row_id)
+    assert row.status == "dead" and row.attempts == 1
+    assert row.last_error is not None and row.last_error.startswith("not configured: no bank adapter")
 
 
 async def test_retry_after_is_honoured(
