@@ -146,6 +146,7 @@ async def test_a_crash_during_registration_leaves_nothing_half_done(
 
 async def test_the_audit_chain_names_a_tampered_case_row(tmp_path: Path) -> None:
     from gateway.audit import verify_chain
+    from tests.db.test_audit import switch_guard_off
 
     ctx = await make_context(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
     try:
@@ -153,6 +154,7 @@ async def test_the_audit_chain_names_a_tampered_case_row(tmp_path: Path) -> None
         report = await verify_chain(ctx.db)
         assert report.ok and report.rows_checked >= 2
         async with ctx.db.transaction() as uow:
+            await switch_guard_off(uow.connection)  # as someone with the table owner's rights would
             row = (
                 await uow.session.execute(select(AuditRecord).where(AuditRecord.action == "case.submitted"))
             ).scalar_one()
