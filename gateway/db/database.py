@@ -72,6 +72,7 @@ class Database:
         if self.dialect == "sqlite":
             _install_sqlite_transactions(self.engine, foreign_keys=sqlite_foreign_keys)
         self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
@@ -90,6 +91,11 @@ class Database:
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """A unit of work: commit on success (audit records and outbox rows included), roll back on any
         exception, then run the after-commit callbacks."""
+        if self.dialect == "postgresql":
+            async with self._driver_transaction() as uow:
+                yield uow
+            await uow._after_commit_callbacks()
+            return
         async with self.engine.connect() as conn:
             transaction = await conn.begin()
             uow = UnitOfWork(conn, self.dialect)
@@ -104,6 +110,27 @@ class Database:
             finally:
                 await uow._close()
         await uow._after_commit_callbacks()
+
+    @asynccontextmanager
+    async def _driver_transaction(self) -> AsyncIterator[UnitOfWork]:
+        """PostgreSQL: the transaction is asyncpg's own, on a connection SQLAlchemy holds in autocommit.
+
+        SQLAlchemy's asyncpg adapter begins lazily, inside the first statement it runs; so the hot paths'
+        statements, which run on the driver once a transaction is open (gateway.db.prepared), found none and
+        went through SQLAlchemy (~0.1 ms more each transaction), and begin/commit took greenlet hops. Here
+        asyncpg sends BEGIN and COMMIT; SQLAlchemy, in autocommit, never starts or ends a transaction of its
+        own on this connection, so whatever runs through it (Core statements, the ORM session) runs inside
+        this one. The context manager rolls back on any exception, cancellation included."""
+        async with self._autocommit_engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            uow = UnitOfWork(conn, self.dialect)
+            try:
+                async with driver.transaction():
+                    yield uow
+                    await uow._before_commit()
+            finally:
+                await uow._close()
 
     async def migrate(self) -> None:
         """`alembic upgrade head`, in a thread (Alembic is synchronous and runs its own event loop)."""
