@@ -14,11 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api import create_app
-from gateway.bootstrap import build_container
+from gateway.bootstrap import build_container, load_or_create_keys
 from gateway.cli.common import Subparsers
 from gateway.logging import configure_logging, get_logger
 from gateway.metrics import MULTIPROCESS_DIR, process_exited
 from gateway.settings import Settings
+from gateway.wiring import personal_data_cipher
 
 log = get_logger("gateway.serve")
 
@@ -49,6 +50,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
     host, port = args.host or settings.http_host, args.port or settings.http_port
     if args.workers > 1:
+        # A first embedded run makes the development CA, registry key and PII keys: here, once, before the
+        # processes start — each making its own at the same moment left one of them with no usable files.
+        load_or_create_keys(settings.data_dir, create=settings.is_embedded)
+        personal_data_cipher(settings)
         return await _supervise(args.workers, host, port, args.no_dispatch)
     container = build_container(settings)
     app = create_app(container, dispatch=not args.no_dispatch)

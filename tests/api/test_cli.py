@@ -138,8 +138,17 @@ async def test_serve_with_several_processes_shows_all_of_them_in_metrics(tmp_pat
         "--no-dispatch",
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
+    assert server.stderr is not None
+    serving: list[dict[str, object]] = []
+
+    async def read_logs(stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            if line.startswith(b"{") and json.loads(line).get("event") == "serving":
+                serving.append(json.loads(line))
+
+    logs = asyncio.create_task(read_logs(server.stderr))
 
     async def get(path: str) -> str:
         # A new connection each time, so the kernel spreads them over both processes (SO_REUSEPORT).
@@ -152,14 +161,12 @@ async def test_serve_with_several_processes_shows_all_of_them_in_metrics(tmp_pat
             return await reply.text()
 
     try:
-        for _ in range(200):
-            try:
-                await get("/readyz")
+        for _ in range(300):  # both processes listening (each logs "serving" once it is)
+            if len(serving) == 2:
                 break
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)
         else:
-            raise AssertionError("gateway serve --workers 2 did not start")
+            raise AssertionError(f"gateway serve --workers 2 did not start: {serving}")
         for _ in range(40):
             await get("/healthz")
         # Every scrape, whichever process answers it, counts the requests of both.
@@ -170,3 +177,4 @@ async def test_serve_with_several_processes_shows_all_of_them_in_metrics(tmp_pat
     finally:
         server.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(server.wait(), 20) == 0
+        await logs
