@@ -48,6 +48,7 @@ from submissions.load import run_load  # noqa: E402
 from submissions.register import BENCH_BANKS, seed_units  # noqa: E402
 
 import certs  # noqa: E402
+from gateway import runtime  # noqa: E402
 from gateway.bootstrap import load_or_create_keys  # noqa: E402
 from gateway.db import Database  # noqa: E402
 from gateway.db.audit_chain import AuditSealer, count_unsealed  # noqa: E402
@@ -350,9 +351,9 @@ def main() -> int:
     parser.add_argument("--signed", action="store_true")
     args = parser.parse_args()
     if args.mode == "serve-gateway":
-        asyncio.run(_serve_gateway(args))
+        runtime.run(_serve_gateway(args))  # on the loop `gateway serve` uses (uvloop when installed)
     elif args.mode == "serve-plain":
-        asyncio.run(_serve_plain(args))
+        runtime.run(_serve_plain(args))  # the same loop, so the baseline is comparable
     elif args.mode == "load":
         run_load(
             args.port,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from gateway import runtime
 from gateway.cli import audit, calendar, certificates, db, demo, serve, users, worker
 from gateway.cli.common import CommandGroup
 from gateway.errors import GatewayError
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
         print(f"error: invalid settings (GW_* variables)\n错误：配置无效\n{exc}", file=sys.stderr)
         return 2
     try:
-        return int(asyncio.run(run(args, effective)))
+        return int(runtime.run(run(args, effective), effective.event_loop))
     except GatewayError as exc:
         print(f"error: {exc.message_en}\n错误：{exc.message_zh}", file=sys.stderr)
         return 2
