@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import certs  # noqa: E402
+from gateway import runtime  # noqa: E402
 from gateway.api.keys import CONTAINER  # noqa: E402
 from gateway.db.tables.utilities import UtilityJobRow  # noqa: E402
 from gateway.jobs.retry import RetryPolicy  # noqa: E402
@@ -428,4 +429,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(runtime.run(main()))  # the loop `gateway serve` and `worker` use

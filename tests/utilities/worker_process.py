@@ -5,7 +5,6 @@ Run: python -m tests.utilities.worker_process CONFIG.json (written by `harness.w
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from adapters.base import AdapterContext, GatewayIdentity
 from adapters.registry import build_adapters
 from adapters.utilities import build_utility_providers
 from certs import FieldCipher
+from gateway import runtime
 from gateway.bootstrap import build_container
 from gateway.db.database import Database
 from gateway.jobs.retry import RetryPolicy
@@ -84,7 +84,7 @@ async def run(config: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    asyncio.run(run(json.loads(Path(sys.argv[1]).read_text())))
+    runtime.run(run(json.loads(Path(sys.argv[1]).read_text())))  # as `gateway worker` runs
 
 
 if __name__ == "__main__":
