@@ -24,6 +24,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def embedded_env(data_dir: Path, port: int | None = None) -> dict[str, str]:
+    """The environment of a first embedded run in `data_dir` (SQLite there; the HTTP port if given)."""
+    env = {
+        **os.environ,
+        "GW_DATA_DIR": str(data_dir),
+        "GW_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'gateway.db'}",
+    }
+    return env | ({"GW_HTTP_PORT": str(port)} if port else {})
+
+
 async def gateway(env: dict[str, str], *args: str, stdin: bytes = b"") -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -41,12 +51,7 @@ async def gateway(env: dict[str, str], *args: str, stdin: bytes = b"") -> tuple[
 
 async def test_migrate_add_a_user_serve_and_sign_in(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "GW_DATA_DIR": str(tmp_path),
-        "GW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
-        "GW_HTTP_PORT": str(port),
-    }
+    env = embedded_env(tmp_path, port)
     assert (await gateway(env, "migrate"))[0] == 0
     code, out = await gateway(
         env,
@@ -99,11 +104,7 @@ async def test_migrate_add_a_user_serve_and_sign_in(tmp_path: Path) -> None:
 
 
 async def test_worker_needs_redis_and_runs_a_burst_with_it(tmp_path: Path, redis_url: str) -> None:
-    env = {
-        **os.environ,
-        "GW_DATA_DIR": str(tmp_path),
-        "GW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
-    }
+    env = embedded_env(tmp_path)
     assert (await gateway(env, "migrate"))[0] == 0
     code, out = await gateway(env, "worker", "--burst")
     assert code == 2 and "GW_REDIS_URL" in out
@@ -120,12 +121,7 @@ async def test_worker_needs_redis_and_runs_a_burst_with_it(tmp_path: Path, redis
 
 async def test_serve_with_several_processes_shows_all_of_them_in_metrics(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "GW_DATA_DIR": str(tmp_path),
-        "GW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
-        "GW_HTTP_PORT": str(port),
-    }
+    env = embedded_env(tmp_path, port)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     assert (await gateway(env, "migrate"))[0] == 0
     server = await asyncio.create_subprocess_exec(
