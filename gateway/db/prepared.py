@@ -7,9 +7,9 @@ converted with the same bind processors SQLAlchemy would use (JSON serialised, U
 
 Only public interfaces are used: the compiled SQL and its positional parameter names, each bind type's
 dialect processor, and the driver connection (`driver_connection`). A statement runs on the driver only
-inside a transaction SQLAlchemy has already begun (asyncpg's `is_in_transaction()`), or alone on a pooled
-connection that holds no transaction (autocommit) — it never begins one itself, which SQLAlchemy would not
-know to commit. Otherwise it goes through SQLAlchemy as usual.
+inside a transaction already open on it (asyncpg's `is_in_transaction()`: a unit of work's, which
+`Database.transaction` begins on the driver), or alone on a pooled connection that holds no transaction
+(autocommit) — it never begins one itself. Otherwise it goes through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
