@@ -1,4 +1,8 @@
-"""Idempotency keys: claim with a conflicting INSERT, complete in the handler's own transaction, replay.
+"""Idempotency keys: claim, complete in the handler's own transaction, replay.
+
+Two stores: `IdempotencyStore` claims with a conflicting INSERT in the database (no Redis: the embedded
+mode); `RedisIdempotencyStore` claims in Redis and INSERTs the completed response in the handler's
+transaction, where the database's primary key decides (with Redis: one cheap round trip per POST).
 
 Semantics (draft-ietf-httpapi-idempotency-key-header, Stripe): a missing key is 400, the same key with
 another request is 422, the same key while the first is still running is 409, and the same key after it
