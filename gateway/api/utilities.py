@@ -10,9 +10,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.keys import IDEMPOTENCY, PARTICIPANT
+from gateway.api.keys import PARTICIPANT
+from gateway.api.respond import Reply
 from gateway.api.routing import BANK_API, endpoint, json_response, read_json
-from gateway.db.uow import UnitOfWork
 from gateway.domain.identifiers import validate_unit_code
 from gateway.errors import Forbidden
 from gateway.services import utilities
@@ -84,21 +84,12 @@ async def fetch_job(request: web.Request) -> web.Response:
 async def acknowledge(request: web.Request) -> web.Response:
     provider = _participant(request, "utility")
     answer = await read_json(request, utilities.Acknowledgement)
-    claim = request.get(IDEMPOTENCY)
-    response: web.Response | None = None
-
-    async def store_response(uow: UnitOfWork, result: utilities.AcknowledgementResult) -> None:
-        # The stored response commits with the answer it reports, so a retried request replays it.
-        nonlocal response
-        response = json_response(result)
-        if claim is not None:
-            assert isinstance(response.body, bytes)
-            await claim.complete(uow, response.status, response.body, response.headers["Content-Type"])
-
-    result = await utilities.acknowledge(
-        request.app[SERVICES], provider, request.match_info["id"], answer, finish=store_response
+    # The stored response commits with the answer it reports, so a retried request replays it.
+    reply: Reply[utilities.AcknowledgementResult] = Reply(request, lambda result: result)
+    await utilities.acknowledge(
+        request.app[SERVICES], provider, request.match_info["id"], answer, finish=reply
     )
-    return response or json_response(result)
+    return reply.response()
 
 
 @routes.get(BANK_API + "cases/{case_id}/utilities")
