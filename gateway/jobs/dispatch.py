@@ -77,6 +77,7 @@ class _Loop:
         self._batches = itertools.count(1)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def claim_token(self) -> str:
         return f"{self._id}:{next(self._batches)}"
@@ -86,19 +87,23 @@ class _Loop:
 
     async def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._forever(), name=type(self).__name__)
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # asyncio.wait: the loop's CancelledError is not ours, and a cancel of our caller still reaches it.
+            await asyncio.wait({self._task})
             self._task = None
 
     async def _forever(self) -> None:
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
-        while True:
+        # The flag as well as the cancel: a cancel can be lost in library code awaited inside a pass (Python
+        # 3.11's wait_for returns a result that was ready instead of raising), and the loop must still end.
+        while not self._stopping:
             self._wake.clear()
             try:
                 if self.sweeper is not None and loop.time() >= next_sweep:
@@ -111,8 +116,11 @@ class _Loop:
                 more = False
             if more:
                 continue
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives just as a wake-up
+            # lands, and then stop() waited for ever (tests/jobs/test_dispatcher_stop.py).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
 
     async def dispatch_once(self) -> bool:
         """Claim and hand over due rows; True when there may be more due right now."""
