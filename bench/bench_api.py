@@ -309,10 +309,12 @@ def _report(args: argparse.Namespace, baseline: dict[str, Any], signed: dict[str
     # Per submission: steadier than req/s on a shared machine, and what 2 cores' capacity follows from.
     rate, used = signed["saturation"]["per_second"], signed["cpu"]
     per = {g: 10 * used.get(g, 0.0) / rate for g in ("server processes", "PostgreSQL", "load generator")}
+    kernel = 10 * used.get("server kernel", 0.0) / rate
     print(
         "CPU per signed submission: "
         + ", ".join(f"{group} {ms:.2f} ms" for group, ms in per.items())
         + f" → 2 cores would carry ~{2000 / sum(per.values()):.0f}/s"
+        + f"\n  (of the server processes' time, {kernel:.2f} ms in the kernel: sockets)"
     )
     sealing = signed["sealing"]
     print(

@@ -6,20 +6,21 @@ import os
 from collections import Counter
 from collections.abc import Collection
 
-Snapshot = dict[int, tuple[int, str]]
+# pid → (user + system ticks, system ticks, command line)
+Snapshot = dict[int, tuple[int, int, str]]
 # Pseudo-pid holding the machine's idle and steal ticks (from /proc/stat) in a snapshot.
 _IDLE, _STEAL = -1, -2
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def snapshot() -> Snapshot:
-    """pid → (user + system clock ticks, command line) for every process readable now."""
+    """pid → (user + system clock ticks, system ticks, command line) for every process readable now."""
     found: Snapshot = {}
     with open("/proc/stat") as stat_file:
         # cpu  user nice system idle iowait irq softirq steal …
         totals = [int(v) for v in stat_file.readline().split()[1:]]
-    found[_IDLE] = (totals[3] + totals[4], "")
-    found[_STEAL] = (totals[7] if len(totals) > 7 else 0, "")
+    found[_IDLE] = (totals[3] + totals[4], 0, "")
+    found[_STEAL] = (totals[7] if len(totals) > 7 else 0, 0, "")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -31,7 +32,7 @@ def snapshot() -> Snapshot:
         except OSError:  # gone meanwhile
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        found[int(entry)] = (int(fields[11]) + int(fields[12]), cmdline)
+        found[int(entry)] = (int(fields[11]) + int(fields[12]), int(fields[12]), cmdline)
     return found
 
 
@@ -39,16 +40,20 @@ def shares(
     before: Snapshot, after: Snapshot, seconds: float, servers: Collection[int], load: int
 ) -> dict[str, float]:
     """CPU used between the snapshots, in % of one core, by group. `rest` is everything else on the machine
-    (on a shared machine: other people's work, which the 2 cores also serve)."""
+    (on a shared machine: other people's work, which the 2 cores also serve). `server kernel` is the part of
+    the servers' time spent in the kernel (socket calls: on loopback the sender also pays for the receiver's
+    TCP processing), so it tells what the round trips cost."""
     used: Counter[str] = Counter()
-    for pid, (ticks, cmdline) in after.items():
-        delta = ticks - before.get(pid, (0, ""))[0]
+    for pid, (ticks, system, cmdline) in after.items():
+        was = before.get(pid, (0, 0, ""))
+        delta = ticks - was[0]
         if pid == _IDLE:
             group = "idle"
         elif pid == _STEAL:
             group = "stolen by the host"
         elif pid in servers:
             group = "server processes"
+            used["server kernel"] += (system - was[1]) / _TICKS
         elif pid == load:
             group = "load generator"
         elif cmdline.startswith("postgres"):
