@@ -6,12 +6,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DDL, JSON, BigInteger, Column, Index, Integer, String, Text, event
+from sqlalchemy import DDL, JSON, BigInteger, Column, Index, Integer, String, Text, event, text
 from sqlmodel import Field, SQLModel
 
 from gateway.db.types import UTCDateTime
 
-__all__ = ["AuditCheckpoint", "AuditRecord", "CalendarYearRow", "OutboxRow", "OutboxStatus"]
+__all__ = [
+    "OUTBOX_OPEN_SQL",
+    "AuditCheckpoint",
+    "AuditRecord",
+    "CalendarYearRow",
+    "OutboxRow",
+    "OutboxStatus",
+]
 
 
 class AuditRecord(SQLModel, table=True):
@@ -113,6 +120,12 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
 
+# The open rows (written or parked, or being delivered), as SQL text: a partial index's predicate, and the
+# same words in the queries that must use it. Literal values, not parameters, so PostgreSQL can prove the
+# query's condition implies the index's even in a prepared statement's generic plan.
+OUTBOX_OPEN_SQL = "status IN ('pending', 'in_flight')"
+
+
 class OutboxRow(SQLModel, table=True):
     """An outbound effect, written in the transaction that causes it and delivered afterwards."""
 
@@ -120,6 +133,16 @@ class OutboxRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_case", "case_id", "created_at"),
+        # A pull provider's job list: its own open rows, oldest first, read through this index alone however
+        # many other parties' rows are open (a bank down for a day leaves tens of thousands pending).
+        Index(
+            "ix_outbox_open_by_target",
+            "target",
+            "created_at",
+            "id",
+            postgresql_where=text(OUTBOX_OPEN_SQL),
+            sqlite_where=text(OUTBOX_OPEN_SQL),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # uuid4 hex; also the webhook-id and the arq job id

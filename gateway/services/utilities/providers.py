@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select, text
 
 from gateway.db.outbox import mark_delivered, row_of
 from gateway.db.prepared import Prepared
-from gateway.db.tables.infra import OutboxRow, OutboxStatus
+from gateway.db.tables.infra import OUTBOX_OPEN_SQL, OutboxRow, OutboxStatus
 from gateway.db.tables.utilities import UtilityJobStatus
 from gateway.db.uow import UnitOfWork
 from gateway.errors import NotFound
@@ -30,8 +30,9 @@ from gateway.services.context import ServiceContext
 from gateway.services.utilities.delivery import provider_actor, transfer_job
 from gateway.services.utilities.state import JOBS, OUTBOX, Change, JobRef, advance, status_of
 
-# Open rows: written or parked (pending), or being delivered right now (in flight).
-_OPEN = or_(OUTBOX.c.status == OutboxStatus.PENDING.value, OUTBOX.c.status == OutboxStatus.IN_FLIGHT.value)
+# Open rows: written or parked (pending), or being delivered right now (in flight). In the words of the
+# partial index ix_outbox_open_by_target, qualified (the job table has a status too).
+_OPEN = text(f"outbox.{OUTBOX_OPEN_SQL}")
 Finish = Callable[[UnitOfWork, "AcknowledgementResult"], Awaitable[None]]
 # Built once and run on the driver (gateway.db.prepared): every poll lists, every fetch and ack reads its row.
 # The page is chosen on narrow columns first; only its rows' payloads are then read for their service (JSON
