@@ -29,7 +29,8 @@ from gateway.security.roles import Role
 
 routes = web.RouteTableDef()
 DEMO_JOB = "demo.notify"
-# Set by a test to hold /slow requests in flight; released by the test.
+# Set by a test to hold /slow requests in flight ("gate", released by the test); "entered" is set once a
+# request is inside the handler, so holding its Idempotency-Key.
 SLOW_GATE: dict[str, asyncio.Event] = {}
 
 
@@ -93,6 +94,8 @@ async def crash(request: web.Request) -> web.Response:
 @routes.post(BANK_API + "demo/slow")
 @endpoint("Waits until the test lets it finish", response=ThingOut, status=201)
 async def slow(request: web.Request) -> web.Response:
+    if "entered" in SLOW_GATE:
+        SLOW_GATE["entered"].set()
     await SLOW_GATE["gate"].wait()
     return json_response(ThingOut(id="slow", name="slow", party=request[PARTICIPANT].code), status=201)
 

@@ -73,9 +73,9 @@ async def test_keys_are_scoped_per_participant(signed: SignedClient, bank: Any, 
 
 
 async def test_same_key_while_in_flight_is_409_then_replayed(signed: SignedClient) -> None:
-    SLOW_GATE["gate"] = asyncio.Event()
+    SLOW_GATE["gate"], SLOW_GATE["entered"] = asyncio.Event(), asyncio.Event()
     first = asyncio.create_task(signed.post("/api/v1/demo/slow", {"n": 1}, idempotency_key="slow-key-1"))
-    await asyncio.sleep(0.3)  # the first request now holds the key
+    await asyncio.wait_for(SLOW_GATE["entered"].wait(), 10)  # the first request now holds the key
     during = await signed.post("/api/v1/demo/slow", {"n": 1}, idempotency_key="slow-key-1")
     assert during.status == 409
     assert during.json()["code"] == "idempotency_key_in_flight"
@@ -83,6 +83,7 @@ async def test_same_key_while_in_flight_is_409_then_replayed(signed: SignedClien
     assert (await first).status == 201
     after = await signed.post("/api/v1/demo/slow", {"n": 1}, idempotency_key="slow-key-1")
     assert after.status == 201 and after.headers["Idempotent-Replayed"] == "true"
+    del SLOW_GATE["entered"]
 
 
 async def test_two_concurrent_identical_posts_make_one_effect(signed: SignedClient, database: Any) -> None:
@@ -211,8 +212,12 @@ async def test_a_redis_claim_frees_itself_when_its_lease_ends(database: Any, red
         with pytest.raises(Exception, match="completed first"):
             async with database.transaction() as uow:
                 await stuck.complete(uow, 201, b"{}", "application/json")
-        assert await store.claim("icbc-dg", "crashed", "f" * 64) == StoredResponse(
-            201, b'{"ok":1}', "application/json"
-        )
+        # Once the retry's lease has ended too (waited for, not raced: a slow machine once took longer than
+        # 0.2 s to get here), a repeat claims afresh, and the response it is given is the stored one — what
+        # the middleware replies when the repeat's own completion is refused.
+        await asyncio.sleep(0.3)
+        again = await store.claim("icbc-dg", "crashed", "f" * 64)
+        assert isinstance(again, IdempotencyClaim)
+        assert await store.completed_elsewhere(again) == StoredResponse(201, b'{"ok":1}', "application/json")
     finally:
         await redis.aclose()
