@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from certs.anchor import TrustAnchor
 from certs.async_ops import shutdown_crypto_executor, sign_async, verify_async
 from certs.backends import available_backends, backend_name, use_backend
 from certs.ca import CertificateAuthority, IssuedRecord, Revocation
@@ -38,6 +39,7 @@ __all__ = [
     "SM2PrivateKey",
     "SM2PublicKey",
     "SM3Hasher",
+    "TrustAnchor",
     "TrustStore",
     "available_backends",
     "backend_name",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from certs.ca import CertificateAuthority
+from certs.anchor import TrustAnchor
 from certs.curve import DEFAULT_SIGNER_ID
 from certs.x509 import Certificate
 from gateway.errors import UnknownParticipant
@@ -40,7 +40,7 @@ class CATrustStore:
 
     REFRESH_SECONDS = 1.0
 
-    def __init__(self, ca: CertificateAuthority, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, ca: TrustAnchor, *, clock: Callable[[], float] = time.time) -> None:
         self._ca = ca
         self._clock = clock
         self._participants: dict[str, Participant] = {}

@@ -158,7 +158,7 @@ def key_identifier(public_key: SM2PublicKey) -> bytes:
     return sm3(public_key.uncompressed)[:20]
 
 
-def _time(moment: datetime) -> asn1_x509.Time:
+def asn1_time(moment: datetime) -> asn1_x509.Time:
     moment = moment.astimezone(UTC).replace(microsecond=0)
     return asn1_x509.Time({"utc_time" if moment < _UTC_TIME_LIMIT else "general_time": moment})
 
@@ -197,7 +197,7 @@ def sign_certificate(
             "serial_number": serial,
             "signature": {"algorithm": SM2_WITH_SM3},
             "issuer": issuer_name,
-            "validity": {"not_before": _time(not_before), "not_after": _time(not_after)},
+            "validity": {"not_before": asn1_time(not_before), "not_after": asn1_time(not_after)},
             "subject": subject_name,
             "subject_public_key_info": asn1_x509.PublicKeyInfo.load(subject_key.to_der()),
             "extensions": extensions,
