@@ -11,7 +11,7 @@ from pathlib import Path
 from certs import ca_store
 from certs.anchor import TrustAnchor, check_validity, read_ca_certificate
 from certs.ca_store import CERT_FILE, ISSUED_DIR, KEY_FILE, IssuedRecord, Revocation, serial_hex
-from certs.crl import REVOCATION_REASONS, build_crl
+from certs.crl import OPENSSL_CRL_SIGNER_ID, REVOCATION_REASONS, build_crl
 from certs.keys import SM2PrivateKey, SM2PublicKey
 from certs.x509 import CA_KIND, Certificate, build_name, check_party, read_csr, sign_certificate
 from gateway.errors import ConfigError, InputError, NotFound
@@ -182,7 +182,9 @@ class CertificateAuthority(TrustAnchor):
             if serial not in self._revoked:
                 self._revoked[serial] = Revocation(serial, reason, datetime.now(UTC).replace(microsecond=0))
 
-    def crl(self, days: int = 7, *, now: datetime | None = None) -> bytes:
+    def crl(
+        self, days: int = 7, *, now: datetime | None = None, signer_id: bytes = OPENSSL_CRL_SIGNER_ID
+    ) -> bytes:
         """A DER X.509 CRL of every revocation, valid `days` from now, with the next CRL number."""
         if days < 1:
             raise InputError("a CRL must be valid at least one day", "吊销列表有效期至少一天")
@@ -198,6 +200,7 @@ class CertificateAuthority(TrustAnchor):
             number=number,
             this_update=this_update,
             next_update=this_update + timedelta(days=days),
+            signer_id=signer_id,
         )
 
     # --- persistence --------------------------------------------------------------------------------

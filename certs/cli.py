@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from certs import backends
+from certs.anchor import TrustAnchor, check_validity
 from certs.ca import REVOCATION_REASONS, CertificateAuthority
+from certs.crl import OPENSSL_CRL_SIGNER_ID, armor_crl
 from certs.curve import DEFAULT_SIGNER_ID
+from certs.keyfile import read_password_file
 from certs.keys import SM2PrivateKey, SM2PublicKey
 from certs.x509 import PARTY_KINDS, Certificate, make_csr
 from gateway.errors import BadSignature, GatewayError, InputError
 
 Handler = Callable[[argparse.Namespace], int]
+# `verify` exit status when the signature and dates hold but no CA was given to check the chain against.
+EXIT_CHAIN_NOT_CHECKED = 3
 
 
 def _password(path: Path | None) -> bytes | None:
-    # Like OpenSSL's -passin file:…, the first line of the file; never a command-line argument (ps shows it).
+    # Never a command-line argument (ps shows it): a file, read exactly as OpenSSL's -passin file:… reads it.
     if path is None:
         return None
-    return path.read_bytes().splitlines()[0] if path.stat().st_size else b""
+    password = read_password_file(path.read_bytes())
+    if password.endswith(b"\r"):
+        print(
+            f"note / 注意: the password in {path} ends with a carriage return (CRLF line ending); like OpenSSL, "
+            "it is part of the password / 口令末尾的回车符（CRLF 换行）与 OpenSSL 一样计入口令",
+            file=sys.stderr,
+        )
+    return password
 
 
 def _write(path: Path | None, data: bytes, *, secret: bool = False) -> None:
@@ -136,25 +150,92 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crl(args: argparse.Namespace) -> int:
+    ca = _load_ca(args)
+    signer_id = OPENSSL_CRL_SIGNER_ID if args.signer_id is None else str(args.signer_id).encode()
+    der = ca.crl(args.days, signer_id=signer_id)
+    _write(args.out, der if args.der else armor_crl(der))
+    print(
+        f"CRL / 吊销列表: {len(ca.revocations())} revoked / 已吊销, next update in {args.days} days / "
+        f"{args.days} 天内须更新",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     key = SM2PrivateKey.from_pem(args.key.read_bytes(), _password(args.password_file))
     _write(args.out, key.sign(args.file.read_bytes(), _signer_id(args)))
     return 0
 
 
+def _trust_anchor(args: argparse.Namespace) -> TrustAnchor | None:
+    """The CA to check a certificate against: ca.pem and revoked.json of --ca-dir (never ca.key), or
+    --ca-cert with its signed --crl."""
+    if args.ca_dir is not None:
+        return TrustAnchor.load(args.ca_dir)
+    if args.ca_cert is None:
+        return None
+    certificate = Certificate.from_pem(args.ca_cert.read_bytes())
+    if args.crl is None:
+        raise InputError(
+            "--ca-cert needs --crl (the CA's revocation list, from gw-certs crl)",
+            "使用 --ca-cert 时须以 --crl 给出 CA 的吊销列表",
+        )
+    return TrustAnchor.from_crl(certificate, args.crl.read_bytes())
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    if args.cert is not None:
-        cert = Certificate.from_pem(args.cert.read_bytes())
-        if args.ca_dir is not None:
-            CertificateAuthority.load(args.ca_dir, _password(args.ca_password_file)).verify(cert)
-        public_key = cert.public_key
-        who = f"{cert.party_kind}:{cert.party_code}"
-    else:
+    report: dict[str, Any] = {"verified": False}
+    try:
+        code = _verify(args, report)
+    except GatewayError as exc:
+        if not args.json:
+            raise
+        report["error"] = exc.message_en
+        report["error_zh"] = exc.message_zh
+        code = 1
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    return code
+
+
+def _verify(args: argparse.Namespace, report: dict[str, Any]) -> int:
+    if args.cert is None:
         public_key = SM2PublicKey.from_pem(args.pubkey.read_bytes())
-        who = public_key.fingerprint[:16]
-    public_key.verify(args.signature.read_bytes(), args.file.read_bytes(), _signer_id(args))
-    print(f"Verified OK / 验证通过 ({who})")
-    return 0
+        public_key.verify(args.signature.read_bytes(), args.file.read_bytes(), _signer_id(args))
+        report.update(verified=True, signature="ok", key=public_key.fingerprint)
+        if not args.json:
+            print(f"Verified OK / 验证通过 (public key / 公钥 {public_key.fingerprint[:16]}…)")
+        return 0
+    cert = Certificate.from_pem(args.cert.read_bytes())
+    report.update(party=cert.party_code, kind=cert.party_kind, serial=format(cert.serial, "X"))
+    report.update(not_after=cert.not_after.isoformat(), chain="not_checked", revocation="not_checked")
+    anchor = _trust_anchor(args)
+    if anchor is None:
+        check_validity(cert, datetime.now(UTC))  # dates are always checked, with or without a CA
+    else:
+        anchor.verify(cert)  # chain, policy, revocation, validity
+        report.update(chain="ok", revocation="ok")
+    report["validity"] = "ok"
+    cert.public_key.verify(args.signature.read_bytes(), args.file.read_bytes(), _signer_id(args))
+    report["signature"] = "ok"
+    who = f"{cert.party_kind}:{cert.party_code}"
+    if anchor is not None:
+        report["verified"] = True
+        if not args.json:
+            print(
+                f"Verified OK / 验证通过 ({who}; chain, revocation and validity checked / 证书链、吊销与有效期已校验)"
+            )
+        return 0
+    if not args.json:
+        print(
+            f"Signature OK, certificate chain NOT checked / 签名有效，但未校验证书链 ({who}, valid until "
+            f"{cert.not_after:%Y-%m-%d}).\nAnyone can make a certificate with this name: pass --ca-dir or "
+            "--ca-cert with --crl to check who issued it / 任何人都能制作同名证书，请用 --ca-dir 或 --ca-cert "
+            "与 --crl 校验签发者"
+        )
+    return EXIT_CHAIN_NOT_CHECKED
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -231,15 +312,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--signer-id", help="SM2 signer ID (default 1234567812345678)")
     key_password(sub)
 
-    sub = command("verify", cmd_verify, "verify a file's signature with a certificate or a public key")
+    sub = command("crl", cmd_crl, "publish the revocations as an X.509 CRL signed by the CA")
+    ca_options(sub)
+    sub.add_argument("-o", "--out", type=Path, help="CRL file (default: stdout)")
+    sub.add_argument("--days", type=int, default=7, help="days until nextUpdate (default 7)")
+    sub.add_argument("--der", action="store_true", help="DER instead of PEM")
+    sub.add_argument(
+        "--signer-id",
+        help="SM2 signer ID of the CRL signature (default: empty, the only one OpenSSL 3 checks CRLs with; "
+        "1234567812345678 for GM/T 0009 relying parties)",
+    )
+
+    sub = command(
+        "verify",
+        cmd_verify,
+        "verify a file's signature with a certificate (its dates always; its chain with --ca-dir or "
+        "--ca-cert and --crl; exit 3 when the chain was not checked) or a public key",
+    )
     sub.add_argument("file", type=Path)
     sub.add_argument("--signature", type=Path, required=True, help="DER (or raw 64-byte r‖s) signature")
     signer = sub.add_mutually_exclusive_group(required=True)
     signer.add_argument("--cert", type=Path)
     signer.add_argument("--pubkey", type=Path)
-    sub.add_argument("--ca-dir", type=Path, help="also check the certificate against this CA")
-    sub.add_argument("--ca-password-file", type=Path)
+    anchor = sub.add_mutually_exclusive_group()
+    anchor.add_argument("--ca-dir", type=Path, help="check the chain against ca.pem and revoked.json here")
+    anchor.add_argument(
+        "--ca-cert", type=Path, help="check the chain against this CA certificate (with --crl)"
+    )
+    sub.add_argument("--crl", type=Path, help="the CA's CRL (PEM or DER, from gw-certs crl)")
+    # Accepted so existing scripts keep working: verifying never reads ca.key.
+    sub.add_argument("--ca-password-file", type=Path, help=argparse.SUPPRESS)
     sub.add_argument("--signer-id")
+    sub.add_argument("--json", action="store_true", help="print the result as JSON")
 
     command("info", cmd_info, "show the SM2 backend in use and the installed ones")
     return parser

@@ -8,12 +8,13 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import pem
 
 from certs.ca_store import Revocation
+from certs.curve import DEFAULT_SIGNER_ID
 from certs.der import parse_der
 from certs.keys import SM2PrivateKey
 from certs.x509 import SM2_WITH_SM3, Certificate, asn1_time, key_identifier
 from gateway.errors import BadSignature
 
-__all__ = ["REVOCATION_REASONS", "armor_crl", "build_crl", "read_crl"]
+__all__ = ["OPENSSL_CRL_SIGNER_ID", "REVOCATION_REASONS", "armor_crl", "build_crl", "read_crl"]
 
 
 # RFC 5280 §5.3.1 names (as revoked.json and `gw-certs revoke --reason` spell them) → asn1crypto's names.
@@ -28,6 +29,13 @@ _ASN1_REASONS = {
     "privilegeWithdrawn": "privilege_withdrawn",
     "aACompromise": "aa_compromise",
 }
+# OpenSSL 3 checks a CRL's SM2 signature with an EMPTY signer ID: X509_CRL_verify passes no distid and
+# `openssl verify -vfyopt distid:…` sets it only on certificates (openssl/openssl#23471, open on 3.0–3.6).
+# A CRL signed with the GM/T 0009 default ID fails there with "CRL signature failure", so the CRL is signed
+# with the empty ID by default; `gw-certs crl --signer-id 1234567812345678` serves relying parties that
+# follow GM/T 0009 instead. `read_crl` accepts either.
+OPENSSL_CRL_SIGNER_ID = b""
+CRL_SIGNER_IDS = (OPENSSL_CRL_SIGNER_ID, DEFAULT_SIGNER_ID)
 REVOCATION_REASONS = frozenset(_ASN1_REASONS)
 _REASON_NAMES = {asn1: name for name, asn1 in _ASN1_REASONS.items()}
 
@@ -40,8 +48,9 @@ def build_crl(
     number: int,
     this_update: datetime,
     next_update: datetime,
+    signer_id: bytes = OPENSSL_CRL_SIGNER_ID,
 ) -> bytes:
-    """A DER CRL of `revocations`, signed by the CA key with SM3 and the default signer ID.
+    """A DER CRL of `revocations`, signed by the CA key SM2-with-SM3 with Z of `signer_id`.
 
     Carries the CRL number and the authority key identifier (RFC 5280 §5.2.1, §5.2.3); an entry names its
     reason except "unspecified", which RFC 5280 §5.3.1 says to leave out.
@@ -79,7 +88,7 @@ def build_crl(
         {
             "tbs_cert_list": tbs,
             "signature_algorithm": {"algorithm": SM2_WITH_SM3},
-            "signature": issuer_key.sign(tbs.dump()),
+            "signature": issuer_key.sign(tbs.dump(), signer_id),
         }
     )
     return bytes(certificate_list.dump())
@@ -118,10 +127,8 @@ def read_crl(data: bytes, issuer: Certificate, at: datetime) -> dict[int, Revoca
         raise _bad_crl("not signed with SM2-with-SM3", "签名算法不是 SM2-with-SM3")
     if issuer_der != issuer.subject_der:
         raise _bad_crl(f"not issued by {issuer.subject}", "不是本 CA 签发的吊销列表")
-    try:
-        issuer.public_key.verify(signature.to_der(), tbs.dump())
-    except BadSignature as exc:
-        raise _bad_crl("the CA signature does not verify", "CA 签名验证失败") from exc
+    if not any(_verifies(issuer, signature.to_der(), tbs.dump(), signer_id) for signer_id in CRL_SIGNER_IDS):
+        raise _bad_crl("the CA signature does not verify", "CA 签名验证失败")
     if at < this_update.astimezone(UTC):
         raise _bad_crl(f"not valid before {this_update.isoformat()}", f"{this_update.isoformat()} 之前无效")
     if next_update is not None and at > next_update.astimezone(UTC):
@@ -137,3 +144,11 @@ def read_crl(data: bytes, issuer: Certificate, at: datetime) -> dict[int, Revoca
         )
         for serial, revoked_at, reason in entries
     }
+
+
+def _verifies(issuer: Certificate, signature: bytes, message: bytes, signer_id: bytes) -> bool:
+    try:
+        issuer.public_key.verify(signature, message, signer_id)
+    except BadSignature:
+        return False
+    return True

@@ -157,7 +157,33 @@ def private_from_pem(data: bytes, password: bytes | None = None) -> PrivateKeyMa
 def _need_password(password: bytes | None) -> bytes:
     if password is None:
         raise _bad("the key is encrypted and no password was given", "密钥已加密，但未提供口令")
+    check_password(password)
     return password
+
+
+def check_password(password: bytes) -> None:
+    """An empty password protects nothing: refuse it rather than "encrypt" a key with it."""
+    if not password:
+        raise BadKey(
+            "the password is empty: an empty password would leave the key unprotected",
+            "口令为空：空口令等于不加密，已拒绝",
+        )
+
+
+# OpenSSL reads `-passin file:` with BIO_gets into a 1024-byte buffer (apps/lib/apps.c, app_get_pass).
+OPENSSL_PASS_LINE_MAX = 1023
+
+
+def read_password_file(data: bytes) -> bytes:
+    """The password in a password file, exactly as `openssl … -passin file:` reads it.
+
+    OpenSSL takes the first line (at most 1023 bytes) and cuts it at the first LF only: a CR before it
+    stays part of the password, so a file saved with CRLF line endings gives "secret\r" to OpenSSL and
+    therefore to us too (checked against the openssl 3.0 CLI). A NUL ends the C string. Empty is refused.
+    """
+    line = data[:OPENSSL_PASS_LINE_MAX].split(b"\n", 1)[0].split(b"\0", 1)[0]
+    check_password(line)
+    return line
 
 
 def _aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
@@ -242,6 +268,7 @@ def sec1_der(private_scalar: int, public_point: bytes) -> bytes:
 
 def encrypted_pkcs8_der(private_scalar: int, public_point: bytes, password: bytes) -> bytes:
     """PBES2: PBKDF2-HMAC-SHA256 and AES-256-CBC, what `openssl pkey -aes256` writes."""
+    check_password(password)
     salt, iv = os.urandom(16), os.urandom(16)
     key = hashlib.pbkdf2_hmac("sha256", password, salt, PBKDF2_ITERATIONS, 32)
     padder = padding.PKCS7(128).padder()
