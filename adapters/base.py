@@ -25,8 +25,15 @@ class AdapterContext:
     """What the composition root hands every adapter: who we are, and whom we trust."""
 
     identity: GatewayIdentity
-    # When given, each party's certificate must chain to this CA and be valid and unrevoked at start-up.
-    ca: certs.CertificateAuthority | None = None
+    # When given, each party's certificate must chain to this CA and be valid and unrevoked at start-up,
+    # and stay unrevoked for each reply it signs.
+    ca: certs.TrustAnchor | None = None
+    # The process's live revocation state, shared with the inbound trust store (made from `ca` if not given).
+    revocations: certs.RevocationState | None = None
+
+    def __post_init__(self) -> None:
+        if self.revocations is None and self.ca is not None:
+            object.__setattr__(self, "revocations", certs.RevocationState(self.ca))
 
 
 Seconds = Annotated[float, Field(gt=0, le=300)]
@@ -99,6 +106,15 @@ def load_party_certificate(
             f"{party}：证书的参与方类型为 {certificate.party_kind!r}，应为 {kind!r}",
         )
     return certificate
+
+
+def load_party_key(
+    party: str, settings: AdapterSettings, context: AdapterContext, *, kind: str | None = None
+) -> certs.PartyKey:
+    """The party's certificate (checked as `load_party_certificate` does) as the key its replies are
+    verified with: revocation and validity are checked again at every reply, against the live state."""
+    certificate = load_party_certificate(party, settings, context, kind=kind)
+    return certs.PartyKey(certificate, context.revocations)
 
 
 @runtime_checkable

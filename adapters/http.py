@@ -45,7 +45,7 @@ class SignedHttpClient:
     """One aiohttp session per adapter (made in `start`), speaking Appendix A signatures both ways."""
 
     def __init__(
-        self, party: str, party_key: certs.SM2PublicKey, identity: GatewayIdentity, settings: HttpSettings
+        self, party: str, party_key: certs.PartyKey, identity: GatewayIdentity, settings: HttpSettings
     ) -> None:
         self.party = party
         self._party_key = party_key
@@ -90,19 +90,22 @@ class SignedHttpClient:
             reply = SignedReply(response.status, response.headers, payload)
         if reply.status in UNSIGNED_OUTAGE_STATUSES:
             raise UnexpectedStatus(reply.status, parse_retry_after(reply.headers))
+        # Checked now, not at start-up: a certificate revoked since then must not vouch for this reply.
+        # (Outside the try below: a revoked party's 500 is not an outage to wait out.)
+        party_key = self._party_key.public_key()
         try:
-            self._verify(reply, signed["X-GW-Nonce"])
+            self._verify(reply, signed["X-GW-Nonce"], party_key)
         except CryptoError:
             if reply.status == 500:  # an unsigned 500 is an outage page, not the party's answer
                 raise UnexpectedStatus(500, parse_retry_after(reply.headers)) from None
             raise
         return reply
 
-    def _verify(self, reply: SignedReply, request_nonce: str) -> None:
+    def _verify(self, reply: SignedReply, request_nonce: str, party_key: certs.SM2PublicKey) -> None:
         signer = reply.headers.get("X-GW-Party")
         if signer != self.party:
             raise BadSignature(
                 f"response signed as {signer!r}, expected {self.party!r}",
                 f"响应签名方为 {signer!r}，应为 {self.party!r}",
             )
-        certs.verify_response(self._party_key, reply.status, request_nonce, reply.headers, reply.body)
+        certs.verify_response(party_key, reply.status, request_nonce, reply.headers, reply.body)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, TypeVar
 from yarl import URL
 
 import certs
-from adapters.base import AdapterContext, GatewayIdentity, RestSettings, load_party_certificate
+from adapters.base import AdapterContext, GatewayIdentity, RestSettings, load_party_key
 from adapters.http import SignedHttpClient
 from adapters.retry import RetryPolicy, call_party
 
@@ -38,7 +38,7 @@ class RestClient:
     """One party's REST API: `call()` returns any signed reply; the wire format decides what it means."""
 
     def __init__(
-        self, party: str, settings: RestSettings, party_key: certs.SM2PublicKey, identity: GatewayIdentity
+        self, party: str, settings: RestSettings, party_key: certs.PartyKey, identity: GatewayIdentity
     ) -> None:
         self.party = party
         self._settings = settings
@@ -100,8 +100,8 @@ class RestPartyAdapter:
     def __init__(self, party: str, settings: RestSettings, context: AdapterContext) -> None:
         self._party = party
         self.settings = settings
-        certificate = load_party_certificate(party, settings, context, kind=self.PARTY_KIND)
-        self.client = RestClient(party, settings, certificate.public_key, context.identity)
+        party_key = load_party_key(party, settings, context, kind=self.PARTY_KIND)
+        self.client = RestClient(party, settings, party_key, context.identity)
 
     @property
     def party(self) -> str:

@@ -26,7 +26,7 @@ from multidict import CIMultiDictProxy
 from zeep.wsdl.utils import etree_to_string
 
 import certs
-from adapters.base import AdapterContext, GatewayIdentity, SoapSettings, load_party_certificate
+from adapters.base import AdapterContext, GatewayIdentity, SoapSettings, load_party_key
 from adapters.errors import FaultHook, HostileXml, UnexpectedStatus, parse_retry_after
 from adapters.http import SignedHttpClient
 from adapters.retry import RetryPolicy, call_party
@@ -108,7 +108,7 @@ class SoapClient:
         settings: SoapSettings,
         wsdl: Path,
         binding: str,
-        party_key: certs.SM2PublicKey,
+        party_key: certs.PartyKey,
         identity: GatewayIdentity,
         fault_hook: FaultHook | None = None,
     ) -> None:
@@ -192,13 +192,12 @@ class SoapPartyAdapter:
     def __init__(self, party: str, settings: SoapSettings, context: AdapterContext) -> None:
         self._party = party
         self.settings = settings
-        certificate = load_party_certificate(party, settings, context, kind=self.PARTY_KIND)
         self.client = SoapClient(
             party,
             settings,
             self.WSDL,
             self.BINDING,
-            certificate.public_key,
+            load_party_key(party, settings, context, kind=self.PARTY_KIND),
             context.identity,
             self.fault_hook,
         )

@@ -18,7 +18,7 @@ from certs.request_signing import (
     sign_response,
     verify_response,
 )
-from certs.trust import CATrustStore, Participant, TrustStore
+from certs.trust import CATrustStore, Participant, PartyKey, RevocationState, TrustStore
 from certs.webhooks import sign_webhook, verify_webhook, verify_webhook_async
 from certs.x509 import PARTY_KINDS, Certificate, make_csr
 
@@ -33,9 +33,11 @@ __all__ = [
     "MemoryNonceStore",
     "NonceStore",
     "Participant",
+    "PartyKey",
     "RedisNonceStore",
     "RequestVerifier",
     "Revocation",
+    "RevocationState",
     "SM2PrivateKey",
     "SM2PublicKey",
     "SM3Hasher",

@@ -20,6 +20,7 @@ from certs import (
     CertificateAuthority,
     NonceStore,
     RedisNonceStore,
+    RevocationState,
     SM2PrivateKey,
     TrustStore,
 )
@@ -204,9 +205,9 @@ def load_or_create_keys(
     return ca, key, cert
 
 
-def trust_from_ca(ca: CertificateAuthority) -> CATrustStore:
+def trust_from_ca(ca: CertificateAuthority, revocations: RevocationState | None = None) -> CATrustStore:
     """Trust every participant certificate the CA issued and has not revoked (the newest per code wins)."""
-    trust = CATrustStore(ca)
+    trust = CATrustStore(ca, revocations=revocations)
     for record in ca.issued():  # sorted by not_before, so a rollover's newer certificate is added last
         if record.party_kind in (REGISTRY_CODE, "ca") or ca.is_revoked(record.serial):
             continue
@@ -224,9 +225,12 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     if redis is None and settings.redis_url:
         redis = Redis.from_url(settings.redis_url)
     ca: CertificateAuthority | None = None
+    revocations: RevocationState | None = None  # one per process: inbound requests and adapters share it
     if "trust" not in overrides or "registry_key" not in overrides:
         ca, registry_key, registry_cert = load_or_create_keys(settings.data_dir, create=settings.is_embedded)
-        overrides.setdefault("trust", trust_from_ca(ca))
+        revocations = RevocationState(ca)
+        if "trust" not in overrides:
+            overrides["trust"] = trust_from_ca(ca, revocations)
         if "registry_key" not in overrides:  # the certificate of that key, never of an overriding one
             overrides.setdefault("registry_cert", registry_cert)
         overrides.setdefault("registry_key", registry_key)
@@ -235,5 +239,7 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     )
     overrides.setdefault("services", build_services(settings, database))
     if "adapters" not in overrides:
-        overrides["adapters"], overrides["utilities"] = build_parties(settings, overrides["registry_key"], ca)
+        overrides["adapters"], overrides["utilities"] = build_parties(
+            settings, overrides["registry_key"], ca, revocations
+        )
     return Container(settings=settings, database=database, redis=redis, nonces=nonces, **overrides)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import AdapterContext, GatewayIdentity
 from adapters.registry import Adapters, build_adapters
 from adapters.utilities import build_utility_providers
-from certs import CertificateAuthority, FieldCipher, SM2PrivateKey
+from certs import CertificateAuthority, FieldCipher, RevocationState, SM2PrivateKey
 from gateway.db import Database
 from gateway.domain.parties import Institution
 from gateway.errors import ConfigError
@@ -80,10 +80,17 @@ def build_services(settings: Settings, database: Database, **overrides: Any) -> 
 
 
 def build_parties(
-    settings: Settings, registry_key: SM2PrivateKey, ca: CertificateAuthority | None
+    settings: Settings,
+    registry_key: SM2PrivateKey,
+    ca: CertificateAuthority | None,
+    revocations: RevocationState | None = None,
 ) -> tuple[Adapters, dict[str, UtilityProvider]]:
-    """Every configured bank, tax and utility adapter, validated now (ConfigError naming the entry)."""
-    context = AdapterContext(GatewayIdentity(registry_key), ca)
+    """Every configured bank, tax and utility adapter, validated now (ConfigError naming the entry).
+
+    `revocations` is the process's live revocation state, the one the inbound trust store consults: each
+    reply a party signs is checked against it, so a revoked party is refused without a restart.
+    """
+    context = AdapterContext(GatewayIdentity(registry_key), ca, revocations)
     adapters = build_adapters(settings.banks, settings.tax or None, context)
     return adapters, build_utility_providers(settings.utilities, context)
 

@@ -24,7 +24,7 @@ from multidict import CIMultiDictProxy
 from pydantic import AnyHttpUrl
 
 import certs
-from adapters.base import AdapterContext, HttpSettings, load_party_certificate
+from adapters.base import AdapterContext, HttpSettings, load_party_key
 from adapters.errors import UnexpectedStatus, parse_retry_after
 from adapters.http import read_capped
 from adapters.rest import decode_json, encode_json
@@ -67,7 +67,7 @@ class WebhookProvider:
     def __init__(self, party: str, settings: WebhookSettings, context: AdapterContext) -> None:
         self._party = party
         self.settings = settings
-        self._party_key = load_party_certificate(party, settings, context, kind="utility").public_key
+        self._party_key = load_party_key(party, settings, context, kind="utility")
         self._key = context.identity.key
         self._policy = RetryPolicy(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait_seconds)
         self._session: aiohttp.ClientSession | None = None
@@ -156,7 +156,8 @@ class WebhookProvider:
                 f"answer signed as {signer!r}, expected {self.party!r}",
                 f"应答签名方为 {signer!r}，应为 {self.party!r}",
             )
-        certs.verify_response(self._party_key, status, delivery_id, headers, body)
+        # The live check: a provider whose certificate was revoked since start-up cannot acknowledge a job.
+        certs.verify_response(self._party_key.public_key(), status, delivery_id, headers, body)
 
 
 def refusal(party: str, codes: Mapping[str, RefusalReason], code: str, message: str) -> UtilityOutcome:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +22,10 @@ from gateway.ports.utilities import (
     UtilityService,
 )
 from sandbox.faults import FaultKind
-from sandbox.utilities import UtilityProviders
+from sandbox.utilities import UtilityProviders, start_utilities
 from tests.utilities.support import ACCOUNTS, Registry, job, open_accounts
 
+ROOT = Path(__file__).resolve().parents[2]
 PUSHED = [UtilityService.WATER, UtilityService.POWER, UtilityService.GAS]
 
 
@@ -191,3 +195,31 @@ async def test_a_provider_configured_with_another_providers_certificate_is_refus
     config[providers.water.code]["certificate_pem"] = config[providers.gas.code]["certificate_pem"]
     with pytest.raises(ConfigError, match="dg-gas"):
         build_utility_providers(config, registry.context())
+
+
+@pytest.mark.parametrize("service", [UtilityService.WATER, UtilityService.POWER])
+async def test_a_provider_revoked_since_start_up_cannot_acknowledge_a_job(
+    tmp_path: Path, service: UtilityService
+) -> None:
+    fresh = Registry.create()  # its own CA: this test revokes a provider's certificate
+    fresh.ca.save(tmp_path / "ca")
+    providers = await start_utilities(fresh.ca, fresh.certificate, gas_process_delay=0.01)
+    open_accounts(providers)
+    provider = fresh.adapters(providers, retry_attempts=1)[providers.by_service(service).code]
+    await provider.start()  # type: ignore[attr-defined]
+    try:
+        _, outcome = await settle(provider, service)
+        assert outcome.kind is OutcomeKind.DONE  # type: ignore[attr-defined]
+        serial = format(providers.by_service(service).certificate.serial, "X")
+        revoke = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "certs.cli", "revoke", "--dir", str(tmp_path / "ca"), serial,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, said = await revoke.communicate()
+        assert revoke.returncode == 0, said
+        await asyncio.sleep(certs.RevocationState.REFRESH_SECONDS + 0.1)
+        with pytest.raises(PartyProtocolError, match="revoked"):
+            await provider.transfer(job(service, account_no=ACCOUNTS[service]))
+    finally:
+        await provider.close()  # type: ignore[attr-defined]
+        await providers.stop()
