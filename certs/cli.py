@@ -173,6 +173,11 @@ def _trust_anchor(args: argparse.Namespace) -> TrustAnchor | None:
     """The CA to check a certificate against: ca.pem and revoked.json of --ca-dir (never ca.key), or
     --ca-cert with its signed --crl."""
     if args.ca_dir is not None:
+        if args.crl is not None:
+            raise InputError(
+                "--crl goes with --ca-cert; --ca-dir reads its own revoked.json",
+                "--crl 须与 --ca-cert 一起使用；--ca-dir 读取目录中的 revoked.json",
+            )
         return TrustAnchor.load(args.ca_dir)
     if args.ca_cert is None:
         return None

@@ -134,6 +134,8 @@ def test_verify_with_a_ca_directory_needs_neither_the_key_nor_its_password(
     assert code == 0 and "Verified OK" in out, err
     code, out, err = run(capsys, *verify, "--ca-dir", str(ca_dir))  # encrypted ca.key: never asked for
     assert code == 0 and "Verified OK" in out, err
+    code, _, err = run(capsys, *verify, "--ca-dir", str(ca_dir), "--crl", str(work / "doc.txt"))
+    assert code == 1 and "--crl goes with --ca-cert" in err
 
 
 def test_a_crl_not_signed_by_the_ca_or_out_of_date_is_refused(
@@ -240,6 +242,14 @@ def test_a_crlf_password_file_means_the_same_password_to_gw_certs_and_openssl(
     sign = ("sign", str(work / "doc.txt"), "--key", str(work / "theirs.key"), "-o", str(work / "doc2.sig"))
     assert run(capsys, *sign, "--password-file", str(work / "crlf.pass"))[0] == 0
     assert run(capsys, *sign, "--password-file", str(work / "lf.pass"))[0] == 1
+
+    # OpenSSL reads at most 1023 bytes of the line; so does gw-certs.
+    (work / "long.pass").write_bytes(b"L" * 2000 + b"\n")
+    openssl("pkey", "-in", "plain.key", "-aes256", "-passout", "file:long.pass", "-out", "long.key")
+    (work / "cut.pass").write_bytes(b"L" * 1023)
+    long_sign = ("sign", str(work / "doc.txt"), "--key", str(work / "long.key"), "-o", str(work / "doc3.sig"))
+    assert run(capsys, *long_sign, "--password-file", str(work / "long.pass"))[0] == 0
+    assert run(capsys, *long_sign, "--password-file", str(work / "cut.pass"))[0] == 0
 
     # Only the first line counts, as for OpenSSL.
     (work / "two.pass").write_bytes(b"Secret-2026\r\nsecond line\n")
