@@ -402,7 +402,9 @@ def mask_phone(value: str) -> str:
 
 
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Alphanumeric boundaries on both: a digit run inside a hex id (request, case, delivery ids) is not a
+# number to mask, or an id a bank quotes could no longer be found in the logs.
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)(\d{4})(\d{4})(?![0-9A-Za-z])")
 
 
 def redact(text: str) -> str:
