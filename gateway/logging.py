@@ -96,6 +96,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log repeats what the request middleware already logs with ids and timings.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic announces each plugin it sets up whenever the revision files are read (a start-up check).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class _CurrentStderr:

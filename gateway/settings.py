@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from gateway.domain.identifiers import CreditCode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,7 +62,7 @@ class InstitutionSettings(BaseModel):
     """A bank or developer known to the registry: the name and credit code the register records for it."""
 
     name: str
-    credit_code: str
+    credit_code: CreditCode  # GB 32100, check character verified: a typo here would refuse every case
 
 
 class Settings(BaseSettings):
@@ -105,10 +107,15 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
 
     log_json: bool = True
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # The event loop of the gateway's commands: uvloop when installed ("auto"), ~4 % less CPU per signed
     # submission here; "asyncio" for the standard library's.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -59,12 +59,12 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(container, dispatch=not args.no_dispatch)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.request_timeout_seconds)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
-    await site.start()
-    log.info(
-        "serving", host=host, port=port, database=container.database.dialect, redis=bool(settings.redis_url)
-    )
     try:
+        site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
+        await site.start()  # a port in use fails here: the container opened by setup() is closed below
+        log.info(
+            "serving", host=host, port=port, database=container.database.dialect, redis=bool(settings.redis_url)
+        )
         await _wait_for_stop()
     finally:
         await runner.cleanup()
