@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.domain.identifiers import CreditCode
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class RegistrySettings(BaseModel):

@@ -63,7 +63,11 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
         await site.start()  # a port in use fails here: the container opened by setup() is closed below
         log.info(
-            "serving", host=host, port=port, database=container.database.dialect, redis=bool(settings.redis_url)
+            "serving",
+            host=host,
+            port=port,
+            database=container.database.dialect,
+            redis=bool(settings.redis_url),
         )
         await _wait_for_stop()
     finally:

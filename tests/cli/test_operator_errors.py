@@ -16,7 +16,9 @@ import pytest
 from tests.conftest import PG_ADMIN_DSN, require_service
 
 
-def gateway(tmp_path: Path, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def gateway(
+    tmp_path: Path, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     base |= {"GW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}", "GW_DATA_DIR": str(tmp_path / "var")}
     command = Path(sys.executable).with_name("gateway")
@@ -52,7 +54,9 @@ def test_postgresql_unreachable(tmp_path: Path) -> None:
 def test_postgresql_database_missing(tmp_path: Path) -> None:
     require_service("PostgreSQL", "127.0.0.1", 5432)
     url = PG_ADMIN_DSN.rsplit("/", 1)[0] + "/gw_no_such_database"
-    assert_one_clear_error(gateway(tmp_path, "migrate", GW_DATABASE_URL=url), "does not exist", "数据库不存在")
+    assert_one_clear_error(
+        gateway(tmp_path, "migrate", GW_DATABASE_URL=url), "does not exist", "数据库不存在"
+    )
 
 
 def test_serve_on_an_unmigrated_database_says_run_migrate(tmp_path: Path) -> None:
@@ -63,7 +67,11 @@ def test_serve_on_an_unmigrated_database_says_run_migrate(tmp_path: Path) -> Non
     ("variable", "value", "named"),
     [
         ("GW_BANKS", "{not json", "GW_BANKS"),
-        ("GW_INSTITUTIONS", '{"boc-dg": {"name": "中国银行", "credit_code": "91441900000000000X"}}', "credit_code"),
+        (
+            "GW_INSTITUTIONS",
+            '{"boc-dg": {"name": "中国银行", "credit_code": "91441900000000000X"}}',
+            "credit_code",
+        ),
         ("GW_LOG_LEVEL", "LOUD", "GW_LOG_LEVEL"),
     ],
 )
@@ -84,7 +92,9 @@ def test_the_port_in_use(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert_one_clear_error(gateway(tmp_path, "serve", "--port", str(port)), "port is in use", "端口已被占用")
+        assert_one_clear_error(
+            gateway(tmp_path, "serve", "--port", str(port)), "port is in use", "端口已被占用"
+        )
 
 
 def test_users_add_without_a_terminal_or_password_stdin(tmp_path: Path) -> None:
