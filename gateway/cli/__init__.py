@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from gateway import runtime
-from gateway.cli import audit, calendar, certificates, db, demo, serve, users, worker
+from gateway.cli import audit, calendar, certificates, config, db, demo, serve, users, worker
 from gateway.cli.common import CommandGroup
 from gateway.cli.failures import explain, explain_settings
 from gateway.errors import GatewayError
@@ -19,7 +19,7 @@ from gateway.settings import Settings
 __all__ = ["GROUPS", "build_parser", "main"]
 
 # The one list of command groups: a new group is a module here plus one entry.
-GROUPS: tuple[CommandGroup, ...] = (db, audit, calendar, certificates, users, serve, worker, demo)
+GROUPS: tuple[CommandGroup, ...] = (db, config, audit, calendar, certificates, users, serve, worker, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +45,8 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
         effective = settings or Settings()
     except (ValidationError, SettingsError) as exc:
         return _refuse(*explain_settings(exc))
+    except GatewayError as exc:  # the parties file (GW_PARTIES_FILE) cannot be read
+        return _refuse(exc.message_en, exc.message_zh)
     try:
         return int(runtime.run(run(args, effective), effective.event_loop))
     except GatewayError as exc:

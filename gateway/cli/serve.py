@@ -16,6 +16,7 @@ from aiohttp import web
 from gateway.api import create_app
 from gateway.bootstrap import build_container, load_or_create_keys
 from gateway.cli.common import Subparsers
+from gateway.config_checks import enforce
 from gateway.logging import configure_logging, get_logger
 from gateway.metrics import MULTIPROCESS_DIR, process_exited
 from gateway.settings import Settings
@@ -48,6 +49,8 @@ async def _wait_for_stop() -> None:
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
+    for warning in enforce(settings, os.environ):  # errors refuse to start (ConfigError names each)
+        log.warning(warning.message_en, message_zh=warning.message_zh)
     host, port = args.host or settings.http_host, args.port or settings.http_port
     if args.workers > 1:
         # A first embedded run makes the development CA, registry key and PII keys: here, once, before the
