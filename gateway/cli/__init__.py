@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from gateway import runtime
-from gateway.cli import audit, calendar, certificates, config, db, demo, serve, users, worker
+from gateway.cli import audit, calendar, certificates, config, db, demo, register_data, serve, users, worker
 from gateway.cli.common import CommandGroup
 from gateway.cli.failures import explain, explain_settings
 from gateway.errors import GatewayError
@@ -19,7 +19,18 @@ from gateway.settings import Settings
 __all__ = ["GROUPS", "build_parser", "main"]
 
 # The one list of command groups: a new group is a module here plus one entry.
-GROUPS: tuple[CommandGroup, ...] = (db, config, audit, calendar, certificates, users, serve, worker, demo)
+GROUPS: tuple[CommandGroup, ...] = (
+    db,
+    config,
+    register_data,
+    audit,
+    calendar,
+    certificates,
+    users,
+    serve,
+    worker,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
