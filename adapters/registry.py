@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import tomllib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
@@ -182,21 +180,3 @@ def build_adapters(
             )
         built.tax = build_adapter(f"tax.{code}", code, entry, TaxBureau, context)  # type: ignore[type-abstract]
     return built
-
-
-def read_adapter_config(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """(banks, tax) from a TOML file shaped like config/banks.sample.toml; relative certificate files are
-    resolved against the file's directory."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", f"无法读取 {path}：{exc}") from exc
-
-    def resolved(entry: Mapping[str, Any]) -> dict[str, Any]:
-        out = dict(entry)
-        if isinstance(out.get("certificate_file"), str):
-            out["certificate_file"] = str((path.parent / out["certificate_file"]).resolve())
-        return out
-
-    banks = {code: resolved(entry) for code, entry in data.get("banks", {}).items()}
-    return banks, resolved(data.get("tax", {}))

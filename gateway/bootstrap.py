@@ -147,6 +147,7 @@ class Container:
             if isinstance(provider, ManagedAdapter):
                 await provider.start()
         if self.services is not None:
+            await self.database.require_current_schema()
             self.services.calendar = await working_calendar(self.database)
             self.services.wake = self.wake_dispatcher
         register_handlers(self)
@@ -174,6 +175,9 @@ class Container:
         await self.database.dispose()
 
 
+DEVELOPMENT_CA_NAME = "Gateway Development CA"  # what a first embedded run names the CA it makes
+
+
 def load_or_create_keys(
     data_dir: Path, *, create: bool
 ) -> tuple[CertificateAuthority, SM2PrivateKey, Certificate]:
@@ -185,7 +189,7 @@ def load_or_create_keys(
     key_path, cert_path = registry_dir / "registry.key", registry_dir / "registry.pem"
     if create and not (ca_dir / "ca.pem").exists():
         log.warning("creating a development CA", directory=str(ca_dir))
-        CertificateAuthority.create("Gateway Development CA").save(ca_dir)
+        CertificateAuthority.create(DEVELOPMENT_CA_NAME).save(ca_dir)
     ca = CertificateAuthority.load(ca_dir)
     if create and not key_path.exists():
         key = SM2PrivateKey.generate()

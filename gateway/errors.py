@@ -161,6 +161,14 @@ class PartyUnavailable(PartyError):
         self.retry_after = retry_after
 
 
+class AwaitingParty(PartyUnavailable):
+    """Not a failure: the party holds the job and answers later (a pull provider that has not collected it
+    yet, a provider still working on it). The row is looked at again after the party's horizon, like a retry,
+    but it is a normal state: logged at info, never a warning an operator would chase."""
+
+    code = "awaiting_party"
+
+
 class PartyRejected(PartyError):
     """A business refusal: retrying will not change the answer."""
 

@@ -11,7 +11,7 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from gateway.domain.identifiers import redact
+from gateway.domain.identifiers import mask_id_number, mask_phone, redact
 
 __all__ = ["bind_case", "bind_request", "configure_logging", "get_logger", "mask_secrets"]
 
@@ -21,13 +21,24 @@ _SECRET_KEYS = frozenset(
 )
 
 
+# Fields masked by name, whatever their format (`+86 138-1234-5678` escapes the text pattern).
+_MASKED_BY_NAME = {"id_number": mask_id_number, "phone": mask_phone, "mobile": mask_phone}
+
+
+def _scrub_field(key: object, value: Any, depth: int) -> Any:
+    if _is_secret(key):
+        return "***"
+    masker = _MASKED_BY_NAME.get(key) if isinstance(key, str) and isinstance(value, str) else None
+    return masker(value) if masker else _scrub(value, depth)
+
+
 def _scrub(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return redact(value)
     if depth > 4:  # deep structures are not worth walking in a log processor
         return value
     if isinstance(value, Mapping):
-        return {k: "***" if _is_secret(k) else _scrub(v, depth + 1) for k, v in value.items()}
+        return {k: _scrub_field(k, v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v, depth + 1) for v in value]
     return value
@@ -38,9 +49,10 @@ def _is_secret(key: object) -> bool:
 
 
 def mask_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: secrets by key name become `***`; ID and mobile numbers inside text are masked."""
+    """structlog processor: secrets by key name become `***`; ID and phone fields are masked by name, and ID
+    and mobile numbers inside any other text by pattern (with alphanumeric boundaries)."""
     for key, value in list(event_dict.items()):
-        event_dict[key] = "***" if _is_secret(key) else _scrub(value)
+        event_dict[key] = _scrub_field(key, value, 0)
     return event_dict
 
 
@@ -84,6 +96,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log repeats what the request middleware already logs with ids and timings.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic announces each plugin it sets up whenever the revision files are read (a start-up check).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class _CurrentStderr:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.domain.identifiers import CreditCode
 
 
 class RegistrySettings(BaseModel):
@@ -60,7 +62,9 @@ class InstitutionSettings(BaseModel):
     """A bank or developer known to the registry: the name and credit code the register records for it."""
 
     name: str
-    credit_code: str
+    credit_code: CreditCode  # GB 32100, check character verified: a typo here would refuse every case
+    # A bank needs an adapter (its loan checks and notices go through it); a developer submits filings only.
+    kind: Literal["bank", "developer"] = "bank"
 
 
 class Settings(BaseSettings):
@@ -68,6 +72,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GW_", env_nested_delimiter="__", extra="forbid")
 
+    # "production" refuses to start on unsafe settings (gateway.config_checks); "development" warns.
+    env: Literal["development", "production"] = "development"
     # Where the embedded default keeps its database, keys and certificate files.
     data_dir: Path = Path("var")
     # sqlite+aiosqlite:///path (embedded default) or postgresql+asyncpg://user@host/db (production)
@@ -97,6 +103,9 @@ class Settings(BaseSettings):
     institutions: dict[str, InstitutionSettings] = Field(default_factory=dict)
 
     # --- adapters: code -> {"adapter": "import.path:Class", ...its own validated settings} ---
+    # A TOML file of every party (gateway.parties_file; config/parties.sample.toml): a bank's entry gives
+    # its institution and its adapter at once. Entries in GW_INSTITUTIONS/GW_BANKS/… override it by code.
+    parties_file: Path | None = None
     banks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tax: dict[str, Any] = Field(default_factory=dict)
     utilities: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -105,10 +114,31 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
 
     log_json: bool = True
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # The event loop of the gateway's commands: uvloop when installed ("auto"), ~4 % less CPU per signed
     # submission here; "asyncio" for the standard library's.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _read_parties_file(self) -> Settings:
+        if self.parties_file is None:
+            return self
+        from gateway.parties_file import read_parties_file
+
+        found = read_parties_file(self.parties_file)
+        self.institutions = {
+            **{code: InstitutionSettings.model_validate(entry) for code, entry in found.institutions.items()},
+            **self.institutions,
+        }
+        self.banks = {**found.banks, **self.banks}
+        self.tax = self.tax or found.tax
+        self.utilities = {**found.utilities, **self.utilities}
+        return self
 
     def effective_database_url(self) -> str:
         if self.database_url:

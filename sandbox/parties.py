@@ -38,7 +38,7 @@ class BankEntry:
     extra: Mapping[str, Any] = field(default_factory=dict)  # wire-format settings beyond the transport's
 
 
-# The 17 banks of the reform, each on one of the wire formats (config/banks.sample.toml mirrors this).
+# The 17 banks of the reform, each on one of the wire formats (config/parties.sample.toml mirrors this).
 REFORM_BANKS: tuple[BankEntry, ...] = (
     BankEntry("icbc-dg", "中国工商银行东莞分行", RETCODE),
     BankEntry("abc-dg", "中国农业银行东莞分行", RETCODE),

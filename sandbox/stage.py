@@ -33,6 +33,7 @@ from gateway.security.roles import Role
 from gateway.security.users import UserDirectory
 from gateway.seed import (
     CHEN_JING,
+    DEVELOPER,
     INSTITUTIONS,
     LI_NA,
     LIU_YANG,
@@ -111,7 +112,14 @@ class Stage:
             redis_url=options.redis_url,
             http_port=port,
             public_base_url=base_url,
-            institutions={c: {"name": i.name, "credit_code": i.credit_code} for c, i in INSTITUTIONS.items()},
+            institutions={
+                c: {
+                    "name": i.name,
+                    "credit_code": i.credit_code,
+                    "kind": "developer" if c == DEVELOPER.code else "bank",
+                }
+                for c, i in INSTITUTIONS.items()
+            },
             banks=config["banks"],
             tax=config["tax"],
             utilities=utilities.adapter_config(),

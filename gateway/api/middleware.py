@@ -63,7 +63,14 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "(unmatched)"
         record_request(route, request.method, status, elapsed)
-        log.info("request", method=request.method, route=route, status=status, ms=round(elapsed * 1000, 2))
+        where = {"client": request.remote}
+        if "case_id" in request.match_info and "case_id" not in structlog.contextvars.get_contextvars():
+            where["case_id"] = request.match_info[
+                "case_id"
+            ]  # asked for, even when refused before a service ran
+        log.info(
+            "request", method=request.method, route=route, status=status, ms=round(elapsed * 1000, 2), **where
+        )
         structlog.contextvars.clear_contextvars()
 
 

@@ -7,17 +7,30 @@ import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from gateway import runtime
-from gateway.cli import audit, calendar, certificates, db, demo, serve, users, worker
+from gateway.cli import audit, calendar, certificates, config, db, demo, register_data, serve, users, worker
 from gateway.cli.common import CommandGroup
+from gateway.cli.failures import explain, explain_settings
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 
 __all__ = ["GROUPS", "build_parser", "main"]
 
 # The one list of command groups: a new group is a module here plus one entry.
-GROUPS: tuple[CommandGroup, ...] = (db, audit, calendar, certificates, users, serve, worker, demo)
+GROUPS: tuple[CommandGroup, ...] = (
+    db,
+    config,
+    register_data,
+    audit,
+    calendar,
+    certificates,
+    users,
+    serve,
+    worker,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +54,22 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
         return 2
     try:
         effective = settings or Settings()
-    except ValidationError as exc:
-        print(f"error: invalid settings (GW_* variables)\n错误：配置无效\n{exc}", file=sys.stderr)
-        return 2
+    except (ValidationError, SettingsError) as exc:
+        return _refuse(*explain_settings(exc))
+    except GatewayError as exc:  # the parties file (GW_PARTIES_FILE) cannot be read
+        return _refuse(exc.message_en, exc.message_zh)
     try:
         return int(runtime.run(run(args, effective), effective.event_loop))
     except GatewayError as exc:
-        print(f"error: {exc.message_en}\n错误：{exc.message_zh}", file=sys.stderr)
-        return 2
+        return _refuse(exc.message_en, exc.message_zh)
+    except Exception as exc:
+        reason = explain(exc)
+        if reason is None:  # not an operator's mistake: a defect, whose traceback is wanted
+            raise
+        return _refuse(*reason)
+
+
+def _refuse(message_en: str, message_zh: str) -> int:
+    """One line each in English and Chinese on stderr, exit status 2: what an operator reads and fixes."""
+    print(f"error: {message_en}\n错误：{message_zh}", file=sys.stderr)
+    return 2

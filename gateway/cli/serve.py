@@ -16,6 +16,7 @@ from aiohttp import web
 from gateway.api import create_app
 from gateway.bootstrap import build_container, load_or_create_keys
 from gateway.cli.common import Subparsers
+from gateway.config_checks import enforce
 from gateway.logging import configure_logging, get_logger
 from gateway.metrics import MULTIPROCESS_DIR, process_exited
 from gateway.settings import Settings
@@ -48,6 +49,8 @@ async def _wait_for_stop() -> None:
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
+    for warning in enforce(settings, os.environ):  # errors refuse to start (ConfigError names each)
+        log.warning(warning.message_en, message_zh=warning.message_zh)
     host, port = args.host or settings.http_host, args.port or settings.http_port
     if args.workers > 1:
         # A first embedded run makes the development CA, registry key and PII keys: here, once, before the
@@ -59,12 +62,16 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(container, dispatch=not args.no_dispatch)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.request_timeout_seconds)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
-    await site.start()
-    log.info(
-        "serving", host=host, port=port, database=container.database.dialect, redis=bool(settings.redis_url)
-    )
     try:
+        site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
+        await site.start()  # a port in use fails here: the container opened by setup() is closed below
+        log.info(
+            "serving",
+            host=host,
+            port=port,
+            database=container.database.dialect,
+            redis=bool(settings.redis_url),
+        )
         await _wait_for_stop()
     finally:
         await runner.cleanup()

@@ -41,6 +41,12 @@ def register(subparsers: Subparsers) -> None:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        # getpass would fall back to reading a pipe with a warning, or fail with EOFError on none.
+        raise InputError(
+            "no terminal to ask for the password: pipe it in with --password-stdin",
+            "没有可输入密码的终端：请通过 --password-stdin 从标准输入提供密码",
+        )
     first = getpass.getpass("password / 密码: ")
     if getpass.getpass("again / 再次输入: ") != first:
         raise InputError("the two passwords differ", "两次输入的密码不一致")

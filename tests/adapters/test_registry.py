@@ -10,8 +10,9 @@ from aiohttp import web
 
 import certs
 from adapters.base import AdapterContext
-from adapters.registry import build_adapters, check_against_port, read_adapter_config
+from adapters.registry import build_adapters, check_against_port
 from gateway.errors import ConfigError, NotFound
+from gateway.parties_file import read_parties_file
 from gateway.ports import BankCoreSystem, TaxBureau
 from sandbox.parties import BANKS_BY_CODE, REFORM_BANKS, TAX
 from tests.adapters.conftest import SAMPLE_CONFIG, configured_banks
@@ -79,7 +80,8 @@ def test_the_whole_sample_configuration_builds_with_its_certificate_files(
     (tmp_path / "parties").mkdir()
     for code, certificate in issued.items():
         (tmp_path / "parties" / f"{code}.pem").write_bytes(certificate.pem)
-    banks, tax = read_adapter_config(config)
+    parties = read_parties_file(config)
+    banks, tax = parties.banks, parties.tax
     assert banks["icbc-dg"]["certificate_file"] == str(tmp_path / "parties" / "icbc-dg.pem")
     adapters = build_adapters(banks, tax, context)  # validated and checked; nothing started
     assert len(adapters.banks) == 17 and adapters.tax_bureau().party == "tax-dg"

@@ -91,11 +91,16 @@ async def test_log_lines_carry_the_request_id_and_mask_id_numbers(
     configure_logging("INFO", json=True)
     capsys.readouterr()
     response = await client.get("/healthz", headers={"X-Request-ID": "req-abcdef12"})
+    # Unsigned, so refused: the line still names the case asked for and who asked.
+    await client.get("/api/v1/cases/0123456789abcdef0123456789abcdef")
     get_logger("test").info("citizen", note="身份证 441900199001011234 手机 13812345678")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert response.headers["X-Request-ID"] == "req-abcdef12"
     request_line = next(line for line in lines if line.get("event") == "request")
     assert request_line["request_id"] == "req-abcdef12" and request_line["status"] == 200
+    assert request_line["client"] == "127.0.0.1"
+    case_line = [line for line in lines if line.get("event") == "request"][-1]
+    assert case_line["case_id"] == "0123456789abcdef0123456789abcdef" and case_line["status"] == 401
     citizen = next(line for line in lines if line.get("event") == "citizen")
     assert "441900199001011234" not in citizen["note"] and "441900********1234" in citizen["note"]
     assert "138****5678" in citizen["note"]

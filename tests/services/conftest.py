@@ -21,11 +21,12 @@ def make_protector() -> PersonalDataProtector:
     )
 
 
-async def make_context(url: str) -> ServiceContext:
+async def make_context(url: str, *, seed: bool = True) -> ServiceContext:
     db = Database(url)
     await db.migrate()
     ctx = ServiceContext(db=db, protector=make_protector(), institutions=dict(INSTITUTIONS))
-    await seed_demo_register(ctx)
+    if seed:
+        await seed_demo_register(ctx)
     return ctx
 
 

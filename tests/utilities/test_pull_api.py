@@ -5,6 +5,7 @@ API and a contradicting answer to the push: the first recorded one stands."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -114,9 +115,19 @@ async def test_an_acknowledgement_must_name_the_reason_of_a_refusal(gateway: Gat
     assert reply.status == 422
 
 
-async def test_a_pull_job_is_parked_not_polled(gateway: Gateway) -> None:
+async def test_a_pull_job_is_parked_not_polled(gateway: Gateway, capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.logging import configure_logging
+
+    configure_logging("INFO", json=True)
+    capsys.readouterr()
     job_id = await network_job(gateway)
     await eventually(lambda: parked(gateway, job_id))
+    # Waiting for a provider to collect its job is the normal state of a pull job, not a warning.
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    waits = [line for line in lines if line.get("event") == "delivery waits for the party"]
+    assert [line["level"] for line in waits] == ["info"] and "awaiting_pull" not in str(
+        [line for line in lines if line.get("level") in ("warning", "error")]
+    )
     await asyncio.sleep(1.0)  # twenty dispatcher polls
     row = next(r for r in await gateway.outbox() if r.id == job_id)
     assert row.attempts == 1 and row.status == OutboxStatus.PENDING.value

@@ -2,7 +2,7 @@
 
 Outcomes: done or rejected → recorded, and the outbox row is delivered. Later (the provider accepted it, or
 a pull provider has yet to collect it) → recorded, and the row is parked: the handler raises
-PartyUnavailable with `retry_after` = when to look again, so the dispatcher does not spin; the provider's
+AwaitingParty (a PartyUnavailable) with `retry_after` = when to look again, so the dispatcher does not spin; the provider's
 acknowledgement settles the row as delivered meanwhile (see `providers.acknowledge`). A row whose schedule
 runs out is dead-lettered with its reason ("never collected", "HTTP 503", …) and may be replayed.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.db.tables.utilities import UtilityJobStatus
-from gateway.errors import ConfigError, Conflict, PartyUnavailable
+from gateway.errors import AwaitingParty, ConfigError, Conflict
 from gateway.ports.utilities import (
     AccountHolder,
     DeliveryStyle,
@@ -126,13 +126,13 @@ class UtilityDeliveries:
             raise parked
 
 
-def _parked(target: str, pull: bool, outcome: UtilityOutcome) -> PartyUnavailable:
+def _parked(target: str, pull: bool, outcome: UtilityOutcome) -> AwaitingParty:
     """Parked, not failed: look again after the provider's own horizon (a callback usually comes first)."""
     code, en, zh = (
         ("awaiting_pull", "waiting for the provider to collect the job", "等待该单位拉取任务")
         if pull
         else ("awaiting_result", "accepted; waiting for the provider's result", "已受理，等待该单位办理结果")
     )
-    return PartyUnavailable(
+    return AwaitingParty(
         target, code, en, message_zh=f"{target}：{zh}", retry_after=outcome.check_after_seconds
     )
