@@ -104,6 +104,7 @@ CERT_HUANG = "粤（2017）东莞市不动产权第0078901号"
 CERT_WU = "粤（2022）东莞市不动产权第0089012号"
 SALE_CONTRACT_WU_LIU = "WQ-2024-0099"
 PRE_MORTGAGE_CONTRACT = "CCB-YDY-2025-0606"
+PRESALE_CONTRACT = "YS-2025-0088"  # 陈静's filed pre-sale contract (商品房预售合同), her 预告登记's
 
 
 def _unit(code: str, address: str, area: str, **kw: object) -> Unit:
@@ -241,7 +242,9 @@ async def seed_demo_register(ctx: ServiceContext) -> int:
             [
                 (
                     PreRegistrationFacts(
-                        pre_kind=PreRegistrationKind.PURCHASE, buyers=[CHEN_JING], contract_no="YS-2025-0088"
+                        pre_kind=PreRegistrationKind.PURCHASE,
+                        buyers=[CHEN_JING],
+                        contract_no=PRESALE_CONTRACT,
                     ),
                     None,
                     None,
