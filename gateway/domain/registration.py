@@ -49,11 +49,12 @@ def mortgage_ranks_needed(case_input: CaseInput) -> bool:
 
 
 def next_mortgage_rank(view: RegisterView, reserved: Iterable[int], releasing: Iterable[str] = ()) -> int:
-    """抵押顺位 follows acceptance order (实施细则 第67条): one after every open or already-reserved rank.
+    """The acceptance order number of a new mortgage (实施细则 第67条): one after every open or reserved one.
 
     Mortgages this very case releases do not count, so a transfer that releases the seller's mortgage and
-    grants the buyer's gives the new mortgage rank 1. A rank reserved by a case that later fails leaves
-    a gap rather than moving later mortgages up.
+    grants the buyer's gives the new mortgage number 1. The number only orders acceptance: the 抵押顺位
+    the register shows is the mortgage's place among the open mortgages (`RegisterView.mortgage_rank`),
+    so a number reserved by a case that is later withdrawn leaves no hole in the ranks.
     """
     released = set(releasing)
     ranks = [e.rank or 0 for e in view.mortgages if e.certificate_number not in released]
