@@ -293,24 +293,37 @@ def _conversion(
             "transfer (转移+抵押 合并) or after it",
         )
     )
-    match = any(
-        isinstance(e.facts, PreRegistrationFacts)
+    matching = [
+        e
+        for e in view.pre_registrations
+        if isinstance(e.facts, PreRegistrationFacts)
         and e.facts.pre_kind is PreRegistrationKind.MORTGAGE
         and e.facts.mortgagee is not None
         and e.facts.mortgagee.credit_code == ctx.submitter.credit_code
         and e.facts.contract_no == inp.pre_mortgage_contract_no
         and same_people(e.facts.buyers, inp.buyers)
-        for e in view.pre_registrations
-    )
-    results.append(
-        _ok("pre_mortgage_matches")
-        if match
-        else _fail(
-            "pre_mortgage_matches",
-            "登记簿中没有与本行、本合同、本借款人相符的预抵押登记",
-            "no 预抵押 on the register matches this bank, contract and borrowers",
+    ]
+    # §221 asks whether registration was applied for in time: judged at 受理, not again at 登簿.
+    if any(ctx.at_registration or e.id not in ctx.lapsed for e in matching):
+        results.append(_ok("pre_mortgage_matches"))
+    elif matching:
+        # 民法典 §221: 自能够进行不动产登记之日起九十日内未申请登记的，预告登记失效 — nothing left to convert.
+        results.append(
+            _fail(
+                "pre_mortgage_matches",
+                "该预抵押登记已失效（能够进行不动产登记之日起九十日内未申请登记，民法典第二百二十一条）",
+                "the 预抵押 lapsed: no registration was applied for within 90 days of it being possible "
+                "(民法典 art. 221)",
+            )
         )
-    )
+    else:
+        results.append(
+            _fail(
+                "pre_mortgage_matches",
+                "登记簿中没有与本行、本合同、本借款人相符的预抵押登记",
+                "no 预抵押 on the register matches this bank, contract and borrowers",
+            )
+        )
     results.append(pre_registrations_consented(inp, view, ctx))
     return results
 

@@ -4,7 +4,7 @@ transfer that realises it, and ranks without holes."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -139,6 +139,19 @@ async def test_conversion_after_the_transfer_registers_at_once_and_closes_the_pr
     assert next(e for e in found if e.id == pre_mortgage.id).closed_by_case == conversion.id
     [mortgage] = open_of(found, EntryKind.MORTGAGE)
     assert isinstance(mortgage.facts, MortgageFacts) and mortgage.facts.mortgagors == [CHEN_JING]
+
+
+async def test_a_conversion_applied_for_after_the_pre_mortgage_lapsed_is_refused(ctx: ServiceContext) -> None:
+    await record_first_registration(ctx, "registrar-c", UNITS.presale, DEVELOPER)
+    await approve_and_register(
+        ctx, await submit(ctx, "boc-dg", builders.new_home_transfer(new_mortgage=None))
+    )
+    later = ctx.clock() + timedelta(days=100)  # past the 90 days of 民法典 §221 from the 首次登记
+    ctx.clock = lambda: later
+    with pytest.raises(RuleViolation) as exc:
+        await submit(ctx, "ccb-dg", builders.conversion())
+    assert set(failed(exc)) == {"pre_mortgage_matches"}
+    assert "失效" in failed(exc)["pre_mortgage_matches"][0]
 
 
 # --- defect 3: a third party's 预告登记 needs its holder's written consent -------------------------------
