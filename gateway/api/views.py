@@ -90,6 +90,8 @@ class CaseView(BaseModel):
     submitted_by: str
     assignee: str | None = None
     reason: str = ""
+    # The mortgage's acceptance order number reserved at 受理; the 抵押顺位 on the register is its place
+    # among the open mortgages (the unit view, the proof), which a withdrawn earlier case does not hole.
     rank: int | None = None
     received_at: datetime
     deadline_at: datetime
