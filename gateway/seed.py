@@ -73,6 +73,7 @@ CHEN_JING = person("陈静", "44190019950505006", "13800000006")
 LIU_YANG = person("刘洋", "44190019900909007", "13800000007")
 HUANG_LEI = person("黄磊", "44190019831111008", "13800000008")
 ZHOU_JIE = person("周杰", "44190019760630009", "13800000009")
+WU_FANG = person("吴芳", "44190019890303010", "13800000010")
 
 _HOUSE = "国有建设用地使用权/房屋所有权"
 _TERM = "2005年07月01日起2075年06月30日止"
@@ -87,6 +88,7 @@ class DemoUnits:
     seized: str = "441900003001GB00101F00010103"  # 赵敏, seized by a court: refused
     mortgaged_to_dgb: str = "441900003001GB00101F00010104"  # 孙丽, mortgaged to dgb: release
     with_objection: str = "441900003001GB00101F00010105"  # 黄磊, an objection recorded
+    pre_registered_sale: str = "441900003001GB00101F00010106"  # 吴芳, sold to 刘洋 with a 预告登记
     presale: str = "441900003002GB00102F00020101"  # pre-sale flat: 陈静's 预告 + ccb-dg's 预抵押
     for_sale: str = "441900003002GB00102F00020102"  # developer's flat: contract filing
 
@@ -99,7 +101,10 @@ CERT_ZHAO = "粤（2020）东莞市不动产权第0045678号"
 CERT_SUN = "粤（2021）东莞市不动产权第0056789号"
 PROOF_SUN_DGB = "粤（2021）东莞市不动产证明第0067890号"
 CERT_HUANG = "粤（2017）东莞市不动产权第0078901号"
+CERT_WU = "粤（2022）东莞市不动产权第0089012号"
+SALE_CONTRACT_WU_LIU = "WQ-2024-0099"
 PRE_MORTGAGE_CONTRACT = "CCB-YDY-2025-0606"
+PRESALE_CONTRACT = "YS-2025-0088"  # 陈静's filed pre-sale contract (商品房预售合同), her 预告登记's
 
 
 def _unit(code: str, address: str, area: str, **kw: object) -> Unit:
@@ -194,7 +199,35 @@ async def seed_demo_register(ctx: ServiceContext) -> int:
             _unit(u.with_objection, f"{street}1号松湖花园1栋105", "101.20"),
             [
                 (_sole(HUANG_LEI), CERT_HUANG, None),
-                (ObjectionFacts(applicant=ZHOU_JIE, matter="主张该房屋为夫妻共同财产"), None, None),
+                (
+                    # The court accepted 周杰's suit, so the objection stays in force (民法典 §220).
+                    ObjectionFacts(
+                        applicant=ZHOU_JIE,
+                        matter="主张该房屋为夫妻共同财产",
+                        court="东莞市第一人民法院",
+                        court_case_no="（2025）粤1971民初0567号",
+                        court_accepted_on=date(2025, 1, 10),
+                    ),
+                    None,
+                    None,
+                ),
+            ],
+        ),
+        (
+            # A second-hand sale protected by a 预告登记 (实施细则 第85条（二）不动产买卖): only the transfer to
+            # 刘洋 — or a disposal with his written consent — can register (民法典 §221).
+            _unit(u.pre_registered_sale, f"{street}1号松湖花园1栋106", "97.40"),
+            [
+                (_sole(WU_FANG), CERT_WU, None),
+                (
+                    PreRegistrationFacts(
+                        pre_kind=PreRegistrationKind.PURCHASE,
+                        buyers=[LIU_YANG],
+                        contract_no=SALE_CONTRACT_WU_LIU,
+                    ),
+                    None,
+                    None,
+                ),
             ],
         ),
         (
@@ -209,7 +242,9 @@ async def seed_demo_register(ctx: ServiceContext) -> int:
             [
                 (
                     PreRegistrationFacts(
-                        pre_kind=PreRegistrationKind.PURCHASE, buyers=[CHEN_JING], contract_no="YS-2025-0088"
+                        pre_kind=PreRegistrationKind.PURCHASE,
+                        buyers=[CHEN_JING],
+                        contract_no=PRESALE_CONTRACT,
                     ),
                     None,
                     None,

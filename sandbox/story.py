@@ -2,8 +2,9 @@
 
 A mortgage registration approved by two examiners and registered; a release completed at once; a
 second-hand transfer with the seller's mortgage released and a new one granted, through the tax bureau,
-both banks and the four utilities; a 按揭转抵押 once the building's first registration is done; a contract
-filing; and a case refused with its reason.
+both banks and the four utilities; once the building's first registration is done, the buyer's new-home
+transfer combined with her bank's 按揭转抵押 (the conversion alone, before she owns the flat, is refused); a
+contract filing; and a case refused with its reason.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.domain.cases import (
     MortgageTerms,
     PresaleMortgageConversionInput,
     TransferInput,
+    TransferType,
     UtilityAccount,
 )
 from gateway.domain.parties import CoOwnership, Owner
@@ -37,6 +39,7 @@ from gateway.seed import (
     LI_NA,
     LIU_YANG,
     PRE_MORTGAGE_CONTRACT,
+    PRESALE_CONTRACT,
     PROOF_LI_WANG_ICBC,
     PROOF_SUN_DGB,
     UNITS,
@@ -271,7 +274,11 @@ async def transfer(w: Walker) -> Outcome:
 
 
 async def presale_conversion(w: Walker) -> Outcome:
-    outcome = Outcome("按揭转抵押（首次登记后即办）", "presale_mortgage_conversion", "ccb-dg")
+    """首次登记, then 陈静's new-home transfer and CCB's 按揭转抵押 in one case (转移 + 抵押 合并).
+
+    The conversion alone is refused first: the 预抵押 becomes a mortgage only on the buyer's own flat.
+    """
+    outcome = Outcome("新房转移+按揭转抵押（首次登记后合并办理）", "transfer", "ccb-dg")
     await w.act(
         "registrar-c",
         f"/backoffice/api/v1/units/{UNITS.presale}/first-registration",
@@ -279,15 +286,46 @@ async def presale_conversion(w: Walker) -> Outcome:
     )
     w.say("④ 松湖壹号2栋完成首次登记（registrar-c）")
     bank = w.stage.bank("ccb-dg")
-    case_input = PresaleMortgageConversionInput(
+    mortgage = terms("CCB-DK-2025-0606", "800000.00")
+    alone = PresaleMortgageConversionInput(
         unit_code=UNITS.presale,
         buyers=[CHEN_JING],
         pre_mortgage_contract_no=PRE_MORTGAGE_CONTRACT,
-        mortgage=terms("CCB-DK-2025-0606", "800000.00"),
+        mortgage=mortgage,
+    )
+    reply = await bank.post("/api/v1/cases", submission(alone, "南城支行", "柜员0404"))
+    if reply.status != 409:
+        raise RuntimeError(f"a conversion before the transfer was not refused: {reply.status}")
+    reasons = "；".join(r["reason_zh"] for r in reply.json().get("rules", []))
+    w.say(f"   按揭转抵押单独申请 — 409：{reasons}")
+    case_input = TransferInput(
+        unit_code=UNITS.presale,
+        transfer_type=TransferType.NEW_HOME,
+        sellers=[DEVELOPER.as_party()],
+        buyers=[Owner(party=CHEN_JING)],
+        co_ownership=CoOwnership.SOLE,
+        price=Decimal("1500000.00"),
+        contract_no=PRESALE_CONTRACT,
+        contract_date=date(2025, 6, 6),
+        buyer_home_count=1,
+        new_mortgage=mortgage,
     )
     case = await w.submit(bank, submission(case_input, "南城支行", "柜员0404"))
-    w.say(f"   {outcome.title} — 建设银行申请，预抵押相符，当即登簿")
+    w.say(f"   {outcome.title} — 建设银行受理 {case['id'][:8]}…，并联：登记审核、税务、银行")
+    case = await w.until(
+        bank, case["id"], lambda c: c["tracks"]["tax"]["status"] in ("assessed", "passed"), "tax assessed"
+    )
+    assessment = case["tracks"]["tax"]["detail"]["assessment"]
+    bureau = w.stage.parties.tax
+    assert bureau is not None
+    bureau.pay_at_counter(assessment["assessment_id"])
+    await bureau.post_payment_cleared(assessment["assessment_id"])
+    await w.until(bank, case["id"], tracks_passed("tax", "bank"), "tax cleared and bank confirmed")
+    w.say(f"   完税（{assessment['total']} 元）；建设银行确认借款、抵押合同")
+    await w.review_and_register(case["id"])
+    await w.register(case["id"])
     case = await w.until(bank, case["id"], state_is("completed"), "completed")
+    w.say("   陈静取得不动产权证书，建设银行取得抵押登记证明；预告登记、预抵押随之注销")
     return w.finish(outcome, case, await numbers_of(bank, case["id"]))
 
 

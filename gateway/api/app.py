@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 
-from gateway.api import backoffice, bank, callbacks, docs, ops, public, review, utilities
+from gateway.api import backoffice, bank, callbacks, docs, ops, public, register, review, utilities
 from gateway.api.keys import API, API_DOCS, CONTAINER
 from gateway.api.middleware import authenticate, idempotency, request_context, sign_responses
 from gateway.api.problem import errors_middleware
@@ -40,7 +40,7 @@ def create_app(
     app.router.add_routes(public.routes)
     if container.services is not None:  # the case routes: a framework-only container serves none
         app[utilities.SERVICES] = container.services
-        for table in (bank.routes, review.routes, callbacks.routes, utilities.routes):
+        for table in (bank.routes, review.routes, register.routes, callbacks.routes, utilities.routes):
             app.router.add_routes(table)
     app.router.add_routes(list(routes))
 

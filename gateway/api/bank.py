@@ -16,6 +16,8 @@ from gateway.api.routing import BANK_API, endpoint, json_response, read_body, re
 from gateway.api.views import CaseList, CaseView, MaterialView, TransitionView, UnitStatusView
 from gateway.domain.cases import CaseInput
 from gateway.domain.identifiers import validate_unit_code
+from gateway.domain.lapses import lapses
+from gateway.domain.materials import MaterialKind
 from gateway.domain.workflow import CaseState
 from gateway.errors import FieldReason, InputError, NotFound
 from gateway.services import cases
@@ -35,6 +37,11 @@ class MaterialIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["抵押合同.pdf"])
     content_type: Literal["application/pdf", "image/jpeg"]
+    kind: MaterialKind = Field(
+        default=MaterialKind.OTHER,
+        description="what the document is where a rule reads it: pre_registrant_consent "
+        "(预告登记权利人书面同意), objection_risk_statement (知悉异议、自担风险声明); else other",
+    )
     content_base64: str = Field(max_length=(MAX_MATERIAL_BYTES * 4) // 3 + 4, repr=False)
 
     def upload(self, index: int) -> MaterialUpload:
@@ -46,7 +53,7 @@ class MaterialIn(BaseModel):
                 "材料内容不是有效的 base64",
                 [FieldReason(f"materials.{index}.content_base64", "不是有效的 base64", "not valid base64")],
             ) from None
-        return MaterialUpload(self.name, self.content_type, content)
+        return MaterialUpload(self.name, self.content_type, content, self.kind)
 
 
 class SubmitCaseRequest(BaseModel):
@@ -72,6 +79,7 @@ class ResubmitRequest(BaseModel):
 
 class UploadQuery(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["抵押合同.pdf"])
+    kind: MaterialKind = MaterialKind.OTHER
 
 
 class CaseQuery(BaseModel):
@@ -79,6 +87,19 @@ class CaseQuery(BaseModel):
     state: CaseState | None = None
     limit: int = Field(default=50, ge=1, le=100)
     before: datetime | None = None  # cursor: received_at of the last case of the previous page
+
+
+def _material_kind(request: web.Request) -> MaterialKind:
+    given = request.query.get("kind", MaterialKind.OTHER.value)
+    try:
+        return MaterialKind(given)
+    except ValueError:
+        kinds = ", ".join(k.value for k in MaterialKind)
+        raise InputError(
+            f"unknown material kind {given!r}",
+            "材料类型不正确",
+            [FieldReason("kind", f"材料类型须为：{kinds}", f"the kind must be one of: {kinds}")],
+        ) from None
 
 
 def _party(request: web.Request) -> str:
@@ -183,7 +204,7 @@ async def resubmit_case(request: web.Request) -> web.Response:
 
 @routes.post(BANK_API + "cases/{case_id}/materials")
 @endpoint(
-    "Upload a material (PDF or JPEG, raw body; ?name=)",
+    "Upload a material (PDF or JPEG, raw body; ?name=&kind=)",
     summary_zh="上传材料",
     response=MaterialView,
     status=201,
@@ -195,7 +216,9 @@ async def resubmit_case(request: web.Request) -> web.Response:
 )
 async def upload_material(request: web.Request) -> web.Response:
     content = await read_body(request)
-    upload = MaterialUpload(request.query.get("name", ""), request.content_type, content)
+    upload = MaterialUpload(
+        request.query.get("name", ""), request.content_type, content, _material_kind(request)
+    )
     reply = Reply(request, MaterialView.of, status=201)
     await cases.add_material(
         services(request), _party(request), request.match_info["case_id"], upload, finish=reply
@@ -240,4 +263,7 @@ async def unit_status(request: web.Request) -> web.Response:
             ) from None
         view = await store.view(unit)
         pending = await store.count_live_cases(unit_code)
-    return json_response(UnitStatusView.of(view, pending))
+    ctx = services(request)
+    return json_response(
+        UnitStatusView.of(view, pending, lapses(view, ctx.clock(), ctx.calendar, ctx.calendar.tz))
+    )

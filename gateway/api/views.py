@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from gateway.domain.cases import CaseKind
 from gateway.domain.identifiers import mask_id_number, mask_name, mask_phone
+from gateway.domain.lapses import Lapse
+from gateway.domain.materials import MaterialKind
 from gateway.domain.register import Entry, EntryKind, RegisterView
 from gateway.domain.workflow import Case, CaseState
 from gateway.services.materials import MaterialRecord
@@ -55,6 +57,7 @@ class TransitionView(BaseModel):
 class MaterialView(BaseModel):
     id: str
     name: str
+    kind: MaterialKind  # what a rule reads it as (other: not read by a rule)
     content_type: str
     size: int
     sm3: str
@@ -87,6 +90,8 @@ class CaseView(BaseModel):
     submitted_by: str
     assignee: str | None = None
     reason: str = ""
+    # The mortgage's acceptance order number reserved at 受理; the 抵押顺位 on the register is its place
+    # among the open mortgages (the unit view, the proof), which a withdrawn earlier case does not hole.
     rank: int | None = None
     received_at: datetime
     deadline_at: datetime
@@ -156,20 +161,28 @@ class EntryView(BaseModel):
     """One open register entry as a lender may see it before lending: holders masked."""
 
     kind: EntryKind
+    entry_id: str
     certificate_number: str | None
-    rank: int | None
+    rank: int | None  # 抵押顺位: the mortgage's place among the open mortgages
     opened_at: datetime
     summary: dict[str, Any]
+    # Objections (15 days, 民法典 §220) and pre-registrations (90 days, §221): the last day in force, if a
+    # period runs, and whether it has passed (a lapsed entry no longer blocks anything).
+    lapses_on: date | None = None
+    lapsed: bool = False
 
     @classmethod
-    def of(cls, entry: Entry) -> EntryView:
+    def of(cls, entry: Entry, *, rank: int | None = None, lapse: Lapse | None = None) -> EntryView:
         facts = entry.facts.model_dump(mode="json")
         return cls(
             kind=entry.kind,
+            entry_id=entry.id,
             certificate_number=entry.certificate_number,
-            rank=entry.rank,
+            rank=rank if rank is not None else entry.rank,
             opened_at=entry.opened_at,
             summary=_public_facts(facts),
+            lapses_on=lapse.lapses_on if lapse else None,
+            lapsed=lapse.lapsed if lapse else False,
         )
 
 
@@ -200,7 +213,7 @@ class UnitStatusView(BaseModel):
     pending_cases: int
 
     @classmethod
-    def of(cls, view: RegisterView, pending_cases: int) -> UnitStatusView:
+    def of(cls, view: RegisterView, pending_cases: int, lapses: dict[str, Lapse]) -> UnitStatusView:
         ownership = view.ownership
         return cls(
             unit_code=view.unit.unit_code,
@@ -209,9 +222,9 @@ class UnitStatusView(BaseModel):
             first_registered=view.unit.first_registered,
             owners=[mask_name(p.name) for p in view.owners],
             ownership_certificate=ownership.certificate_number if ownership else None,
-            mortgages=[EntryView.of(e) for e in view.mortgages],
+            mortgages=[EntryView.of(e, rank=view.mortgage_rank(e)) for e in view.mortgages],
             seizures=[EntryView.of(e) for e in view.seizures],
-            objections=[EntryView.of(e) for e in view.objections],
-            pre_registrations=[EntryView.of(e) for e in view.pre_registrations],
+            objections=[EntryView.of(e, lapse=lapses.get(e.id)) for e in view.objections],
+            pre_registrations=[EntryView.of(e, lapse=lapses.get(e.id)) for e in view.pre_registrations],
             pending_cases=pending_cases,
         )

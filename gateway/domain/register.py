@@ -27,6 +27,9 @@ class Unit(BaseModel):
     right_nature: str = "出让/市场化商品房"
     land_term: str = ""  # 使用期限, e.g. 2005年07月01日起2075年06月30日止
     first_registered: bool = True  # 首次登记 done (a pre-sale flat is not, until the building is)
+    # The day 首次登记 was recorded here (None: before the digital register): from it a 预告登记 can be
+    # realised, and its 90 days run (民法典 §221).
+    first_registered_on: date | None = None
     for_sale: bool = False  # a developer's flat open for 商品房买卖合同备案
     developer: Institution | None = None
 
@@ -86,6 +89,10 @@ class PreRegistrationFacts(BaseModel):
     mortgagee: Institution | None = None  # for 预抵押
     amount: Decimal | None = None  # for 预抵押
     contract_no: str
+    # The day the protected right can be registered, when the parties' agreement fixes it (a second-hand
+    # sale's completion day); for a pre-sale flat it is the building's 首次登记. The 90 days of 民法典
+    # §221 run from it.
+    registrable_on: date | None = None
 
 
 class SeizureFacts(BaseModel):
@@ -100,6 +107,13 @@ class ObjectionFacts(BaseModel):
     kind: Literal[EntryKind.OBJECTION] = EntryKind.OBJECTION
     applicant: Party
     matter: str
+    # The day of the 异议登记 when this entry succeeds an earlier one (a court's acceptance recorded);
+    # None: the entry's own day. The 15 days of 民法典 §220 run from it.
+    registered_on: date | None = None
+    # The court's acceptance of the applicant's suit, which keeps the objection in force (§220).
+    court: str | None = None
+    court_case_no: str | None = None
+    court_accepted_on: date | None = None
 
 
 class ContractFilingFacts(BaseModel):
@@ -170,7 +184,14 @@ class RegisterView(BaseModel):
 
     @property
     def mortgages(self) -> list[Entry]:
-        return sorted(self.open_of(EntryKind.MORTGAGE), key=lambda e: e.rank or 0)
+        """Open mortgages in order of acceptance (实施细则 第67条): by the order number each was given at
+        受理, then by 登簿."""
+        return sorted(self.open_of(EntryKind.MORTGAGE), key=lambda e: (e.rank or 0, e.opened_at))
+
+    def mortgage_rank(self, entry: Entry) -> int:
+        """抵押顺位: the mortgage's place among the open mortgages on the register. A withdrawn or refused
+        application and a released mortgage leave no hole."""
+        return next(i for i, e in enumerate(self.mortgages, start=1) if e.id == entry.id)
 
     def mortgage_by_proof(self, proof_number: str) -> Entry | None:
         return next((e for e in self.mortgages if e.certificate_number == proof_number), None)

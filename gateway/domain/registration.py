@@ -14,16 +14,14 @@ from gateway.domain.cases import (
     MortgageTerms,
     PresaleMortgageConversionInput,
     TransferInput,
-    TransferType,
 )
-from gateway.domain.parties import Institution, Party, same_people
+from gateway.domain.parties import Institution, Party
+from gateway.domain.pre_registrations import realised_by
 from gateway.domain.register import (
     ContractFilingFacts,
     EntryFacts,
     MortgageFacts,
     OwnershipFacts,
-    PreRegistrationFacts,
-    PreRegistrationKind,
     RegisterView,
 )
 
@@ -51,11 +49,12 @@ def mortgage_ranks_needed(case_input: CaseInput) -> bool:
 
 
 def next_mortgage_rank(view: RegisterView, reserved: Iterable[int], releasing: Iterable[str] = ()) -> int:
-    """抵押顺位 follows acceptance order (实施细则 第67条): one after every open or already-reserved rank.
+    """The acceptance order number of a new mortgage (实施细则 第67条): one after every open or reserved one.
 
     Mortgages this very case releases do not count, so a transfer that releases the seller's mortgage and
-    grants the buyer's gives the new mortgage rank 1. A rank reserved by a case that later fails leaves
-    a gap rather than moving later mortgages up.
+    grants the buyer's gives the new mortgage number 1. The number only orders acceptance: the 抵押顺位
+    the register shows is the mortgage's place among the open mortgages (`RegisterView.mortgage_rank`),
+    so a number reserved by a case that is later withdrawn leaves no hole in the ranks.
     """
     released = set(releasing)
     ranks = [e.rank or 0 for e in view.mortgages if e.certificate_number not in released]
@@ -79,9 +78,12 @@ def registration_change(
     case_input: CaseInput, view: RegisterView, submitter: Institution, rank: int | None
 ) -> RegisterChange:
     """The entries 登簿 opens and closes. The rules have passed; this only describes the change."""
+    # The pre-registrations the case realises are extinguished by it (民法典 §221; the purchase 预告登记 by
+    # the transfer to its buyers, the 预抵押 by the mortgage that realises it).
+    realised = [e.id for e in realised_by(case_input, view, submitter)]
     if isinstance(case_input, MortgageRegistrationInput):
         facts = _mortgage(submitter, case_input.mortgagors, case_input.mortgage)
-        return RegisterChange(opens=[NewEntry(facts, rank=rank, certificate="proof")])
+        return RegisterChange(opens=[NewEntry(facts, rank=rank, certificate="proof")], closes=realised)
 
     if isinstance(case_input, MortgageReleaseInput):
         entry = view.mortgage_by_proof(case_input.proof_number)
@@ -91,14 +93,7 @@ def registration_change(
         closes = [view.ownership.id] if view.ownership else []
         closes += [e.id for e in view.mortgages if e.certificate_number in case_input.release_proof_numbers]
         buyers = [b.party for b in case_input.buyers]
-        if case_input.transfer_type is TransferType.NEW_HOME:
-            closes += [
-                e.id
-                for e in view.pre_registrations
-                if isinstance(e.facts, PreRegistrationFacts)
-                and e.facts.pre_kind is PreRegistrationKind.PURCHASE
-                and same_people(e.facts.buyers, buyers)
-            ]
+        closes += realised
         opens = [
             NewEntry(
                 OwnershipFacts(owners=list(case_input.buyers), co_ownership=case_input.co_ownership),
@@ -114,18 +109,8 @@ def registration_change(
         return RegisterChange(opens=opens, closes=closes)
 
     if isinstance(case_input, PresaleMortgageConversionInput):
-        closes = [
-            e.id
-            for e in view.pre_registrations
-            if isinstance(e.facts, PreRegistrationFacts)
-            and same_people(e.facts.buyers, case_input.buyers)
-            and (
-                e.facts.pre_kind is PreRegistrationKind.PURCHASE
-                or e.facts.contract_no == case_input.pre_mortgage_contract_no
-            )
-        ]
         facts = _mortgage(submitter, case_input.buyers, case_input.mortgage)
-        return RegisterChange(opens=[NewEntry(facts, rank=rank, certificate="proof")], closes=closes)
+        return RegisterChange(opens=[NewEntry(facts, rank=rank, certificate="proof")], closes=realised)
 
     assert isinstance(case_input, ContractFilingInput)
     filing = ContractFilingFacts(

@@ -7,7 +7,7 @@ a case cannot reach 登簿 with a failing rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.domain.cases import (
     CaseInput,
@@ -18,8 +18,17 @@ from gateway.domain.cases import (
     TransferInput,
     TransferType,
 )
+from gateway.domain.identifiers import mask_name
+from gateway.domain.materials import MaterialKind
 from gateway.domain.parties import Institution, Party, same_people
-from gateway.domain.register import MortgageFacts, PreRegistrationFacts, PreRegistrationKind, RegisterView
+from gateway.domain.pre_registrations import needing_consent
+from gateway.domain.register import (
+    Entry,
+    MortgageFacts,
+    PreRegistrationFacts,
+    PreRegistrationKind,
+    RegisterView,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,9 @@ class RuleContext:
     submitter: Institution  # the participant that submitted the case
     at_registration: bool = False  # False at 受理, True at 登簿
     tax_cleared: bool = False  # the tax bureau has confirmed payment (契税法 第11条)
+    materials: frozenset[MaterialKind] = frozenset()  # the kinds of material on the case
+    # Objections and pre-registrations whose time has run out (gateway.domain.lapses): no longer blocking.
+    lapsed: frozenset[str] = field(default_factory=frozenset)
 
 
 def _ok(name: str) -> RuleResult:
@@ -43,6 +55,11 @@ def _ok(name: str) -> RuleResult:
 
 def _fail(name: str, zh: str, en: str) -> RuleResult:
     return RuleResult(name, False, zh, en)
+
+
+def _passed_on(name: str, zh: str, en: str) -> RuleResult:
+    """Passed because of a written statement on the case: the reason records which, for the examiner."""
+    return RuleResult(name, True, zh, en)
 
 
 # --- rules shared by several kinds -------------------------------------------------------------
@@ -58,12 +75,65 @@ def unit_not_seized(view: RegisterView) -> RuleResult:
     return _ok("unit_not_seized")
 
 
-def no_objection(view: RegisterView) -> RuleResult:
-    if view.objections:
-        return _fail(
-            "no_objection", "该不动产存在异议登记", "an objection (异议登记) is recorded on the unit"
+def no_objection(view: RegisterView, ctx: RuleContext) -> RuleResult:
+    """An objection in force stops a registration unless the applicant takes the risk in writing.
+
+    不动产登记暂行条例实施细则 第八十四条: "异议登记期间，不动产登记簿上记载的权利人以及第三人因处分权利申请登记的，
+    不动产登记机构应当书面告知申请人该权利已经存在异议登记的有关事项。申请人申请继续办理的，应当予以办理，但申请人
+    应当提供知悉异议登记存在并自担风险的书面承诺。" An objection that lapsed (民法典 §220: no suit within 15 days)
+    no longer counts.
+    """
+    name = "no_objection"
+    if not [e for e in view.objections if e.id not in ctx.lapsed]:
+        return _ok(name)
+    if MaterialKind.OBJECTION_RISK_STATEMENT in ctx.materials:
+        return _passed_on(
+            name,
+            "该不动产存在异议登记；申请人已提交知悉异议、自担风险的书面承诺（实施细则第八十四条）",
+            "an objection is recorded; the applicant's written statement that it knows of it and bears "
+            "the risk is on the case (实施细则 art. 84)",
         )
-    return _ok("no_objection")
+    return _fail(
+        name,
+        "该不动产存在异议登记；申请人继续办理须提交知悉异议、自担风险的书面承诺（实施细则第八十四条）",
+        "an objection (异议登记) is recorded on the unit; to proceed the applicant must submit a written "
+        "statement that it knows of the objection and bears the risk (实施细则 art. 84)",
+    )
+
+
+def _pre_registrant(entry: Entry) -> str:
+    facts = entry.facts
+    assert isinstance(facts, PreRegistrationFacts)
+    if facts.pre_kind is PreRegistrationKind.MORTGAGE and facts.mortgagee is not None:
+        return f"预抵押（{facts.mortgagee.name}）"
+    return f"预告登记（{'、'.join(mask_name(p.name) for p in facts.buyers)}）"
+
+
+def pre_registrations_consented(inp: CaseInput, view: RegisterView, ctx: RuleContext) -> RuleResult:
+    """A disposal against a pre-registration in force needs the pre-registrant's written consent.
+
+    民法典 第二百二十一条第一款: "预告登记后，未经预告登记的权利人同意，处分该不动产的，不发生物权效力。"
+    不动产登记暂行条例实施细则 第八十五条第二款: "预告登记生效期间，未经预告登记的权利人书面同意，处分该不动产权利申请
+    登记的，不动产登记机构应当不予办理。" The transfer to the pre-registered buyers and the mortgage that
+    realises a 预抵押 are not against it (gateway.domain.pre_registrations).
+    """
+    name = "pre_registrations_consented"
+    against = needing_consent(inp, view, ctx.submitter, ctx.lapsed)
+    if not against:
+        return _ok(name)
+    holders = "、".join(_pre_registrant(e) for e in against)
+    if MaterialKind.PRE_REGISTRANT_CONSENT in ctx.materials:
+        return _passed_on(
+            name,
+            f"预告登记权利人的书面同意已提交：{holders}（民法典第二百二十一条）",
+            f"the pre-registrants' written consent is on the case: {holders} (民法典 art. 221)",
+        )
+    return _fail(
+        name,
+        f"该不动产存在{holders}，未经预告登记权利人书面同意不能办理（民法典第二百二十一条、实施细则第八十五条）",
+        f"the unit carries a pre-registration in force ({holders}); without the pre-registrant's written "
+        "consent it is neither transferred nor mortgaged (民法典 art. 221, 实施细则 art. 85)",
+    )
 
 
 def unit_first_registered(view: RegisterView) -> RuleResult:
@@ -109,9 +179,10 @@ def _mortgage_registration(
     return [
         unit_first_registered(view),
         unit_not_seized(view),
-        no_objection(view),
+        no_objection(view, ctx),
         certificate_is_current(inp.ownership_certificate_number, view),
         parties_are_owners("mortgagors_are_owners", inp.mortgagors, view, "抵押人", "mortgagors"),
+        pre_registrations_consented(inp, view, ctx),
     ]
 
 
@@ -140,7 +211,7 @@ def _mortgage_release(inp: MortgageReleaseInput, view: RegisterView, ctx: RuleCo
 
 
 def _transfer(inp: TransferInput, view: RegisterView, ctx: RuleContext) -> list[RuleResult]:
-    results = [unit_first_registered(view), unit_not_seized(view), no_objection(view)]
+    results = [unit_first_registered(view), unit_not_seized(view), no_objection(view, ctx)]
     if inp.transfer_type is TransferType.SECOND_HAND:
         results.append(certificate_is_current(inp.ownership_certificate_number, view))
         results.append(parties_are_owners("sellers_are_owners", inp.sellers, view, "出卖人", "sellers"))
@@ -150,6 +221,7 @@ def _transfer(inp: TransferInput, view: RegisterView, ctx: RuleContext) -> list[
         )
         results.append(_buyers_hold_purchase_pre_registration([b.party for b in inp.buyers], view))
     results.append(_mortgages_released_or_consented(inp, view))
+    results.append(pre_registrations_consented(inp, view, ctx))
     if ctx.at_registration:
         results.append(
             _ok("tax_cleared")
@@ -201,35 +273,58 @@ def _buyers_hold_purchase_pre_registration(buyers: list[Party], view: RegisterVi
 def _conversion(
     inp: PresaleMortgageConversionInput, view: RegisterView, ctx: RuleContext
 ) -> list[RuleResult]:
-    results = [unit_first_registered(view), unit_not_seized(view)]
+    """按揭转抵押: the 预抵押 becomes a mortgage on the buyers' own flat, so the buyers must own it first.
+
+    A mortgage is granted on property its mortgagor may dispose of (民法典 第三百九十五条: "债务人或者第三人有权处分的
+    下列财产可以抵押"), and 实施细则 第八十五条第三款 registers the right a 预告登记 protects only "自能够进行相应的不动产
+    登记之日起" — for a 预抵押, once the buyers' ownership is registered: together with the new-home transfer in
+    one case (转移 + 抵押 合并, a transfer with `new_mortgage`) or after it. Before that the case is refused and
+    both pre-registrations stay open.
+    """
+    results = [unit_first_registered(view), unit_not_seized(view), no_objection(view, ctx)]
     buyers_own = bool(view.owners) and same_people(inp.buyers, view.owners)
     results.append(
-        _ok("buyers_are_owners_or_pre_registered")
-        if buyers_own or _buyers_hold_purchase_pre_registration(inp.buyers, view).passed
+        _ok("buyers_are_owners")
+        if buyers_own
         else _fail(
-            "buyers_are_owners_or_pre_registered",
-            "借款人既不是现登记权利人，也没有预告登记",
-            "the buyers neither own the unit nor hold its purchase pre-registration",
+            "buyers_are_owners",
+            "买受人尚未取得该房屋所有权：按揭转抵押须与新建商品房转移登记合并申请，或在转移登记完成后申请",
+            "the buyers do not own the flat yet: apply for the conversion together with the new-home "
+            "transfer (转移+抵押 合并) or after it",
         )
     )
-    match = any(
-        isinstance(e.facts, PreRegistrationFacts)
+    matching = [
+        e
+        for e in view.pre_registrations
+        if isinstance(e.facts, PreRegistrationFacts)
         and e.facts.pre_kind is PreRegistrationKind.MORTGAGE
         and e.facts.mortgagee is not None
         and e.facts.mortgagee.credit_code == ctx.submitter.credit_code
         and e.facts.contract_no == inp.pre_mortgage_contract_no
         and same_people(e.facts.buyers, inp.buyers)
-        for e in view.pre_registrations
-    )
-    results.append(
-        _ok("pre_mortgage_matches")
-        if match
-        else _fail(
-            "pre_mortgage_matches",
-            "登记簿中没有与本行、本合同、本借款人相符的预抵押登记",
-            "no 预抵押 on the register matches this bank, contract and borrowers",
+    ]
+    # §221 asks whether registration was applied for in time: judged at 受理, not again at 登簿.
+    if any(ctx.at_registration or e.id not in ctx.lapsed for e in matching):
+        results.append(_ok("pre_mortgage_matches"))
+    elif matching:
+        # 民法典 §221: 自能够进行不动产登记之日起九十日内未申请登记的，预告登记失效 — nothing left to convert.
+        results.append(
+            _fail(
+                "pre_mortgage_matches",
+                "该预抵押登记已失效（能够进行不动产登记之日起九十日内未申请登记，民法典第二百二十一条）",
+                "the 预抵押 lapsed: no registration was applied for within 90 days of it being possible "
+                "(民法典 art. 221)",
+            )
         )
-    )
+    else:
+        results.append(
+            _fail(
+                "pre_mortgage_matches",
+                "登记簿中没有与本行、本合同、本借款人相符的预抵押登记",
+                "no 预抵押 on the register matches this bank, contract and borrowers",
+            )
+        )
+    results.append(pre_registrations_consented(inp, view, ctx))
     return results
 
 

@@ -23,7 +23,7 @@ from gateway.ports.banks import CaseEvent
 from gateway.services import effects
 from gateway.services.context import Finisher, ServiceContext
 from gateway.services.materials import MaterialRecord, MaterialUpload
-from gateway.services.registration import apply_registration, notify_bank
+from gateway.services.registration import apply_registration, lapsed_entries, notify_bank
 from gateway.services.store import new_id
 
 if TYPE_CHECKING:
@@ -53,7 +53,11 @@ async def submit(
         view, reserved = (
             await store.view_and_reserved_ranks(unit) if ranks_needed else (await store.view(unit), [])
         )
-        results = rules.check(case_input, view, rules.RuleContext(submitter=submitter))
+        kinds = frozenset(m.kind for m in materials)
+        rule_ctx = rules.RuleContext(
+            submitter=submitter, materials=kinds, lapsed=lapsed_entries(ctx, view, now)
+        )
+        results = rules.check(case_input, view, rule_ctx)
         failed = rules.failures(results)
         if failed:
             raise RuleViolation(failed)
@@ -87,7 +91,8 @@ async def submit(
             details={"kind": case.kind.value, "unit_code": case.unit_code, "branch": branch},
         )
 
-        if is_immediate_kind(case.kind):
+        # A case that relies on a written consent or statement is read by an examiner, never rules alone.
+        if is_immediate_kind(case.kind) and not any(k.is_statement for k in kinds):
             case.move(CaseState.APPROVED, actor="rules", at=now, reason="即办件：全部规则通过")
             await apply_registration(ctx, uow, store, case, view, submitter, actor="rules", at=now)
         else:

@@ -35,7 +35,7 @@ from e_license import (
     identifier_for,
     issue_async,
 )
-from gateway.domain.register import Entry, EntryKind, Unit
+from gateway.domain.register import Entry, EntryKind, RegisterView, Unit
 from gateway.domain.workflow import Case, CaseState
 from gateway.errors import ConfigError, Conflict, FieldReason, InputError, NotFound
 from gateway.logging import get_logger
@@ -387,4 +387,10 @@ async def _register_facts(store: Store, row: _Pending) -> tuple[Entry, Unit, str
             and (e.closed_at is None or e.closed_at > entry.opened_at)
         ]
         ownership_number = standing[-1].certificate_number if standing else None
-    return entry, Unit.model_validate(facts), ownership_number
+    unit = Unit.model_validate(facts)
+    if entry.kind is EntryKind.MORTGAGE and entry.is_open:
+        # The proof prints the 抵押顺位 the register shows: the mortgage's place among the open mortgages
+        # (the stored number orders acceptance; a withdrawn application leaves no hole in the ranks).
+        view = RegisterView(unit=unit, entries=[e for e in entries if e.is_open])
+        entry = entry.model_copy(update={"rank": view.mortgage_rank(entry)})
+    return entry, unit, ownership_number

@@ -10,6 +10,7 @@ from gateway.db.tables.certificates import CertificateRow
 from gateway.domain import rules
 from gateway.domain.cases import TransferInput
 from gateway.domain.identifiers import mask_name
+from gateway.domain.lapses import lapses
 from gateway.domain.parties import Institution, Party
 from gateway.domain.register import EntryFacts, EntryKind, MortgageFacts, OwnershipFacts, RegisterView
 from gateway.domain.registration import NewEntry, registration_change
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 
 # What closing an entry does to the certificate that proved it.
 _CLOSED_CERTIFICATE_STATUS = {EntryKind.OWNERSHIP: "void"}  # 已作废; every other kind: cancelled 已注销
+
+
+def lapsed_entries(ctx: ServiceContext, view: RegisterView, now: datetime) -> frozenset[str]:
+    """The objections and pre-registrations on the unit whose time ran out (民法典 §220, §221)."""
+    found = lapses(view, now, ctx.calendar, ctx.calendar.tz)
+    return frozenset(entry_id for entry_id, lapse in found.items() if lapse.lapsed)
 
 
 def notify_bank(uow: UnitOfWork, case: Case, event: CaseEvent, **extra: Any) -> None:
@@ -52,6 +59,8 @@ async def apply_registration(
         submitter=submitter,
         at_registration=True,
         tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
+        materials=await store.material_kinds(case.id),
+        lapsed=lapsed_entries(ctx, view, at),
     )
     results = rules.check(case.input, view, ctx_rules)
     failed = rules.failures(results)

@@ -13,6 +13,7 @@ from gateway.domain.cases import (
     MortgageTerms,
     PresaleMortgageConversionInput,
     TransferInput,
+    TransferType,
     UtilityAccount,
 )
 from gateway.domain.parties import CoOwnership, Owner
@@ -86,6 +87,22 @@ def conversion(**kw: Any) -> PresaleMortgageConversionInput:
         "mortgage": terms("CCB-DK-2025-0606", "800000.00"),
     }
     return PresaleMortgageConversionInput(**{**base, **kw})
+
+
+def new_home_transfer(**kw: Any) -> TransferInput:
+    """陈静 takes her pre-sold flat from the developer; by default combined with CCB's conversion (转移+抵押 合并)."""
+    base: dict[str, Any] = {
+        "unit_code": UNITS.presale,
+        "transfer_type": TransferType.NEW_HOME,
+        "sellers": [DEVELOPER.as_party()],
+        "buyers": [Owner(party=CHEN_JING)],
+        "co_ownership": CoOwnership.SOLE,
+        "price": Decimal("1500000.00"),
+        "contract_no": "YS-2025-0088",
+        "contract_date": date(2025, 6, 6),
+        "new_mortgage": terms("CCB-DK-2025-0606", "800000.00"),
+    }
+    return TransferInput(**{**base, **kw})
 
 
 def contract_filing(**kw: Any) -> ContractFilingInput:

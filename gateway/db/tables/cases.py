@@ -81,4 +81,6 @@ class MaterialRow(SQLModel, table=True):
     sm3: str = Field(max_length=64)
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     round: int = 0  # 0 at submission, n for the n-th 补正
+    # What the document is where a rule reads it (gateway.domain.materials.MaterialKind), else "other".
+    kind: str = Field(default="other", max_length=40, sa_column_kwargs={"server_default": "other"})
     uploaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
