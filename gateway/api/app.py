@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.api import backoffice, bank, callbacks, docs, ops, public, review, utilities
 from gateway.api.keys import API, API_DOCS, CONTAINER
+from gateway.api.malformed import install as answer_malformed_requests_with_problems
 from gateway.api.middleware import authenticate, idempotency, request_context, sign_responses
 from gateway.api.problem import errors_middleware
 from gateway.api.state import ApiState
@@ -26,6 +27,7 @@ def create_app(
     `/public/` (none), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`.
     """
     api = container.settings.api
+    answer_malformed_requests_with_problems()
     app = web.Application(
         middlewares=[request_context, sign_responses, errors_middleware, authenticate, idempotency],
         # The hard ceiling for any route; each route's own (smaller) limit is enforced by the middleware.

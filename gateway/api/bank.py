@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.keys import PARTICIPANT
 from gateway.api.respond import Reply, services
-from gateway.api.routing import BANK_API, endpoint, json_response, read_body, read_json
+from gateway.api.routing import BANK_API, Limit, endpoint, json_response, read_body, read_json, read_query
 from gateway.api.views import CaseList, CaseView, MaterialView, TransitionView, UnitStatusView
 from gateway.domain.cases import CaseInput
 from gateway.domain.identifiers import validate_unit_code
@@ -77,7 +77,7 @@ class UploadQuery(BaseModel):
 class CaseQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: CaseState | None = None
-    limit: int = Field(default=50, ge=1, le=100)
+    limit: Limit = 50
     before: datetime | None = None  # cursor: received_at of the last case of the previous page
 
 
@@ -117,7 +117,7 @@ async def submit_case(request: web.Request) -> web.Response:
 @routes.get(BANK_API + "cases")
 @endpoint("List one's own cases", summary_zh="查询本行业务件", query=CaseQuery, response=CaseList, tags=TAGS)
 async def list_cases(request: web.Request) -> web.Response:
-    query = CaseQuery.model_validate(dict(request.query))
+    query = read_query(request, CaseQuery)
     async with services(request).reading() as store:
         found = await store.list_cases(
             party=_party(request), state=query.state, limit=query.limit, before=query.before

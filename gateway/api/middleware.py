@@ -108,6 +108,11 @@ async def sign_responses(request: web.Request, handler: Any) -> web.StreamRespon
 async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
     """Body limit per route; the participant of a signed request; the back-office user of a token."""
     state = request.app[API]
+    refused = request.match_info.http_exception
+    if isinstance(refused, web.HTTPMethodNotAllowed):
+        # A method the route does not take (TRACE, OPTIONS, ...) is a 405 with Allow whoever asks: no
+        # signature or token can make it succeed, so asking for one would only mislead the caller.
+        raise refused
     spec = endpoint_of(request)
     request[BODY_LIMIT] = spec.max_body or state.settings.max_json_bytes
     if is_signed(request.path):

@@ -80,7 +80,9 @@ def _auth(path: str, spec: Endpoint) -> tuple[list[dict[str, list[str]]], tuple[
     return [], ()
 
 
-def _operation(method: str, path: str, handler: Any, schemas: dict[Any, Any]) -> dict[str, Any]:
+def _operation(
+    method: str, path: str, handler: Any, schemas: dict[Any, Any], definitions: dict[str, Any]
+) -> dict[str, Any]:
     spec = endpoint_of(handler)
     security, statuses = _auth(path, spec)
     params: list[dict[str, Any]] = [
@@ -88,7 +90,9 @@ def _operation(method: str, path: str, handler: Any, schemas: dict[Any, Any]) ->
         for name in _PATH_PARAM.findall(path)
     ]
     if spec.query is not None:
-        query_schema = spec.query.model_json_schema()
+        # The query model's own schema from the shared components, so that its $refs (an enum such as
+        # CaseState) point at #/components/schemas like every other, not at a $defs the document lacks.
+        query_schema = definitions[schemas[(spec.query, "validation")]["$ref"].rsplit("/", 1)[1]]
         for name, prop in query_schema.get("properties", {}).items():
             params.append(
                 {
@@ -170,11 +174,15 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             models.add((spec.request, "validation"))
         if spec.response is not None:
             models.add((spec.response, "serialization"))
+        if spec.query is not None:
+            models.add((spec.query, "validation"))
     ordered = sorted(models, key=lambda m: (m[0].__name__, m[1]))
     schemas, definitions = models_json_schema(ordered, ref_template=_REF)  # type: ignore[arg-type]
+    components = definitions.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for method, path, handler in sorted(found, key=lambda r: (r[1], r[0])):
-        paths.setdefault(path, {})[method.lower()] = _operation(method, path, handler, schemas)
+        operation = _operation(method, path, handler, schemas, components)
+        paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -184,7 +192,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": definitions.get("$defs", {}),
+            "schemas": components,
             "securitySchemes": {
                 "gwSignature": {
                     "type": "apiKey",

@@ -7,10 +7,10 @@ import functools
 import json
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.api.keys import ACTOR, BODY_LIMIT
 from gateway.errors import FieldReason, Forbidden, InputError, LoginRequired, PayloadTooLarge
@@ -24,11 +24,14 @@ __all__ = [
     "PUBLIC",
     "SIGNED_PREFIXES",
     "Endpoint",
+    "Limit",
+    "Offset",
     "actor_of",
     "endpoint",
     "endpoint_of",
     "json_response",
     "read_json",
+    "read_query",
     "refuse_nul",
     "require_role",
     "roles_of",
@@ -46,6 +49,13 @@ H = TypeVar("H", bound=Handler)
 M = TypeVar("M", bound=BaseModel)
 _ENDPOINT_ATTR = "__gateway_endpoint__"
 _ROLES_ATTR = "__gateway_roles__"
+
+# Integer query parameters: every one is bounded (`endpoint` refuses a query model with an unbounded int),
+# so that no number reaches the database beyond what its integers hold (an offset past int64 was a 500).
+# The bounds are pydantic's, so the OpenAPI document states them as minimum/maximum.
+MAX_OFFSET = 2**31 - 1  # far beyond any list, and an INTEGER on every database
+Limit = Annotated[int, Field(ge=1, le=100)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,8 @@ def endpoint(
     description: str = "",
 ) -> Callable[[H], H]:
     """Declare a handler's contract; the OpenAPI document is generated from these declarations."""
+    if query is not None:
+        _require_bounded_ints(query)
     spec = Endpoint(
         summary=summary,
         summary_zh=summary_zh,
@@ -115,6 +127,16 @@ def endpoint(
         return handler
 
     return declare
+
+
+def _require_bounded_ints(model: type[BaseModel]) -> None:
+    """A declaration error (at import) for an integer query parameter without both bounds."""
+    for name, field in model.model_fields.items():
+        if field.annotation is not int:
+            continue
+        bounds = {type(m).__name__ for m in field.metadata}
+        if not ({"Ge", "Gt"} & bounds and {"Le", "Lt"} & bounds):
+            raise TypeError(f"{model.__name__}.{name}: an integer query parameter needs ge/gt and le/lt")
 
 
 def require_role(*roles: Role) -> Callable[[H], H]:
@@ -164,6 +186,12 @@ def actor_of(request: web.Request) -> Actor:
     if actor is None:
         raise LoginRequired("not signed in", "未登录")
     return actor
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string parsed into the route's declared query `model` (bounded: see `Limit`, `Offset`);
+    pydantic's errors become a 422 with field-level reasons."""
+    return model.model_validate(dict(request.query))
 
 
 async def read_body(request: web.Request) -> bytes:
