@@ -30,7 +30,8 @@ def create_app(
     answer_malformed_requests_with_problems()
     app = web.Application(
         middlewares=[request_context, sign_responses, errors_middleware, authenticate, idempotency],
-        # The hard ceiling for any route; each route's own (smaller) limit is enforced by the middleware.
+        # The ceiling for any route (routing.body_limit caps each route's own limit at it), so aiohttp never
+        # refuses a body the route would take; the middleware enforces each route's limit with a problem.
         client_max_size=max(api.max_upload_bytes, api.max_json_bytes),
     )
     app[CONTAINER] = container

@@ -12,7 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.keys import PARTICIPANT
 from gateway.api.respond import Reply, services
-from gateway.api.routing import BANK_API, Limit, endpoint, json_response, read_body, read_json, read_query
+from gateway.api.routing import (
+    BANK_API,
+    UPLOAD,
+    Limit,
+    endpoint,
+    json_response,
+    read_body,
+    read_json,
+    read_query,
+)
 from gateway.api.views import CaseList, CaseView, MaterialView, TransitionView, UnitStatusView
 from gateway.domain.cases import CaseInput
 from gateway.domain.identifiers import validate_unit_code
@@ -25,9 +34,6 @@ __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 TAGS = ("bank",)
-MAX_SUBMISSION_BYTES = (
-    24 * 1024 * 1024
-)  # case JSON with base64 materials (3 × 10 MiB would not fit: by design)
 
 
 class MaterialIn(BaseModel):
@@ -92,7 +98,7 @@ def _party(request: web.Request) -> str:
     request=SubmitCaseRequest,
     response=CaseView,
     status=201,
-    max_body=MAX_SUBMISSION_BYTES,
+    max_body=UPLOAD,  # ApiSettings.max_upload_bytes
     tags=TAGS,
     errors=(409, 422),
     description="A 即办件 (contract filing, release by the mortgagee of record, matching 按揭转抵押) is "

@@ -9,15 +9,18 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from gateway.api.keys import API
 from gateway.api.problem import TITLES
 from gateway.api.routing import (
     BACKOFFICE_API,
     SIGNED_PREFIXES,
     Endpoint,
+    body_limit,
     endpoint_of,
     is_declared,
     roles_of,
 )
+from gateway.settings import ApiSettings
 
 __all__ = ["build_openapi", "undeclared_routes"]
 
@@ -33,7 +36,6 @@ _STATUS_TEXT = {
     403: "Forbidden (role)",
     404: "Not found (also another participant's object)",
     409: "Conflict (state, rule, Idempotency-Key in flight)",
-    413: "Body over this route's limit",
     422: "Invalid input (field-level reasons), or Idempotency-Key reused with another body",
     500: "Internal error (quote request_id)",
     503: "Unavailable or timed out: retry with the same Idempotency-Key",
@@ -81,9 +83,15 @@ def _auth(path: str, spec: Endpoint) -> tuple[list[dict[str, list[str]]], tuple[
 
 
 def _operation(
-    method: str, path: str, handler: Any, schemas: dict[Any, Any], definitions: dict[str, Any]
+    method: str,
+    path: str,
+    handler: Any,
+    schemas: dict[Any, Any],
+    definitions: dict[str, Any],
+    settings: ApiSettings,
 ) -> dict[str, Any]:
     spec = endpoint_of(handler)
+    limit = body_limit(spec, settings)
     security, statuses = _auth(path, spec)
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -121,8 +129,11 @@ def _operation(
     takes_input = bool(params) or spec.request is not None or spec.request_content_type != "application/json"
     invalid = (422,) if takes_input else ()  # any input may be refused (a NUL character, at least)
     for status in sorted({*statuses, *spec.errors, *invalid, 500}):
+        text = _STATUS_TEXT.get(status, "Error")
+        if status == 413:
+            text = f"Body over this route's limit of {limit:,} bytes"
         responses[str(status)] = {
-            "description": _STATUS_TEXT.get(status, "Error"),
+            "description": text,
             "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
         }
     description = "\n\n".join(part for part in (spec.summary_zh, spec.description) if part)
@@ -140,6 +151,8 @@ def _operation(
     }
     if roles:
         operation["x-roles"] = list(roles)
+    if "413" in responses:
+        operation["x-max-body-bytes"] = limit  # the request body limit (no OpenAPI keyword says it)
     if spec.request is not None:
         operation["requestBody"] = {
             "required": True,
@@ -181,7 +194,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
     components = definitions.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for method, path, handler in sorted(found, key=lambda r: (r[1], r[0])):
-        operation = _operation(method, path, handler, schemas, components)
+        operation = _operation(method, path, handler, schemas, components, app[API].settings)
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",

@@ -16,6 +16,7 @@ from gateway.api.keys import ACTOR, BODY_LIMIT
 from gateway.errors import FieldReason, Forbidden, InputError, LoginRequired, PayloadTooLarge
 from gateway.security.roles import Role
 from gateway.security.users import Actor
+from gateway.settings import ApiSettings
 
 __all__ = [
     "BACKOFFICE_API",
@@ -23,10 +24,12 @@ __all__ = [
     "CALLBACKS",
     "PUBLIC",
     "SIGNED_PREFIXES",
+    "UPLOAD",
     "Endpoint",
     "Limit",
     "Offset",
     "actor_of",
+    "body_limit",
     "endpoint",
     "endpoint_of",
     "json_response",
@@ -68,7 +71,8 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     query: type[BaseModel] | None = None
-    # Request body limit in bytes; None is ApiSettings.max_json_bytes (1 MiB). Upload routes raise it.
+    # Request body limit in bytes; None is ApiSettings.max_json_bytes (1 MiB), UPLOAD is max_upload_bytes.
+    # Never more than max_upload_bytes, the app's ceiling (see `body_limit`).
     max_body: int | None = None
     request_content_type: str = "application/json"
     response_content_type: str = "application/json"
@@ -83,6 +87,17 @@ class Endpoint:
 
 
 _DEFAULT = Endpoint(summary="")
+# `max_body=UPLOAD`: the route takes the largest body the gateway reads, ApiSettings.max_upload_bytes.
+UPLOAD = -1
+
+
+def body_limit(spec: Endpoint, settings: ApiSettings) -> int:
+    """The body limit of a route in bytes: what the middleware enforces and the OpenAPI document states."""
+    if spec.max_body is None:
+        return settings.max_json_bytes
+    if spec.max_body == UPLOAD:
+        return settings.max_upload_bytes
+    return min(spec.max_body, settings.max_upload_bytes)
 
 
 def endpoint(
@@ -199,7 +214,10 @@ async def read_body(request: web.Request) -> bytes:
     limit = request.get(BODY_LIMIT, 1024 * 1024)
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # a chunked body past the app's ceiling: the same answer
+        raise too_large(limit) from None
     if len(body) > limit:
         raise too_large(limit)
     return body

@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 
 from gateway.security.roles import Role
 from gateway.security.users import UserDirectory
+from gateway.settings import Settings
 from tests.api.demo_routes import routes
 from tests.api.test_fuzz_regressions import problem, raw_request
 
@@ -94,3 +95,29 @@ async def test_trace_and_options_on_a_route_are_405_with_allow(client: Any, meth
         assert problem(status, headers, body)["code"] == "method_not_allowed"
         assert allowed in headers["Allow"]
         assert json.loads(body)["status"] == 405
+
+
+async def test_the_submission_limit_is_one_number_in_the_settings_the_document_and_the_413(
+    serve: Any, bank: Any
+) -> None:
+    # Was: the route named 25,165,824 bytes while the app refused anything over 20 MiB on its own.
+    signed = bank(await serve(routes))
+    limit = Settings.model_fields["api"].default_factory().max_upload_bytes  # type: ignore[misc]
+    document = await (await signed.client.get("/openapi.json")).json()
+    submit = document["paths"]["/api/v1/cases"]["post"]
+    assert submit["x-max-body-bytes"] == limit
+    assert f"{limit:,} bytes" in submit["responses"]["413"]["description"]
+    # Just under the limit the body is read and judged (not JSON: 422); one byte over, a 413 naming it.
+    under = await signed.post("/api/v1/cases", body=b"x" * (limit - 1))
+    assert under.status == 422, under.body[:300]
+    over = await signed.post("/api/v1/cases", body=b"x" * (limit + 1))
+    assert over.status == 413
+    assert str(limit) in over.json()["detail"] and str(limit) in over.json()["detail_zh"]
+
+
+async def test_a_smaller_configured_limit_holds_everywhere(serve: Any, bank: Any) -> None:
+    signed = bank(await serve(routes, api={"max_upload_bytes": 3 * 1024 * 1024}))
+    document = await (await signed.client.get("/openapi.json")).json()
+    assert document["paths"]["/api/v1/cases"]["post"]["x-max-body-bytes"] == 3 * 1024 * 1024
+    over = await signed.post("/api/v1/cases", body=b"x" * (3 * 1024 * 1024 + 1))
+    assert over.status == 413 and str(3 * 1024 * 1024) in over.json()["detail"]
