@@ -16,6 +16,7 @@ from gateway.api.routing import (
     BANK_API,
     UPLOAD,
     Limit,
+    content_disposition,
     endpoint,
     json_response,
     read_body,
@@ -224,7 +225,11 @@ async def download_certificate(request: web.Request) -> web.Response:
         pdf = await store.certificate_file(case_id, number)
     if pdf is None:
         raise NotFound("the certificate is not issued yet", "证照尚未签发")
-    return web.Response(body=pdf, content_type="application/pdf")
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": content_disposition(f"{number}.pdf")},
+    )
 
 
 @routes.get(BANK_API + "units/{unit_code}")

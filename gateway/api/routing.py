@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -30,6 +32,7 @@ __all__ = [
     "Offset",
     "actor_of",
     "body_limit",
+    "content_disposition",
     "endpoint",
     "endpoint_of",
     "json_response",
@@ -281,3 +284,13 @@ def too_large(limit: int) -> PayloadTooLarge:
         f"the request body is larger than this route accepts ({limit} bytes)",
         f"请求体超过此接口的上限（{limit} 字节）",
     )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name as RFC 6266 / RFC 8187 `filename*` (UTF-8, percent-encoded), and an ASCII
+    `filename` for clients that know only that: a certificate number is Chinese (粤（2026）…第0000001号)."""
+    stem, dot, ext = filename.rpartition(".")
+    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem if dot else filename).strip("_")
+    fallback = f"certificate-{ascii_stem}" if ascii_stem != stem else ascii_stem
+    fallback += f".{re.sub(r'[^A-Za-z0-9]', '', ext)}" if dot else ""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
