@@ -29,7 +29,7 @@ from gateway.domain.identifiers import validate_unit_code
 from gateway.domain.workflow import CaseState
 from gateway.errors import FieldReason, InputError, NotFound
 from gateway.services import cases
-from gateway.services.materials import MAX_MATERIAL_BYTES, MaterialUpload
+from gateway.services.materials import MAX_MATERIAL_BYTES, accept_all
 
 __all__ = ["routes"]
 
@@ -44,7 +44,7 @@ class MaterialIn(BaseModel):
     content_type: Literal["application/pdf", "image/jpeg"]
     content_base64: str = Field(max_length=(MAX_MATERIAL_BYTES * 4) // 3 + 4, repr=False)
 
-    def upload(self, index: int) -> MaterialUpload:
+    def decoded(self, index: int) -> tuple[str, str, bytes]:
         try:
             content = base64.b64decode(self.content_base64, validate=True)
         except (binascii.Error, ValueError):
@@ -53,7 +53,7 @@ class MaterialIn(BaseModel):
                 "材料内容不是有效的 base64",
                 [FieldReason(f"materials.{index}.content_base64", "不是有效的 base64", "not valid base64")],
             ) from None
-        return MaterialUpload(self.name, self.content_type, content)
+        return self.name, self.content_type, content
 
 
 class SubmitCaseRequest(BaseModel):
@@ -107,7 +107,8 @@ def _party(request: web.Request) -> str:
 )
 async def submit_case(request: web.Request) -> web.Response:
     body = await read_json(request, SubmitCaseRequest)
-    uploads = [m.upload(i) for i, m in enumerate(body.materials)]
+    decoded = [m.decoded(i) for i, m in enumerate(body.materials)]
+    uploads = await accept_all(decoded, [f"materials.{i}" for i in range(len(decoded))])
     reply = Reply(request, CaseView.of, status=201)
     await cases.submit(
         services(request),
@@ -202,7 +203,7 @@ async def resubmit_case(request: web.Request) -> web.Response:
 )
 async def upload_material(request: web.Request) -> web.Response:
     content = await read_body(request)
-    upload = MaterialUpload(request.query.get("name", ""), request.content_type, content)
+    [upload] = await accept_all([(request.query.get("name", ""), request.content_type, content)], [""])
     reply = Reply(request, MaterialView.of, status=201)
     await cases.add_material(
         services(request), _party(request), request.match_info["case_id"], upload, finish=reply
