@@ -12,6 +12,7 @@ gateway.errors.CryptoError (bad/missing signature)→ PartyProtocolError code "b
 zeep DTDForbidden / EntitiesForbidden / External… → PartyProtocolError code "hostile_xml"
 zeep Fault (no business mapping)                  → PartyProtocolError code "fault:<faultcode>"
 zeep / lxml XML errors, zeep validation           → PartyProtocolError code "bad_xml"
+JsonTooDeep (nesting beyond 64 levels)            → PartyProtocolError code "json_too_deep"
 JSON and pydantic validation errors               → PartyProtocolError code "bad_response"
 PartyError raised by the adapter itself           → passed through unchanged
 ```
@@ -33,6 +34,7 @@ import pydantic
 import zeep.exceptions
 
 from gateway.errors import CryptoError, PartyError, PartyProtocolError, PartyUnavailable
+from gateway.jsondepth import JsonTooDeep
 
 
 class UnexpectedStatus(Exception):
@@ -135,5 +137,7 @@ def map_party_errors(party: str, fault_hook: FaultHook | None = None) -> Iterato
     except (zeep.exceptions.Error, lxml.etree.LxmlError) as exc:
         # zeep's XMLSyntaxError, ValidationError, TransportError…: the reply is not the WSDL's promise.
         raise _protocol(party, "bad_xml", type(exc).__name__, "XML 响应不符合约定") from exc
+    except JsonTooDeep as exc:
+        raise _protocol(party, "json_too_deep", str(exc), f"JSON 嵌套超过 {exc.limit} 层") from exc
     except (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError) as exc:
         raise _protocol(party, "bad_response", type(exc).__name__, "响应内容不符合约定") from exc

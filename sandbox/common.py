@@ -163,6 +163,8 @@ class PartyServer:
             ), self.key
         if fault.kind in (FaultKind.BILLION_LAUGHS, FaultKind.EXTERNAL_ENTITY):
             return Reply(200, self.hostile_body(fault.kind), reply.content_type), self.key
+        if fault.kind is FaultKind.DEEP_JSON:
+            return Reply(reply.status, b"[" * fault.depth + b"]" * fault.depth, reply.content_type), self.key
         if fault.kind is FaultKind.WRONG_KEY:
             return reply, self._stray_key
         if fault.kind is FaultKind.UNSIGNED:
