@@ -21,6 +21,9 @@ class FaultKind(StrEnum):
     BUSY = "busy"  # the party's own "busy, try later" result code, signed (each wire format spells it)
     SOAP_FAULT = "soap_fault"  # a signed SOAP fault with `code` (SOAP parties)
     DEEP_JSON = "deep_json"  # a JSON array nested `depth` levels deep, correctly signed
+    # The right SOAP answer, correctly signed, with its response `element` renamed, moved to `namespace`,
+    # and/or the text of the elements named in `texts` replaced (SOAP parties)
+    TAMPERED = "tampered"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class Fault:
     size: int = 4 << 20
     code: str = "Server"
     depth: int = 100_000
+    element: str = ""
+    namespace: str = ""
+    texts: tuple[tuple[str, str], ...] = ()
 
 
 class FaultPlan:
