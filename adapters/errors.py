@@ -15,7 +15,7 @@ InvalidSoapReply (wrong element, schema-invalid)  → PartyProtocolError code "b
 zeep / lxml XML errors, zeep validation, a
 decimal.InvalidOperation out of zeep              → PartyProtocolError code "bad_xml", with zeep's message
 JsonTooDeep (nesting beyond 64 levels)            → PartyProtocolError code "json_too_deep"
-JSON and pydantic validation errors               → PartyProtocolError code "bad_response"
+JSON and pydantic validation errors               → PartyProtocolError code "bad_response", naming the fields
 PartyError raised by the adapter itself           → passed through unchanged
 ```
 Business refusals are not exceptions of a library: each adapter reads the party's own result code and
@@ -96,11 +96,15 @@ DIAGNOSIS_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
+def _one_line(text: str) -> str:
+    text = _CONTROL.sub(" ", text).strip()
+    return text if len(text) <= DIAGNOSIS_CHARS else text[: DIAGNOSIS_CHARS - 1] + "…"
+
+
 def diagnosis(exc: BaseException) -> str:
     """The exception's class and message, on one line, at most DIAGNOSIS_CHARS characters."""
-    text = _CONTROL.sub(" ", str(exc)).strip()
-    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text if len(text) <= DIAGNOSIS_CHARS else text[: DIAGNOSIS_CHARS - 1] + "…"
+    text = str(exc)
+    return _one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 def _protocol(party: str, code: str, en: str, zh: str) -> PartyProtocolError:
@@ -164,5 +168,13 @@ def map_party_errors(party: str, fault_hook: FaultHook | None = None) -> Iterato
         raise _protocol(party, "bad_xml", diagnosis(exc), f"XML 响应不符合约定：{diagnosis(exc)}") from exc
     except JsonTooDeep as exc:
         raise _protocol(party, "json_too_deep", str(exc), f"JSON 嵌套超过 {exc.limit} 层") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError) as exc:
-        raise _protocol(party, "bad_response", type(exc).__name__, "响应内容不符合约定") from exc
+    except pydantic.ValidationError as exc:
+        # Which fields, and why, without the values (they are the party's text).
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(reply)'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)[:3]
+        )
+        found = _one_line(fields)
+        raise _protocol(party, "bad_response", found, f"响应内容不符合约定：{found}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _protocol(party, "bad_response", diagnosis(exc), "响应内容不符合约定") from exc
