@@ -218,6 +218,13 @@ async def upload_material(request: web.Request) -> web.Response:
     response_content_type="application/pdf",
     tags=TAGS,
     errors=(404,),
+    response_headers=[
+        (
+            "Content-Disposition",
+            'attachment; filename="certificate-<ASCII part of the number>.pdf"; '
+            "filename*=UTF-8''<the certificate number, percent-encoded>.pdf (RFC 6266)",
+        )
+    ],
 )
 async def download_certificate(request: web.Request) -> web.Response:
     case_id, number = request.match_info["case_id"], request.match_info["number"]

@@ -125,6 +125,10 @@ def _operation(
         ok["content"] = {spec.response_content_type: {"schema": schemas[(spec.response, "serialization")]}}
     elif spec.response_content_type != "application/json":
         ok["content"] = {spec.response_content_type: {"schema": {"type": "string"}}}
+    if spec.response_headers:
+        ok["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}} for name, text in spec.response_headers
+        }
     responses: dict[str, Any] = {str(spec.status): ok}
     takes_input = bool(params) or spec.request is not None or spec.request_content_type != "application/json"
     invalid = (422,) if takes_input else ()  # any input may be refused (a NUL character, at least)

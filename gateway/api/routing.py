@@ -87,6 +87,8 @@ class Endpoint:
     # Problem statuses the route documents beyond the ones every route of its prefix can return.
     errors: tuple[int, ...] = ()
     description: str = ""
+    # Headers of the success response worth documenting: (name, description).
+    response_headers: tuple[tuple[str, str], ...] = ()
 
 
 _DEFAULT = Endpoint(summary="")
@@ -119,6 +121,7 @@ def endpoint(
     tags: Sequence[str] = (),
     errors: Sequence[int] = (),
     description: str = "",
+    response_headers: Sequence[tuple[str, str]] = (),
 ) -> Callable[[H], H]:
     """Declare a handler's contract; the OpenAPI document is generated from these declarations."""
     if query is not None:
@@ -138,6 +141,7 @@ def endpoint(
         tags=tuple(tags),
         errors=tuple(errors),
         description=description,
+        response_headers=tuple(response_headers),
     )
 
     def declare(handler: H) -> H:

@@ -39,3 +39,7 @@ async def test_a_certificate_downloads_by_its_number_through_the_client(stage: S
     # The same number given already percent-encoded (as a browser would send it) is the same certificate.
     encoded = await bank.get(f"/api/v1/cases/{outcome.case_id}/certificates/{quote(number, safe='')}")
     assert encoded.status == 200 and encoded.body == reply.body
+    async with stage.session.get(stage.base_url + "/openapi.json") as response:
+        document = await response.json()
+    download = document["paths"]["/api/v1/cases/{case_id}/certificates/{number}"]["get"]
+    assert "Content-Disposition" in download["responses"]["200"]["headers"]
