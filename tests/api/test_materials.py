@@ -99,6 +99,13 @@ HOSTILE_PDFS = {
     ),
     "launch.pdf": (build_pdf("/OpenAction<</S/Launch/F(cmd.exe)>>"), "Launch"),
     "attached.pdf": (pypdf_made(lambda w: w.add_attachment("run.exe", b"MZ\x90\x00")), "embedded"),
+    # 6,000 tiny objects: minutes of parsing at 10 MiB, refused from the cross-reference table alone
+    "many-objects.pdf": (build_pdf("", ["<</N 1>>"] * 6000), "too many objects"),
+    # Past 64 KiB the checks run in a worker thread: the same refusals
+    "large-js.pdf": (
+        build_pdf("/OpenAction 4 0 R", ["<</S/JavaScript/JS(app.alert(1))>>", "(" + "x" * 200_000 + ")"]),
+        "JavaScript",
+    ),
 }
 
 
@@ -136,6 +143,8 @@ async def test_good_pdfs_and_jpegs_are_accepted(stage: Stage, case_id: str) -> N
         ("抵押合同.pdf", SAMPLE_PDF, "pdf"),
         ("written-by-pypdf.pdf", pypdf_made(lambda w: None), "pdf"),
         ("身份证.jpg", jpeg(), "jpeg"),
+        ("扫描件.jpg", jpeg((1600, 1200)), "jpeg"),
+        ("large.pdf", build_pdf("", ["(" + "x" * 200_000 + ")"] + ["<</N 1>>"] * 400), "pdf"),
     ):
         reply = await upload(bank, case_id, name, content, kind)
         assert reply.status == 201, (name, reply.body[:300])
