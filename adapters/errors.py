@@ -11,17 +11,24 @@ ResponseTooLarge                                  → PartyProtocolError code "r
 gateway.errors.CryptoError (bad/missing signature)→ PartyProtocolError code "bad_signature"
 zeep DTDForbidden / EntitiesForbidden / External… → PartyProtocolError code "hostile_xml"
 zeep Fault (no business mapping)                  → PartyProtocolError code "fault:<faultcode>"
-zeep / lxml XML errors, zeep validation           → PartyProtocolError code "bad_xml"
-JSON and pydantic validation errors               → PartyProtocolError code "bad_response"
+InvalidSoapReply (wrong element, schema-invalid)  → PartyProtocolError code "bad_xml", with the diagnosis
+zeep / lxml XML errors, zeep validation, a
+decimal.InvalidOperation out of zeep              → PartyProtocolError code "bad_xml", with zeep's message
+JsonTooDeep (nesting beyond 64 levels)            → PartyProtocolError code "json_too_deep"
+JSON and pydantic validation errors               → PartyProtocolError code "bad_response", naming the fields
 PartyError raised by the adapter itself           → passed through unchanged
 ```
 Business refusals are not exceptions of a library: each adapter reads the party's own result code and
-raises PartyRejected itself. Messages never quote the party's body: a hostile reply must not reach a log.
+raises PartyRejected itself. Messages never quote the party's body wholesale (a hostile reply must not reach
+a log); a parser's diagnosis — which element, which value broke the contract — is kept, cleaned of control
+characters and cut at DIAGNOSIS_CHARS, because it is what an integrator reads on the outbox row to fix it.
 """
 
 from __future__ import annotations
 
+import decimal
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +40,7 @@ import pydantic
 import zeep.exceptions
 
 from gateway.errors import CryptoError, PartyError, PartyProtocolError, PartyUnavailable
+from gateway.jsondepth import JsonTooDeep
 
 
 class UnexpectedStatus(Exception):
@@ -50,6 +58,10 @@ class ResponseTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"response larger than {limit} bytes")
         self.limit = limit
+
+
+class InvalidSoapReply(Exception):
+    """A SOAP reply that is not the WSDL's answer to the operation called (element, namespace, schema)."""
 
 
 class HostileXml(Exception):
@@ -78,6 +90,21 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+DIAGNOSIS_CHARS = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _one_line(text: str) -> str:
+    text = _CONTROL.sub(" ", text).strip()
+    return text if len(text) <= DIAGNOSIS_CHARS else text[: DIAGNOSIS_CHARS - 1] + "…"
+
+
+def diagnosis(exc: BaseException) -> str:
+    """The exception's class and message, on one line, at most DIAGNOSIS_CHARS characters."""
+    text = str(exc)
+    return _one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 def _protocol(party: str, code: str, en: str, zh: str) -> PartyProtocolError:
@@ -132,8 +159,22 @@ def map_party_errors(party: str, fault_hook: FaultHook | None = None) -> Iterato
         if mapped is not None:
             raise mapped from exc
         raise _protocol(party, f"fault:{exc.code}", "unmapped SOAP fault", "未映射的 SOAP Fault") from exc
-    except (zeep.exceptions.Error, lxml.etree.LxmlError) as exc:
+    except InvalidSoapReply as exc:
+        raise _protocol(
+            party, "bad_xml", str(diagnosis(exc)), f"XML 响应不符合 WSDL：{diagnosis(exc)}"
+        ) from exc
+    except (zeep.exceptions.Error, lxml.etree.LxmlError, decimal.InvalidOperation) as exc:
         # zeep's XMLSyntaxError, ValidationError, TransportError…: the reply is not the WSDL's promise.
-        raise _protocol(party, "bad_xml", type(exc).__name__, "XML 响应不符合约定") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError) as exc:
-        raise _protocol(party, "bad_response", type(exc).__name__, "响应内容不符合约定") from exc
+        raise _protocol(party, "bad_xml", diagnosis(exc), f"XML 响应不符合约定：{diagnosis(exc)}") from exc
+    except JsonTooDeep as exc:
+        raise _protocol(party, "json_too_deep", str(exc), f"JSON 嵌套超过 {exc.limit} 层") from exc
+    except pydantic.ValidationError as exc:
+        # Which fields, and why, without the values (they are the party's text).
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(reply)'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)[:3]
+        )
+        found = _one_line(fields)
+        raise _protocol(party, "bad_response", found, f"响应内容不符合约定：{found}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _protocol(party, "bad_response", diagnosis(exc), "响应内容不符合约定") from exc

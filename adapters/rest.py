@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from yarl import URL
@@ -14,6 +13,7 @@ import certs
 from adapters.base import AdapterContext, GatewayIdentity, RestSettings, load_party_key
 from adapters.http import SignedHttpClient
 from adapters.retry import RetryPolicy, call_party
+from gateway.jsondepth import loads_bounded
 
 T = TypeVar("T")
 
@@ -30,8 +30,9 @@ def encode_json(payload: Any) -> bytes:
 
 
 def decode_json(body: bytes) -> Any:
-    """Parse a party's JSON with numbers as Decimal, never float (money stays exact)."""
-    return json.loads(body.decode("utf-8"), parse_float=Decimal) if body else None
+    """Parse a party's JSON (a reply or a callback) with numbers as Decimal, never float (money stays
+    exact), and at most MAX_JSON_DEPTH levels deep (JsonTooDeep otherwise: a protocol error)."""
+    return loads_bounded(body) if body else None
 
 
 class RestClient:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import lxml.etree
 import zeep
 import zeep.exceptions
 import zeep.helpers
@@ -30,6 +31,7 @@ from adapters.base import AdapterContext, GatewayIdentity, SoapSettings, load_pa
 from adapters.errors import FaultHook, HostileXml, UnexpectedStatus, parse_retry_after
 from adapters.http import SignedHttpClient
 from adapters.retry import RetryPolicy, call_party
+from adapters.soap_reply import ReplyContract
 from gateway.errors import ConfigError, PartyError
 
 T = TypeVar("T")
@@ -67,8 +69,9 @@ class ZeepReply:
 class AiohttpZeepTransport(zeep.transports.Transport):
     """A zeep transport over the adapter's signed aiohttp client; it loads only the shipped WSDL files."""
 
-    def __init__(self, http: SignedHttpClient, wsdl_dir: Path) -> None:
+    def __init__(self, http: SignedHttpClient, wsdl_dir: Path, contract: ReplyContract | None = None) -> None:
         # Transport.__init__ is skipped on purpose: it builds a requests.Session this transport never uses.
+        self.contract = contract  # set once the WSDL is parsed: what each operation must answer
         self.cache = None
         self.load_timeout = None
         self.operation_timeout = None
@@ -86,7 +89,10 @@ class AiohttpZeepTransport(zeep.transports.Transport):
 
     async def post_xml(self, address: str, envelope: Any, headers: Mapping[str, str]) -> ZeepReply:
         message: bytes = etree_to_string(envelope)  # type: ignore[no-untyped-call]
-        return await self.post(address, message, headers)
+        reply = await self.post(address, message, headers)
+        if self.contract is not None:
+            self.contract.check(envelope, reply.content)  # before zeep reads it, which is lenient
+        return reply
 
     async def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> ZeepReply:
         reply = await self._http.exchange("POST", address, message, headers)
@@ -131,7 +137,7 @@ class SoapClient:
             # Parsing reads a local file and builds zeep's type tables: done once, off the event loop.
             try:
                 self._service = await asyncio.to_thread(self._build_service)
-            except (OSError, KeyError, zeep.exceptions.Error) as exc:
+            except (OSError, KeyError, ValueError, zeep.exceptions.Error, lxml.etree.LxmlError) as exc:
                 await self._http.close()
                 raise ConfigError(
                     f"{self.party}: cannot load {self._wsdl.name} / {self._binding}: {exc!r}",
@@ -144,6 +150,11 @@ class SoapClient:
             str(self._wsdl), transport=transport, settings=hardened_zeep_settings()
         )
         binding = client.wsdl.bindings[self._binding]
+        operations = {
+            name: (operation.input.body.qname.text, operation.output.body.qname.text)
+            for name, operation in binding._operations.items()
+        }
+        transport.contract = ReplyContract.from_wsdl(self._wsdl, operations)
         # AsyncClient.create_service returns a synchronous proxy (python-zeep#1168, still open): build the
         # async one directly so the endpoint can come from configuration.
         return zeep.proxy.AsyncServiceProxy(  # type: ignore[no-untyped-call]

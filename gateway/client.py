@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from certs import SM2PrivateKey, SM2PublicKey, verify_response
 from certs.request_signing import canonical_request, new_nonce
@@ -63,7 +64,10 @@ class GatewayClient:
         headers: dict[str, str] | None = None,
     ) -> Reply:
         timestamp, nonce = int(time.time()), new_nonce()
-        signed = canonical_request(method.upper(), path_qs, timestamp, nonce, self.party, body)
+        # Appendix A signs the path and query exactly as on the request line: aiohttp percent-encodes a path
+        # such as a certificate number (粤（2026）…), so the encoded form is signed, and that URL is sent as is.
+        url = URL(self.base_url + path_qs)
+        signed = canonical_request(method.upper(), url.raw_path_qs, timestamp, nonce, self.party, body)
         # In place, as the gateway signs its responses: the signed lines are short (the body enters as its
         # SM3), and the hop to the crypto pool and back cost as much CPU as the SM2 itself (~0.35 ms).
         signature = self.key.sign(signed)
@@ -78,7 +82,7 @@ class GatewayClient:
             sent["Content-Type"] = content_type
         if idempotency_key:
             sent["Idempotency-Key"] = idempotency_key
-        async with self.session.request(method, self.base_url + path_qs, data=body, headers=sent) as response:
+        async with self.session.request(method, url, data=body, headers=sent) as response:
             data = await response.read()
             reply = Reply(response.status, dict(response.headers), data)
         if self.registry_key is not None:

@@ -33,7 +33,10 @@ class ApiSettings(BaseModel):
 
     request_timeout_seconds: float = 30.0
     max_json_bytes: int = 1024 * 1024  # default per-route body limit (aiohttp's own default)
-    max_upload_bytes: int = 20 * 1024 * 1024  # routes that take materials (PDF, JPEG) declare this
+    # The largest request body the gateway reads: a case submission with its materials in base64 (20 of
+    # them, each ≤ 10 MiB, but not all that large at once: by design). The one number the app's
+    # client_max_size, the 413 problem, the OpenAPI document (x-max-body-bytes) and the README state.
+    max_upload_bytes: int = Field(default=24 * 1024 * 1024, ge=1024 * 1024)
     # Completed idempotency keys are replayed for at least this long (Stripe parity: 24 h), then purged.
     idempotency_retention_hours: int = Field(default=24, ge=24)
     # A claim whose request never completed (process died) is taken over after this long.

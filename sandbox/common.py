@@ -18,7 +18,7 @@ from aiohttp import web
 import certs
 from gateway.errors import AuthenticationError
 from sandbox.faults import Fault, FaultKind, FaultPlan
-from sandbox.soap_xml import billion_laughs, external_entity
+from sandbox.soap_xml import billion_laughs, external_entity, tamper
 
 
 @dataclass
@@ -163,6 +163,13 @@ class PartyServer:
             ), self.key
         if fault.kind in (FaultKind.BILLION_LAUGHS, FaultKind.EXTERNAL_ENTITY):
             return Reply(200, self.hostile_body(fault.kind), reply.content_type), self.key
+        if fault.kind is FaultKind.DEEP_JSON:
+            return Reply(reply.status, b"[" * fault.depth + b"]" * fault.depth, reply.content_type), self.key
+        if fault.kind is FaultKind.TAMPERED:
+            changed = tamper(
+                reply.body, element=fault.element, namespace=fault.namespace, texts=dict(fault.texts)
+            )
+            return Reply(reply.status, changed, reply.content_type), self.key
         if fault.kind is FaultKind.WRONG_KEY:
             return reply, self._stray_key
         if fault.kind is FaultKind.UNSIGNED:

@@ -20,6 +20,10 @@ class FaultKind(StrEnum):
     OVERSIZED = "oversized"  # the right answer padded past any sane size cap
     BUSY = "busy"  # the party's own "busy, try later" result code, signed (each wire format spells it)
     SOAP_FAULT = "soap_fault"  # a signed SOAP fault with `code` (SOAP parties)
+    DEEP_JSON = "deep_json"  # a JSON array nested `depth` levels deep, correctly signed
+    # The right SOAP answer, correctly signed, with its response `element` renamed, moved to `namespace`,
+    # and/or the text of the elements named in `texts` replaced (SOAP parties)
+    TAMPERED = "tampered"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,10 @@ class Fault:
     seconds: float = 60.0
     size: int = 4 << 20
     code: str = "Server"
+    depth: int = 100_000
+    element: str = ""
+    namespace: str = ""
+    texts: tuple[tuple[str, str], ...] = ()
 
 
 class FaultPlan:

@@ -92,6 +92,31 @@ def soap_envelope(soap_ns: str, namespace: str, element: str, fields: Mapping[st
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
 
 
+def tamper(
+    reply: bytes, *, element: str = "", namespace: str = "", texts: Mapping[str, str] | None = None
+) -> bytes:
+    """A reply envelope changed as a broken (or hostile) party would: its response element renamed to
+    `element`, its elements moved to `namespace`, the text of elements named in `texts` replaced."""
+    root = etree.fromstring(reply, _parser())
+    soap_ns = etree.QName(root).namespace
+    body = root.find(f"{{{soap_ns}}}Body")
+    if body is None or len(body) == 0:
+        return reply
+    response = body[0]
+    old_ns = etree.QName(response).namespace
+    for node in response.iter():
+        if not isinstance(node.tag, str):
+            continue
+        name = etree.QName(node)
+        if texts and name.localname in texts:
+            node.text = texts[name.localname]
+        if namespace and name.namespace == old_ns:
+            node.tag = f"{{{namespace}}}{name.localname}"
+    if element:
+        response.tag = f"{{{etree.QName(response).namespace}}}{element}"
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
 def soap_fault(soap_ns: str, code: str, message: str) -> bytes:
     """A SOAP 1.1 or 1.2 fault with the given code (prefixed with the envelope's, e.g. 'Server.Busy')."""
     envelope = etree.Element(f"{{{soap_ns}}}Envelope", nsmap={"soap": soap_ns})

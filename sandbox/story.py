@@ -47,13 +47,12 @@ from gateway.seed import (
     ZHANG_WEI,
     ZHAO_MIN,
 )
+from sandbox.pdf import SAMPLE_PDF
 from sandbox.stage import UTILITY_ACCOUNTS, Stage
 
-__all__ = ["Outcome", "walk"]
+__all__ = ["SAMPLE_PDF", "Outcome", "walk"]
 
 Progress = Callable[[str], None]
-# A one-page PDF, as a scanned contract would arrive (materials are checked by content, not by name).
-SAMPLE_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
 
 @dataclass

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.api import backoffice, bank, callbacks, docs, ops, public, register, review, utilities
 from gateway.api.keys import API, API_DOCS, CONTAINER
+from gateway.api.malformed import install as answer_malformed_requests_with_problems
 from gateway.api.middleware import authenticate, idempotency, request_context, sign_responses
 from gateway.api.problem import errors_middleware
 from gateway.api.state import ApiState
@@ -26,9 +27,11 @@ def create_app(
     `/public/` (none), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`.
     """
     api = container.settings.api
+    answer_malformed_requests_with_problems()
     app = web.Application(
         middlewares=[request_context, sign_responses, errors_middleware, authenticate, idempotency],
-        # The hard ceiling for any route; each route's own (smaller) limit is enforced by the middleware.
+        # The ceiling for any route (routing.body_limit caps each route's own limit at it), so aiohttp never
+        # refuses a body the route would take; the middleware enforces each route's limit with a problem.
         client_max_size=max(api.max_upload_bytes, api.max_json_bytes),
     )
     app[CONTAINER] = container

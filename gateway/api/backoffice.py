@@ -8,7 +8,17 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.keys import API, CONTAINER
-from gateway.api.routing import BACKOFFICE_API, actor_of, endpoint, json_response, read_json, require_role
+from gateway.api.routing import (
+    BACKOFFICE_API,
+    Limit,
+    Offset,
+    actor_of,
+    endpoint,
+    json_response,
+    read_json,
+    read_query,
+    require_role,
+)
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.jobs.deadletters import list_deliveries, replay_dead
 from gateway.security.roles import Role
@@ -67,8 +77,8 @@ class DeliveryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: OutboxStatus = OutboxStatus.DEAD
-    limit: int = Field(default=50, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 @routes.post(BACKOFFICE_API + "login")
@@ -128,7 +138,7 @@ async def me(request: web.Request) -> web.Response:
 )
 @require_role(Role.ADMIN, Role.SUPERVISOR)
 async def deliveries(request: web.Request) -> web.Response:
-    query = DeliveryQuery.model_validate(dict(request.query))
+    query = read_query(request, DeliveryQuery)
     rows = await list_deliveries(
         request.app[CONTAINER].database, query.status, limit=query.limit, offset=query.offset
     )

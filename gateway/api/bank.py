@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import base64
 import binascii
 from datetime import datetime
@@ -12,7 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.keys import PARTICIPANT
 from gateway.api.respond import Reply, services
-from gateway.api.routing import BANK_API, endpoint, json_response, read_body, read_json
+from gateway.api.routing import (
+    BANK_API,
+    UPLOAD,
+    Limit,
+    content_disposition,
+    endpoint,
+    json_response,
+    read_body,
+    read_json,
+    read_query,
+)
 from gateway.api.views import CaseList, CaseView, MaterialView, TransitionView, UnitStatusView
 from gateway.domain.cases import CaseInput
 from gateway.domain.identifiers import validate_unit_code
@@ -21,15 +33,12 @@ from gateway.domain.materials import MaterialKind
 from gateway.domain.workflow import CaseState
 from gateway.errors import FieldReason, InputError, NotFound
 from gateway.services import cases
-from gateway.services.materials import MAX_MATERIAL_BYTES, MaterialUpload
+from gateway.services.materials import MAX_MATERIAL_BYTES, accept_all
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 TAGS = ("bank",)
-MAX_SUBMISSION_BYTES = (
-    24 * 1024 * 1024
-)  # case JSON with base64 materials (3 × 10 MiB would not fit: by design)
 
 
 class MaterialIn(BaseModel):
@@ -44,7 +53,7 @@ class MaterialIn(BaseModel):
     )
     content_base64: str = Field(max_length=(MAX_MATERIAL_BYTES * 4) // 3 + 4, repr=False)
 
-    def upload(self, index: int) -> MaterialUpload:
+    def decoded(self, index: int) -> tuple[str, str, bytes]:
         try:
             content = base64.b64decode(self.content_base64, validate=True)
         except (binascii.Error, ValueError):
@@ -53,7 +62,7 @@ class MaterialIn(BaseModel):
                 "材料内容不是有效的 base64",
                 [FieldReason(f"materials.{index}.content_base64", "不是有效的 base64", "not valid base64")],
             ) from None
-        return MaterialUpload(self.name, self.content_type, content, self.kind)
+        return self.name, self.content_type, content
 
 
 class SubmitCaseRequest(BaseModel):
@@ -85,7 +94,7 @@ class UploadQuery(BaseModel):
 class CaseQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: CaseState | None = None
-    limit: int = Field(default=50, ge=1, le=100)
+    limit: Limit = 50
     before: datetime | None = None  # cursor: received_at of the last case of the previous page
 
 
@@ -113,7 +122,7 @@ def _party(request: web.Request) -> str:
     request=SubmitCaseRequest,
     response=CaseView,
     status=201,
-    max_body=MAX_SUBMISSION_BYTES,
+    max_body=UPLOAD,  # ApiSettings.max_upload_bytes
     tags=TAGS,
     errors=(409, 422),
     description="A 即办件 (contract filing, release by the mortgagee of record, matching 按揭转抵押) is "
@@ -121,7 +130,9 @@ def _party(request: web.Request) -> str:
 )
 async def submit_case(request: web.Request) -> web.Response:
     body = await read_json(request, SubmitCaseRequest)
-    uploads = [m.upload(i) for i, m in enumerate(body.materials)]
+    decoded = [m.decoded(i) for i, m in enumerate(body.materials)]
+    checked = await accept_all(decoded, [f"materials.{i}" for i in range(len(decoded))])
+    uploads = [replace(u, kind=m.kind) for u, m in zip(checked, body.materials, strict=True)]
     reply = Reply(request, CaseView.of, status=201)
     await cases.submit(
         services(request),
@@ -138,7 +149,7 @@ async def submit_case(request: web.Request) -> web.Response:
 @routes.get(BANK_API + "cases")
 @endpoint("List one's own cases", summary_zh="查询本行业务件", query=CaseQuery, response=CaseList, tags=TAGS)
 async def list_cases(request: web.Request) -> web.Response:
-    query = CaseQuery.model_validate(dict(request.query))
+    query = read_query(request, CaseQuery)
     async with services(request).reading() as store:
         found = await store.list_cases(
             party=_party(request), state=query.state, limit=query.limit, before=query.before
@@ -216,9 +227,8 @@ async def resubmit_case(request: web.Request) -> web.Response:
 )
 async def upload_material(request: web.Request) -> web.Response:
     content = await read_body(request)
-    upload = MaterialUpload(
-        request.query.get("name", ""), request.content_type, content, _material_kind(request)
-    )
+    [checked] = await accept_all([(request.query.get("name", ""), request.content_type, content)], [""])
+    upload = replace(checked, kind=_material_kind(request))
     reply = Reply(request, MaterialView.of, status=201)
     await cases.add_material(
         services(request), _party(request), request.match_info["case_id"], upload, finish=reply
@@ -233,6 +243,13 @@ async def upload_material(request: web.Request) -> web.Response:
     response_content_type="application/pdf",
     tags=TAGS,
     errors=(404,),
+    response_headers=[
+        (
+            "Content-Disposition",
+            'attachment; filename="certificate-<ASCII part of the number>.pdf"; '
+            "filename*=UTF-8''<the certificate number, percent-encoded>.pdf (RFC 6266)",
+        )
+    ],
 )
 async def download_certificate(request: web.Request) -> web.Response:
     case_id, number = request.match_info["case_id"], request.match_info["number"]
@@ -241,7 +258,11 @@ async def download_certificate(request: web.Request) -> web.Response:
         pdf = await store.certificate_file(case_id, number)
     if pdf is None:
         raise NotFound("the certificate is not issued yet", "证照尚未签发")
-    return web.Response(body=pdf, content_type="application/pdf")
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": content_disposition(f"{number}.pdf")},
+    )
 
 
 @routes.get(BANK_API + "units/{unit_code}")

@@ -22,7 +22,14 @@ from certs.async_ops import INLINE_MAX_BYTES, crypto_executor
 from certs.request_signing import NONCE
 from gateway.api.keys import ACTOR, API, BODY_LIMIT, IDEMPOTENCY, PARTICIPANT, REQUEST_ID
 from gateway.api.problem import problem_response
-from gateway.api.routing import BACKOFFICE_API, SIGNED_PREFIXES, endpoint_of, read_body, refuse_nul
+from gateway.api.routing import (
+    BACKOFFICE_API,
+    SIGNED_PREFIXES,
+    body_limit,
+    endpoint_of,
+    read_body,
+    refuse_nul,
+)
 from gateway.errors import AuthenticationError, LoginRequired
 from gateway.logging import bind_request, get_logger
 from gateway.metrics import AUTH_FAILURES, record_request
@@ -115,8 +122,13 @@ async def sign_responses(request: web.Request, handler: Any) -> web.StreamRespon
 async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
     """Body limit per route; the participant of a signed request; the back-office user of a token."""
     state = request.app[API]
+    refused = request.match_info.http_exception
+    if isinstance(refused, web.HTTPMethodNotAllowed):
+        # A method the route does not take (TRACE, OPTIONS, ...) is a 405 with Allow whoever asks: no
+        # signature or token can make it succeed, so asking for one would only mislead the caller.
+        raise refused
     spec = endpoint_of(request)
-    request[BODY_LIMIT] = spec.max_body or state.settings.max_json_bytes
+    request[BODY_LIMIT] = body_limit(spec, state.settings)
     if is_signed(request.path):
         body = await read_body(request)
         try:

@@ -9,15 +9,18 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from gateway.api.keys import API
 from gateway.api.problem import TITLES
 from gateway.api.routing import (
     BACKOFFICE_API,
     SIGNED_PREFIXES,
     Endpoint,
+    body_limit,
     endpoint_of,
     is_declared,
     roles_of,
 )
+from gateway.settings import ApiSettings
 
 __all__ = ["build_openapi", "undeclared_routes"]
 
@@ -33,7 +36,6 @@ _STATUS_TEXT = {
     403: "Forbidden (role)",
     404: "Not found (also another participant's object)",
     409: "Conflict (state, rule, Idempotency-Key in flight)",
-    413: "Body over this route's limit",
     422: "Invalid input (field-level reasons), or Idempotency-Key reused with another body",
     500: "Internal error (quote request_id)",
     503: "Unavailable or timed out: retry with the same Idempotency-Key",
@@ -80,15 +82,25 @@ def _auth(path: str, spec: Endpoint) -> tuple[list[dict[str, list[str]]], tuple[
     return [], ()
 
 
-def _operation(method: str, path: str, handler: Any, schemas: dict[Any, Any]) -> dict[str, Any]:
+def _operation(
+    method: str,
+    path: str,
+    handler: Any,
+    schemas: dict[Any, Any],
+    definitions: dict[str, Any],
+    settings: ApiSettings,
+) -> dict[str, Any]:
     spec = endpoint_of(handler)
+    limit = body_limit(spec, settings)
     security, statuses = _auth(path, spec)
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PATH_PARAM.findall(path)
     ]
     if spec.query is not None:
-        query_schema = spec.query.model_json_schema()
+        # The query model's own schema from the shared components, so that its $refs (an enum such as
+        # CaseState) point at #/components/schemas like every other, not at a $defs the document lacks.
+        query_schema = definitions[schemas[(spec.query, "validation")]["$ref"].rsplit("/", 1)[1]]
         for name, prop in query_schema.get("properties", {}).items():
             params.append(
                 {
@@ -113,12 +125,19 @@ def _operation(method: str, path: str, handler: Any, schemas: dict[Any, Any]) ->
         ok["content"] = {spec.response_content_type: {"schema": schemas[(spec.response, "serialization")]}}
     elif spec.response_content_type != "application/json":
         ok["content"] = {spec.response_content_type: {"schema": {"type": "string"}}}
+    if spec.response_headers:
+        ok["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}} for name, text in spec.response_headers
+        }
     responses: dict[str, Any] = {str(spec.status): ok}
     takes_input = bool(params) or spec.request is not None or spec.request_content_type != "application/json"
     invalid = (422,) if takes_input else ()  # any input may be refused (a NUL character, at least)
     for status in sorted({*statuses, *spec.errors, *invalid, 500}):
+        text = _STATUS_TEXT.get(status, "Error")
+        if status == 413:
+            text = f"Body over this route's limit of {limit:,} bytes"
         responses[str(status)] = {
-            "description": _STATUS_TEXT.get(status, "Error"),
+            "description": text,
             "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
         }
     description = "\n\n".join(part for part in (spec.summary_zh, spec.description) if part)
@@ -136,6 +155,8 @@ def _operation(method: str, path: str, handler: Any, schemas: dict[Any, Any]) ->
     }
     if roles:
         operation["x-roles"] = list(roles)
+    if "413" in responses:
+        operation["x-max-body-bytes"] = limit  # the request body limit (no OpenAPI keyword says it)
     if spec.request is not None:
         operation["requestBody"] = {
             "required": True,
@@ -170,11 +191,15 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             models.add((spec.request, "validation"))
         if spec.response is not None:
             models.add((spec.response, "serialization"))
+        if spec.query is not None:
+            models.add((spec.query, "validation"))
     ordered = sorted(models, key=lambda m: (m[0].__name__, m[1]))
     schemas, definitions = models_json_schema(ordered, ref_template=_REF)  # type: ignore[arg-type]
+    components = definitions.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for method, path, handler in sorted(found, key=lambda r: (r[1], r[0])):
-        paths.setdefault(path, {})[method.lower()] = _operation(method, path, handler, schemas)
+        operation = _operation(method, path, handler, schemas, components, app[API].settings)
+        paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -184,7 +209,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": definitions.get("$defs", {}),
+            "schemas": components,
             "securitySchemes": {
                 "gwSignature": {
                     "type": "apiKey",

@@ -8,7 +8,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.respond import services
-from gateway.api.routing import BACKOFFICE_API, actor_of, endpoint, json_response, read_json, require_role
+from gateway.api.routing import (
+    BACKOFFICE_API,
+    Limit,
+    actor_of,
+    endpoint,
+    json_response,
+    read_json,
+    read_query,
+    require_role,
+)
 from gateway.api.views import CaseList, CaseView, TransitionView
 from gateway.domain.identifiers import validate_unit_code
 from gateway.domain.workflow import CaseState
@@ -27,7 +36,7 @@ class QueueQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: CaseState | None = CaseState.UNDER_REVIEW
     mine: bool = False
-    limit: int = Field(default=50, ge=1, le=100)
+    limit: Limit = 50
 
 
 class ReviewRequest(BaseModel):
@@ -68,7 +77,7 @@ def _case_id(request: web.Request) -> str:
 @endpoint("The review queue", summary_zh="待办队列", query=QueueQuery, response=CaseList, tags=TAGS)
 @require_role(*EXAMINERS, Role.REGISTRAR, Role.SUPERVISOR, Role.ADMIN)
 async def queue(request: web.Request) -> web.Response:
-    query = QueueQuery.model_validate(dict(request.query))
+    query = read_query(request, QueueQuery)
     assignee = actor_of(request).id if query.mine else None
     async with services(request).reading() as store:
         found = await store.list_cases(party=None, state=query.state, limit=query.limit, assignee=assignee)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.api.keys import ACTOR, BODY_LIMIT
 from gateway.errors import FieldReason, Forbidden, InputError, LoginRequired, PayloadTooLarge
 from gateway.security.roles import Role
 from gateway.security.users import Actor
+from gateway.settings import ApiSettings
 
 __all__ = [
     "BACKOFFICE_API",
@@ -23,12 +26,18 @@ __all__ = [
     "CALLBACKS",
     "PUBLIC",
     "SIGNED_PREFIXES",
+    "UPLOAD",
     "Endpoint",
+    "Limit",
+    "Offset",
     "actor_of",
+    "body_limit",
+    "content_disposition",
     "endpoint",
     "endpoint_of",
     "json_response",
     "read_json",
+    "read_query",
     "refuse_nul",
     "require_role",
     "roles_of",
@@ -47,6 +56,13 @@ M = TypeVar("M", bound=BaseModel)
 _ENDPOINT_ATTR = "__gateway_endpoint__"
 _ROLES_ATTR = "__gateway_roles__"
 
+# Integer query parameters: every one is bounded (`endpoint` refuses a query model with an unbounded int),
+# so that no number reaches the database beyond what its integers hold (an offset past int64 was a 500).
+# The bounds are pydantic's, so the OpenAPI document states them as minimum/maximum.
+MAX_OFFSET = 2**31 - 1  # far beyond any list, and an INTEGER on every database
+Limit = Annotated[int, Field(ge=1, le=100)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -58,7 +74,8 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     query: type[BaseModel] | None = None
-    # Request body limit in bytes; None is ApiSettings.max_json_bytes (1 MiB). Upload routes raise it.
+    # Request body limit in bytes; None is ApiSettings.max_json_bytes (1 MiB), UPLOAD is max_upload_bytes.
+    # Never more than max_upload_bytes, the app's ceiling (see `body_limit`).
     max_body: int | None = None
     request_content_type: str = "application/json"
     response_content_type: str = "application/json"
@@ -70,9 +87,22 @@ class Endpoint:
     # Problem statuses the route documents beyond the ones every route of its prefix can return.
     errors: tuple[int, ...] = ()
     description: str = ""
+    # Headers of the success response worth documenting: (name, description).
+    response_headers: tuple[tuple[str, str], ...] = ()
 
 
 _DEFAULT = Endpoint(summary="")
+# `max_body=UPLOAD`: the route takes the largest body the gateway reads, ApiSettings.max_upload_bytes.
+UPLOAD = -1
+
+
+def body_limit(spec: Endpoint, settings: ApiSettings) -> int:
+    """The body limit of a route in bytes: what the middleware enforces and the OpenAPI document states."""
+    if spec.max_body is None:
+        return settings.max_json_bytes
+    if spec.max_body == UPLOAD:
+        return settings.max_upload_bytes
+    return min(spec.max_body, settings.max_upload_bytes)
 
 
 def endpoint(
@@ -91,8 +121,11 @@ def endpoint(
     tags: Sequence[str] = (),
     errors: Sequence[int] = (),
     description: str = "",
+    response_headers: Sequence[tuple[str, str]] = (),
 ) -> Callable[[H], H]:
     """Declare a handler's contract; the OpenAPI document is generated from these declarations."""
+    if query is not None:
+        _require_bounded_ints(query)
     spec = Endpoint(
         summary=summary,
         summary_zh=summary_zh,
@@ -108,6 +141,7 @@ def endpoint(
         tags=tuple(tags),
         errors=tuple(errors),
         description=description,
+        response_headers=tuple(response_headers),
     )
 
     def declare(handler: H) -> H:
@@ -115,6 +149,16 @@ def endpoint(
         return handler
 
     return declare
+
+
+def _require_bounded_ints(model: type[BaseModel]) -> None:
+    """A declaration error (at import) for an integer query parameter without both bounds."""
+    for name, field in model.model_fields.items():
+        if field.annotation is not int:
+            continue
+        bounds = {type(m).__name__ for m in field.metadata}
+        if not ({"Ge", "Gt"} & bounds and {"Le", "Lt"} & bounds):
+            raise TypeError(f"{model.__name__}.{name}: an integer query parameter needs ge/gt and le/lt")
 
 
 def require_role(*roles: Role) -> Callable[[H], H]:
@@ -166,12 +210,21 @@ def actor_of(request: web.Request) -> Actor:
     return actor
 
 
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string parsed into the route's declared query `model` (bounded: see `Limit`, `Offset`);
+    pydantic's errors become a 422 with field-level reasons."""
+    return model.model_validate(dict(request.query))
+
+
 async def read_body(request: web.Request) -> bytes:
     """The raw body, refused with 413 beyond the route's limit (the middleware has set it)."""
     limit = request.get(BODY_LIMIT, 1024 * 1024)
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # a chunked body past the app's ceiling: the same answer
+        raise too_large(limit) from None
     if len(body) > limit:
         raise too_large(limit)
     return body
@@ -235,3 +288,13 @@ def too_large(limit: int) -> PayloadTooLarge:
         f"the request body is larger than this route accepts ({limit} bytes)",
         f"请求体超过此接口的上限（{limit} 字节）",
     )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name as RFC 6266 / RFC 8187 `filename*` (UTF-8, percent-encoded), and an ASCII
+    `filename` for clients that know only that: a certificate number is Chinese (粤（2026）…第0000001号)."""
+    stem, dot, ext = filename.rpartition(".")
+    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem if dot else filename).strip("_")
+    fallback = f"certificate-{ascii_stem}" if ascii_stem != stem else ascii_stem
+    fallback += f".{re.sub(r'[^A-Za-z0-9]', '', ext)}" if dot else ""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -8,11 +8,11 @@ cases; anything else is 404.
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from gateway.api.keys import PARTICIPANT
 from gateway.api.respond import Reply
-from gateway.api.routing import BANK_API, endpoint, json_response, read_json
+from gateway.api.routing import BANK_API, Limit, Offset, endpoint, json_response, read_json, read_query
 from gateway.domain.identifiers import validate_unit_code
 from gateway.errors import Forbidden
 from gateway.services import utilities
@@ -28,8 +28,8 @@ _TAGS = ["utilities 水电气网"]
 class JobListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(default=50, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 def _participant(request: web.Request, kind: str) -> str:
@@ -51,7 +51,7 @@ def _participant(request: web.Request, kind: str) -> str:
 )
 async def list_jobs(request: web.Request) -> web.Response:
     provider = _participant(request, "utility")
-    query = JobListQuery.model_validate(dict(request.query))
+    query = read_query(request, JobListQuery)
     jobs = await utilities.open_jobs(request.app[SERVICES], provider, limit=query.limit, offset=query.offset)
     return json_response(jobs)
 

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 import certs
 from gateway.api.routing import BACKOFFICE_API, SIGNED_PREFIXES
+from sandbox.pdf import SAMPLE_PDF
 
 __all__ = [
     "PDF",
@@ -236,7 +237,7 @@ JSON_VALUES: st.SearchStrategy[Any] = st.one_of(
 )
 
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PDF = SAMPLE_PDF  # a material must parse as a PDF to be accepted
 
 
 def register_pdf_bodies() -> None:

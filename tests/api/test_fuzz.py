@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from openapi_spec_validator import validate
 
 from gateway.security.roles import Role
 from gateway.security.users import UserDirectory
@@ -82,6 +83,7 @@ async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         case = (await bank.get(f"/api/v1/cases/{created[0].json()['id']}")).json()
         async with stage.session.get(stage.base_url + "/openapi.json") as response:
             document = await response.json()
+        validate(document)  # a valid OpenAPI 3.1 document, every $ref resolving, before it drives the fuzzer
         register_pdf_bodies()
         schema = schemathesis.openapi.from_dict(document)
         yield Target(

@@ -158,3 +158,30 @@ async def test_raw_uploads_and_login_failures_are_in_the_openapi_document(stage:
     verify = paths["/public/api/v1/verify"]["post"]
     assert verify["requestBody"]["content"]["application/pdf"]["schema"] == binary
     assert {"401", "422"} <= set(paths["/backoffice/api/v1/login"]["post"]["responses"])
+
+
+async def test_deeply_nested_json_in_a_callback_is_the_callers_422(stage: Stage) -> None:
+    # Was: a 500 for the tax bureau's callback (RecursionError out of json.loads).
+    tax = stage.parties.tax
+    assert tax is not None
+    bureau = GatewayClient(stage.session, stage.base_url, tax.code, tax.key, stage.registry_public_key)
+    bank = stage.bank("psbc-dg")
+    for depth in (65, 100_000):
+        nested = b"[" * depth + b"]" * depth
+        reply = await bureau.request(
+            "POST",
+            "/callbacks/v1/tax/payment-cleared",
+            body=b'{"tzid":' + nested + b"}",
+            content_type="application/json",
+            idempotency_key=f"deep-{depth}",
+        )
+        assert reply.status == 422, (depth, reply.status, reply.body[:200])
+        assert reply.headers["Content-Type"] == "application/problem+json"
+        confirm = await bank.request(
+            "POST",
+            "/callbacks/v1/banks/contract-confirmed",
+            body=b'{"case_id":"x","confirmed":true,"message":' + nested + b"}",
+            content_type="application/json",
+            idempotency_key=f"deep-bank-{depth}",
+        )
+        assert confirm.status == 422, (depth, confirm.status, confirm.body[:200])

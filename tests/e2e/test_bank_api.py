@@ -143,7 +143,8 @@ async def test_materials_are_refused_by_content_with_reasons(stage: Stage) -> No
     reply = await bank.post("/api/v1/cases", payload)
     assert reply.status == 422
     problem = reply.json()
-    assert problem["errors"][0]["field"] == "content" and problem["errors"][0]["reason_zh"]
+    assert problem["errors"][0]["field"] == "materials.0.content"
+    assert problem["errors"][0]["reason_zh"].startswith("材料“合同.pdf”")
 
 
 async def test_unit_routes_refuse_a_malformed_unit_code_with_its_reason(stage: Stage) -> None:

@@ -194,3 +194,13 @@ async def test_a_delivery_contradicting_an_acknowledged_answer_leaves_the_record
         job = next(j for j in view["jobs"] if j["id"] == row.id)
         assert (job["status"], job["refusal"]["code"]) == ("rejected", "arrears")
         assert gateway.providers.water.book.applied_effects == 1
+
+
+async def test_an_offset_beyond_int64_is_a_422_not_a_500(gateway: Gateway) -> None:
+    # Was: a 500 from the database, which cannot hold the number.
+    network = gateway.provider(NETWORK)
+    for offset in (2**63, 10**30):
+        reply = await network.get(f"{JOBS}?offset={offset}")
+        assert reply.status == 422, reply.body
+        assert [e["field"] for e in reply.json()["errors"]] == ["offset"]
+    assert (await network.get(f"{JOBS}?offset=2147483647")).json()["items"] == []
