@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import base64
 import binascii
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
