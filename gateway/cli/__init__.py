@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from certs import backends
 from gateway import runtime
 from gateway.cli import audit, calendar, certificates, db, demo, serve, users, worker
 from gateway.cli.common import CommandGroup
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
         print(f"error: invalid settings (GW_* variables)\n错误：配置无效\n{exc}", file=sys.stderr)
         return 2
     try:
+        # GW_CRYPTO_BACKEND: every signature this process makes or checks goes through that implementation.
+        backends.use_backend(effective.crypto_backend)
         return int(runtime.run(run(args, effective), effective.event_loop))
     except GatewayError as exc:
         print(f"error: {exc.message_en}\n错误：{exc.message_zh}", file=sys.stderr)

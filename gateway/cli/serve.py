@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from certs import backends
 from gateway.api import create_app
 from gateway.bootstrap import build_container, load_or_create_keys
 from gateway.cli.common import Subparsers
@@ -62,7 +63,12 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
     await site.start()
     log.info(
-        "serving", host=host, port=port, database=container.database.dialect, redis=bool(settings.redis_url)
+        "serving",
+        host=host,
+        port=port,
+        database=container.database.dialect,
+        redis=bool(settings.redis_url),
+        crypto_backend=backends.backend_name(),
     )
     try:
         await _wait_for_stop()
