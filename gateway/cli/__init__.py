@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from certs import backends
 from gateway import runtime
-from gateway.cli import audit, calendar, certificates, db, demo, serve, users, worker
+from gateway.cli import audit, calendar, certificates, db, demo, keys, serve, users, worker
 from gateway.cli.common import CommandGroup
 from gateway.errors import GatewayError
 from gateway.settings import Settings
@@ -18,7 +18,7 @@ from gateway.settings import Settings
 __all__ = ["GROUPS", "build_parser", "main"]
 
 # The one list of command groups: a new group is a module here plus one entry.
-GROUPS: tuple[CommandGroup, ...] = (db, audit, calendar, certificates, users, serve, worker, demo)
+GROUPS: tuple[CommandGroup, ...] = (db, audit, calendar, certificates, keys, users, serve, worker, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
