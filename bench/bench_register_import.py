@@ -26,7 +26,7 @@ import orjson
 from certs import FieldCipher
 from gateway.db import Database
 from gateway.domain.identifiers import resident_id_check_char
-from gateway.privacy import PersonalDataProtector
+from gateway.privacy import PersonalDataProtector, entry_facts
 from gateway.register_exchange import read_records
 from gateway.seed import BANKS
 from gateway.services.context import ServiceContext
@@ -119,7 +119,7 @@ async def bare_copy(url: str, path: Path, shield: PersonalDataProtector) -> floa
             units.append((code, orjson.dumps(raw["unit"]).decode(), now))
             for entry in raw["entries"]:
                 entry_id = uuid.uuid4().hex
-                facts = orjson.dumps(shield.protect(entry["facts"])).decode()
+                facts = orjson.dumps(shield.protect(entry["facts"], entry_facts(entry_id))).decode()
                 entries.append(
                     (
                         entry_id,

@@ -7,7 +7,7 @@ from certs.async_ops import shutdown_crypto_executor, sign_async, verify_async
 from certs.backends import available_backends, backend_name, use_backend
 from certs.ca import CertificateAuthority, IssuedRecord, Revocation
 from certs.curve import DEFAULT_SIGNER_ID
-from certs.field_cipher import FieldCipher
+from certs.field_cipher import FieldCipher, field_context
 from certs.hashing import SM3Hasher, hmac_sm3, sm3, sm3_hex
 from certs.keys import SM2PrivateKey, SM2PublicKey
 from certs.nonces import MemoryNonceStore, NonceStore, RedisNonceStore
@@ -46,6 +46,7 @@ __all__ = [
     "available_backends",
     "backend_name",
     "canonical_request",
+    "field_context",
     "hmac_sm3",
     "make_csr",
     "shutdown_crypto_executor",

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from certs import backends
 from certs.anchor import TrustAnchor, check_validity
 from certs.ca import REVOCATION_REASONS, CertificateAuthority
@@ -18,7 +20,8 @@ from certs.curve import DEFAULT_SIGNER_ID
 from certs.keyfile import read_password_file
 from certs.keys import SM2PrivateKey, SM2PublicKey
 from certs.x509 import PARTY_KINDS, Certificate, make_csr
-from gateway.errors import BadSignature, GatewayError, InputError
+from gateway.errors import BadSignature, ConfigError, GatewayError, InputError
+from gateway.settings import CryptoSettings
 
 Handler = Callable[[argparse.Namespace], int]
 # `verify` exit status when the signature and dates hold but no CA was given to check the chain against.
@@ -165,7 +168,10 @@ def cmd_crl(args: argparse.Namespace) -> int:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     key = SM2PrivateKey.from_pem(args.key.read_bytes(), _password(args.password_file))
-    _write(args.out, key.sign(args.file.read_bytes(), _signer_id(args)))
+    signer_id = _signer_id(args)
+    _write(args.out, key.sign(args.file.read_bytes(), signer_id))
+    used = backends.for_signer_id(signer_id).name
+    print(f"signed with {used}, signer ID {signer_id.decode()} / 已签名（{used}）", file=sys.stderr)
     return 0
 
 
@@ -244,9 +250,27 @@ def _verify(args: argparse.Namespace, report: dict[str, Any]) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    print(f"backend in use / 当前后端: {backends.backend_name()}")
+    chosen_by = "--backend" if args.backend else "GW_CRYPTO_BACKEND" if args.crypto.crypto_backend else None
+    how = f"set by {chosen_by}" if chosen_by else "default: the fastest installed"
+    print(f"backend in use / 当前后端: {backends.backend_name()} ({how})")
+    print(
+        f"signer ID / 签名者标识: {args.crypto.signer_id} (GM/T 0009 default, fixed by the interface contract; "
+        "--signer-id on sign/verify for other IDs)"
+    )
     print(f"installed / 已安装: {', '.join(backends.available_backends())}")
     return 0
+
+
+def _crypto_settings() -> CryptoSettings:
+    """GW_CRYPTO_BACKEND and GW_SIGNER_ID, as every gateway command reads them; a bad value is an error."""
+    try:
+        return CryptoSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GW_{'_'.join(map(str, error['loc'])).upper()}={error.get('input')!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}", f"配置无效：{problems}") from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="SM2 keys, CSRs, the gateway CA and file signatures, in formats OpenSSL 3 reads and writes.",
     )
     parser.add_argument(
-        "--backend", choices=backends.PREFERENCE, help="SM2 implementation (default: fastest)"
+        "--backend",
+        choices=backends.PREFERENCE,
+        help="SM2 implementation (default: GW_CRYPTO_BACKEND, else the fastest installed)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -357,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        backends.use_backend(args.backend)
+        args.crypto = _crypto_settings()
+        backends.use_backend(args.backend or args.crypto.crypto_backend)
         handler: Handler = args.handler
         return handler(args)
     except BadSignature as exc:

@@ -7,10 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import certs
 from gateway.errors import GatewayError
+from gateway.settings import RegistrySettings
 
 from .identifier import LicenseIdentifier
 from .numbers import parse_number
@@ -26,7 +29,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     verify = commands.add_parser("verify", help="verify a certificate file offline / 离线验证电子证照文件")
     verify.add_argument("file", type=Path)
-    verify.add_argument("--cert", type=Path, required=True, help="the registry's certificate (PEM)")
+    verify.add_argument(
+        "--cert",
+        type=Path,
+        action="append",
+        default=[],
+        help="a registry certificate (PEM); repeat it for earlier ones / 登记机构证书，可重复给出历史证书",
+    )
+    verify.add_argument(
+        "--cert-dir",
+        type=Path,
+        help="a directory of registry certificates (*.pem), e.g. var/registry/history / 登记机构证书目录",
+    )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
 
     sample = commands.add_parser("render", help="render a sample certificate / 生成样例证书")
@@ -43,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "verify":
-            return _verify(args.file, args.cert, args.json)
+            if not args.cert and args.cert_dir is None:
+                parser.error("give --cert or --cert-dir / 须给出 --cert 或 --cert-dir")
+            return _verify(args.file, _trusted(args.cert, args.cert_dir), args.json)
         if args.command == "render":
             return _render(args.kind, args.out, args.key, args.cert)
         if args.command == "identifier":
@@ -61,8 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _verify(file: Path, cert_path: Path, as_json: bool) -> int:
-    trusted = certs.Certificate.from_pem(cert_path.read_bytes())
+def _trusted(cert_paths: list[Path], cert_dir: Path | None) -> list[certs.Certificate]:
+    """Every registry certificate given: the file names its signer, which must be one of them."""
+    paths = [*cert_paths, *(sorted(cert_dir.glob("*.pem")) if cert_dir is not None else [])]
+    if not paths:
+        raise OSError(f"no *.pem in {cert_dir}")
+    return [certs.Certificate.from_pem(path.read_bytes()) for path in paths]
+
+
+def _verify(file: Path, trusted: list[certs.Certificate], as_json: bool) -> int:
     result = verify_file(file.read_bytes(), trusted)
     if as_json:
         print(json.dumps({"valid": True, **asdict(result)}, ensure_ascii=False, indent=2))
@@ -72,15 +95,18 @@ def _verify(file: Path, cert_path: Path, as_json: bool) -> int:
     print(f"  证照标识 identifier:  {result.identifier}")
     print(f"  SM3:                  {result.sm3_hex}")
     print(f"  签名者 signer:        {result.signer_party_code} ({result.signer_fingerprint[:16]}…)")
+    print(f"  签名证书 certificate: {result.signer_serial}, 签发日 issued on {result.signed_on}")
     return 0
 
 
 def _render(kind: str, out: Path | None, key_path: Path | None, cert_path: Path | None) -> int:
-    content = sample_ownership() if kind == "ownership" else sample_proof()
+    sample = sample_ownership if kind == "ownership" else sample_proof
     target = out or Path(f"sample-{kind}.pdf")
     if key_path is None:
-        target.write_bytes(render(content))
+        target.write_bytes(render(sample()))
     else:
+        # Signed today: a verifier checks the registry certificate was valid on the PDF's issue date.
+        content = sample(issue_date=datetime.now(ZoneInfo(RegistrySettings().timezone)).date())
         if cert_path is None:
             print("--key 需要同时给出 --cert / --key needs --cert", file=sys.stderr)
             return 2

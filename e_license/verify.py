@@ -1,4 +1,10 @@
-"""Verify a distributed certificate offline against the registry's certificate (the format: signing.py)."""
+"""Verify a distributed certificate offline against the registry's certificates (the format: signing.py).
+
+A right lasts up to 70 years; a registry certificate about two. So the verifier trusts every registry
+certificate the registry has signed with (its history, `gateway keys rotate-registry`), picks the one the
+file names as its signer, and checks the signature with it and that it was valid on the day the signed PDF
+says it was issued (its /CreationDate) — not today.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import certs
@@ -29,10 +37,26 @@ class VerifyResult:
     signed_length: int
     signer_party_code: str
     signer_fingerprint: str  # SM3 of the signer certificate's DER
+    signer_serial: str = ""  # hex, as `gw-certs list` prints it
+    signed_on: str = ""  # ISO date the signed PDF was issued on, within the signer certificate's validity
 
 
-def verify_file(data: bytes, trusted_registry_cert: certs.Certificate) -> VerifyResult:
-    """Check a distributed certificate file; raise `BadSignature` naming the first thing that fails."""
+# The issue date in a certificate's PDF is the registry's local day (render.py writes it with +08'00').
+_PDF_DATE = re.compile(r"D:(\d{4})(\d{2})(\d{2})\d{6}([+-])(\d{2})'(\d{2})'")
+
+
+def verify_file(
+    data: bytes, trusted_registry_cert: certs.Certificate | Iterable[certs.Certificate]
+) -> VerifyResult:
+    """Check a distributed certificate file; raise `BadSignature` naming the first thing that fails.
+
+    `trusted_registry_cert` is the registry certificate, or every one the registry has used (current first).
+    """
+    trusted = (
+        [trusted_registry_cert]
+        if isinstance(trusted_registry_cert, certs.Certificate)
+        else list(trusted_registry_cert)
+    )
     blob_bytes = read_signature_blob(data)
     blob = _parse_blob(blob_bytes)
     length = blob["signed_length"]
@@ -52,19 +76,24 @@ def verify_file(data: bytes, trusted_registry_cert: certs.Certificate) -> Verify
         signer = certs.Certificate.from_pem(blob["signer_certificate"].encode("ascii"))
     except (GatewayError, ValueError, UnicodeEncodeError) as exc:
         raise _bad("the embedded signer certificate cannot be read", "内嵌的签名证书无法解析") from exc
-    if signer.fingerprint != trusted_registry_cert.fingerprint:
+    # The embedded certificate only names the signer (serial and issuer); the key that checks the signature
+    # is the trusted copy, so a file cannot bring its own.
+    known = [c for c in trusted if c.serial == signer.serial and c.issuer_der == signer.issuer_der]
+    if not known or known[0].fingerprint != signer.fingerprint:
         raise _bad(
-            f"signed by {signer.party_code!r} (certificate {signer.fingerprint[:16]}…), "
-            "not by the trusted registry certificate",
-            f"签名者为“{signer.party_code}”，不是受信任的登记机构证书",
+            f"signed by {signer.party_code!r} (certificate {signer.serial:X}, {signer.fingerprint[:16]}…), "
+            "not by the trusted registry certificate or one it replaced",
+            f"签名者为“{signer.party_code}”（证书 {signer.serial:X}），不是受信任的登记机构证书",
         )
+    registry_cert = known[0]
     try:
-        trusted_registry_cert.public_key.verify(blob["signature"], signed)
+        registry_cert.public_key.verify(blob["signature"], signed)
     except BadSignature as exc:
         raise _bad(
             "the SM2 signature does not verify with the registry's public key",
             "SM2签名无法用登记机构公钥验证通过",
         ) from exc
+    signed_on = _check_signed_while_valid(signed, registry_cert)
     _check_bound(signed, "Subject", blob["identifier"], "identifier", "证照标识")
     _check_bound(signed, "Keywords", blob["number"], "number", "证号")
     if attach_signature_blob(signed, blob_bytes) != data:
@@ -79,7 +108,40 @@ def verify_file(data: bytes, trusted_registry_cert: certs.Certificate) -> Verify
         signed_length=length,
         signer_party_code=signer.party_code,
         signer_fingerprint=signer.fingerprint,
+        signer_serial=format(signer.serial, "X"),
+        signed_on=signed_on.isoformat(),
     )
+
+
+def _check_signed_while_valid(signed: bytes, registry_cert: certs.Certificate) -> date:
+    """The issue date in the signed PDF, which must lie within the signing certificate's validity.
+
+    Days in the PDF's own time zone: the PDF records the day only, so the certificate counts as valid on a
+    day it was valid at any moment of.
+    """
+    found = _PDF_DATE.fullmatch(_info_string(signed, "CreationDate") or "")
+    if found is None:
+        raise _bad("the signed PDF carries no issue date (/CreationDate)", "已签名PDF中没有签发日期")
+    year, month, day, sign, hours, minutes = found.groups()
+    offset = timedelta(hours=int(hours), minutes=int(minutes)) * (1 if sign == "+" else -1)
+    try:
+        issued_on = date(int(year), int(month), int(day))
+        zone = timezone(offset)
+    except ValueError as exc:
+        raise _bad("the signed PDF's issue date is not a date", "已签名PDF中的签发日期无效") from exc
+    first, last = (_local_day(moment, zone) for moment in (registry_cert.not_before, registry_cert.not_after))
+    if not first <= issued_on <= last:
+        raise _bad(
+            f"issued on {issued_on.isoformat()}, when the registry certificate {registry_cert.serial:X} "
+            f"(valid {first.isoformat()} – {last.isoformat()}) was not valid",
+            f"签发日期{issued_on.isoformat()}不在登记机构证书 {registry_cert.serial:X} 的有效期"
+            f"（{first.isoformat()}至{last.isoformat()}）内",
+        )
+    return issued_on
+
+
+def _local_day(moment: datetime, zone: timezone) -> date:
+    return moment.astimezone(zone).date()
 
 
 def verify_detached(pdf: bytes, signature: bytes, trusted_registry_cert: certs.Certificate) -> str:

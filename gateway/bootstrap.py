@@ -35,6 +35,7 @@ from gateway.jobs.runner import DeliveryRunner
 from gateway.jobs.sweeper import Sweeper
 from gateway.logging import get_logger
 from gateway.ports.utilities import UtilityProvider
+from gateway.registry_keys import REGISTRY_CODE, RegistryKeys, create_registry_key, load_registry_keys
 from gateway.security.idempotency import IdempotencyStore
 from gateway.security.nonces import DatabaseNonceStore
 from gateway.security.users import UserDirectory
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["Container", "build_container", "load_or_create_keys"]
 
 log = get_logger("gateway.bootstrap")
-REGISTRY_CODE = "registry"
 
 
 @dataclass
@@ -67,6 +67,9 @@ class Container:
     registry_key: SM2PrivateKey
     # The registry key's certificate: signs e-certificates, and checks uploaded ones (/public/api/v1/verify).
     registry_cert: Certificate | None = None
+    # Every registry certificate the gateway has signed with (current first; gateway.registry_keys): an
+    # uploaded file is checked against the one that signed it.
+    registry_history: tuple[Certificate, ...] = ()
     # The use cases (submit, review, 登簿 …) on this process's database; None only in framework tests.
     services: ServiceContext | None = None
     jobs: JobRegistry = field(default_factory=JobRegistry)
@@ -152,6 +155,12 @@ class Container:
             self.services.wake = self.wake_dispatcher
         register_handlers(self)
 
+    def trusted_registry_certs(self) -> tuple[Certificate, ...]:
+        """The registry certificates an uploaded certificate file may be signed with."""
+        if self.registry_history:
+            return self.registry_history
+        return (self.registry_cert,) if self.registry_cert is not None else ()
+
     def wake_dispatcher(self) -> None:
         """Pass to `uow.after_commit` after writing outbox rows, so delivery starts at once."""
         if self.dispatcher is not None:
@@ -185,28 +194,19 @@ def load_or_create_keys(
 
     In the embedded mode (`create=True`) a development CA and registry key are made on first run.
     """
-    ca_dir, registry_dir = data_dir / "ca", data_dir / "registry"
-    key_path, cert_path = registry_dir / "registry.key", registry_dir / "registry.pem"
+    ca, keys = _load_or_create(data_dir, create=create)
+    return ca, keys.key, keys.certificate
+
+
+def _load_or_create(data_dir: Path, *, create: bool) -> tuple[CertificateAuthority, RegistryKeys]:
+    ca_dir, registry_dir = data_dir / "ca", data_dir / REGISTRY_CODE
     if create and not (ca_dir / "ca.pem").exists():
         log.warning("creating a development CA", directory=str(ca_dir))
         CertificateAuthority.create(DEVELOPMENT_CA_NAME).save(ca_dir)
     ca = CertificateAuthority.load(ca_dir)
-    if create and not key_path.exists():
-        key = SM2PrivateKey.generate()
-        registry_dir.mkdir(parents=True, exist_ok=True)
-        key_path.touch(mode=0o600)
-        key_path.write_bytes(key.to_pem())
-        cert_path.write_bytes(ca.issue(key.public_key, REGISTRY_CODE, "registry").pem)
-        ca.save(ca_dir)
-    try:
-        key = SM2PrivateKey.from_pem(key_path.read_bytes())
-        cert = Certificate.from_pem(cert_path.read_bytes())
-    except FileNotFoundError as exc:
-        raise GatewayError(
-            f"no registry key in {registry_dir}: issue one with gw-certs and place registry.key/registry.pem",
-            f"{registry_dir} 中没有登记机构签名密钥",
-        ) from exc
-    return ca, key, cert
+    if create and not (registry_dir / "registry.key").exists():
+        create_registry_key(registry_dir, ca, ca_dir)
+    return ca, load_registry_keys(registry_dir)
 
 
 def trust_from_ca(ca: CertificateAuthority, revocations: RevocationState | None = None) -> CATrustStore:
@@ -231,13 +231,14 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     ca: CertificateAuthority | None = None
     revocations: RevocationState | None = None  # one per process: inbound requests and adapters share it
     if "trust" not in overrides or "registry_key" not in overrides:
-        ca, registry_key, registry_cert = load_or_create_keys(settings.data_dir, create=settings.is_embedded)
+        ca, keys = _load_or_create(settings.data_dir, create=settings.is_embedded)
         revocations = RevocationState(ca)
         if "trust" not in overrides:
             overrides["trust"] = trust_from_ca(ca, revocations)
         if "registry_key" not in overrides:  # the certificate of that key, never of an overriding one
-            overrides.setdefault("registry_cert", registry_cert)
-        overrides.setdefault("registry_key", registry_key)
+            overrides.setdefault("registry_cert", keys.certificate)
+            overrides.setdefault("registry_history", keys.history)
+        overrides.setdefault("registry_key", keys.key)
     nonces = overrides.pop("nonces", None) or (
         RedisNonceStore(redis) if redis else DatabaseNonceStore(database)
     )

@@ -70,7 +70,25 @@ class InstitutionSettings(BaseModel):
     kind: Literal["bank", "developer"] = "bank"
 
 
-class Settings(BaseSettings):
+# The SM2 implementations `certs.backends` knows (certs.backends.PREFERENCE).
+CryptoBackendName = Literal["tongsuopy", "gmssl_pyx", "gmssl"]
+# GM/T 0009-2012 §10's default signer ID: the one appendix A of the interface contract, the e-licence
+# signatures and every party's `openssl -sigopt distid:` use. A deployment-wide other ID would break every
+# party, so it is not configurable; GW_SIGNER_ID is validated (anything else is refused, never ignored).
+SignerId = Literal["1234567812345678"]
+
+
+class CryptoSettings(BaseSettings):
+    """The SM2 settings every command honours; `gw-certs` reads only these (GW_CRYPTO_BACKEND, GW_SIGNER_ID)."""
+
+    model_config = SettingsConfigDict(env_prefix="GW_", extra="ignore")
+
+    # None picks the fastest installed backend; "tongsuopy", "gmssl_pyx" or "gmssl" forces one.
+    crypto_backend: CryptoBackendName | None = None
+    signer_id: SignerId = "1234567812345678"
+
+
+class Settings(CryptoSettings):
     """Everything configurable. Tests build it directly: `Settings(database_url=...)`."""
 
     model_config = SettingsConfigDict(env_prefix="GW_", env_nested_delimiter="__", extra="forbid")
@@ -91,10 +109,6 @@ class Settings(BaseSettings):
 
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
-    # --- crypto (certs/) ---
-    # None picks the fastest healthy installed backend; "tongsuopy", "gmssl_pyx" or "gmssl" forces one.
-    crypto_backend: str | None = None
-    signer_id: str = "1234567812345678"
     request_skew_seconds: int = 300
     # SM4 keys for personal data at rest: key id -> 32 hex chars (16 bytes). Created in data_dir on first
     # run in the embedded mode; given explicitly in production.

@@ -45,6 +45,7 @@ from gateway.seed import (
 )
 from gateway.services.context import ServiceContext
 from gateway.settings import Settings
+from gateway.wiring import personal_data_cipher
 from sandbox.parties import Parties, start_parties
 from sandbox.utilities import UtilityProviders
 from sandbox.utilities.launcher import start_utilities
@@ -143,7 +144,7 @@ class Stage:
         """Migrate, seed the demo register and the back-office staff (idempotent: a second run reuses them)."""
         container = build_container(self.settings)
         try:
-            await container.database.migrate()
+            await container.database.migrate(personal_data_cipher(self.settings))
             assert container.services is not None
             await seed_demo_register(container.services)
             users = UserDirectory(container.database)

@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from gateway.db import Database
 from gateway.domain.parties import CoOwnership, Owner, Party
 from gateway.domain.register import OwnershipFacts, Unit
+from gateway.privacy import entry_facts
 from gateway.seed import person
 from gateway.services.store import ENTRY, UNIT
 from gateway.wiring import build_services
@@ -93,12 +94,13 @@ async def seed_units(db: Database, settings: Any, count: int, *, batch: int = 10
                 }
             )
             ownership = OwnershipFacts(owners=[Owner(party=unit.owner)], co_ownership=CoOwnership.SOLE)
+            entry_id = secrets.token_hex(16)
             entries.append(
                 {
-                    "id": secrets.token_hex(16),
+                    "id": entry_id,
                     "unit_code": unit.unit_code,
                     "kind": ownership.kind.value,
-                    "facts": protector.protect(ownership.model_dump(mode="json")),
+                    "facts": protector.protect(ownership.model_dump(mode="json"), entry_facts(entry_id)),
                     "rank": None,
                     "certificate_number": unit.certificate_number,
                     "opened_by_case": None,

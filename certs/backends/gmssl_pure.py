@@ -22,10 +22,14 @@ def _nonce_hex() -> str:
 
 
 def _engine(private_scalar: int | None, public_point: bytes) -> gmssl_sm2.CryptSM2:
-    # Pass the public key as 128 hex characters WITHOUT the 04 prefix: gmssl's lstrip("04") corrupts
-    # keys whose x starts with 0 or 4 digits otherwise.
+    # gmssl works on the public key as 128 hex characters x‖y without the 04 prefix, but its constructor
+    # "removes" a prefix with lstrip("04"): with or without one, a key whose x starts with byte 0x04 (1 in
+    # 256) loses its leading x digits (every "0" and "4"), and every signature and Z computed from it is
+    # wrong. So the engine is built with no key and given x‖y directly, never through that code.
     private_hex = format(private_scalar, f"0{_HEX}x") if private_scalar is not None else ""
-    return gmssl_sm2.CryptSM2(private_key=private_hex, public_key=public_point.hex())
+    engine = gmssl_sm2.CryptSM2(private_key=private_hex, public_key="")
+    engine.public_key = public_point.hex()
+    return engine
 
 
 def scalar_base_mult(private_scalar: int) -> bytes:

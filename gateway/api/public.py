@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.parser
 import email.policy
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from html import escape
@@ -179,8 +180,8 @@ def _facts_response(record: CertificateRecord | None) -> web.Response:
 async def verify_upload(request: web.Request) -> web.Response:
     data = _uploaded_file(request.headers.get("Content-Type", ""), await read_body(request))
     container = request.app[CONTAINER]
-    trusted = container.registry_cert
-    if trusted is None:
+    trusted = container.trusted_registry_certs()
+    if not trusted:
         raise ServiceUnavailable(
             "the registry certificate is not configured", "未配置登记机构证书，暂不能核验文件"
         )
@@ -191,7 +192,10 @@ async def verify_upload(request: web.Request) -> web.Response:
 
 
 async def check_file(
-    db: Database, registry: RegistrySettings, trusted: certs.Certificate, data: bytes
+    db: Database,
+    registry: RegistrySettings,
+    trusted: certs.Certificate | Sequence[certs.Certificate],
+    data: bytes,
 ) -> UploadVerdict:
     """Verify the file offline (off the event loop), then compare it with the register's record."""
     loop = asyncio.get_running_loop()
@@ -232,7 +236,9 @@ async def check_file(
     )
 
 
-def _verify_offline(data: bytes, trusted: certs.Certificate) -> VerifyResult | UploadVerdict:
+def _verify_offline(
+    data: bytes, trusted: certs.Certificate | Sequence[certs.Certificate]
+) -> VerifyResult | UploadVerdict:
     """The file's own checks (SM3 over the signed range, the embedded SM2 signature): CPU work."""
     try:
         return verify_file(data, trusted)

@@ -9,8 +9,21 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from certs import backends
 from gateway import runtime
-from gateway.cli import audit, calendar, certificates, config, db, demo, register_data, serve, users, worker
+from gateway.cli import (
+    audit,
+    calendar,
+    certificates,
+    config,
+    db,
+    demo,
+    keys,
+    register_data,
+    serve,
+    users,
+    worker,
+)
 from gateway.cli.common import CommandGroup
 from gateway.cli.failures import explain, explain_settings
 from gateway.errors import GatewayError
@@ -26,6 +39,7 @@ GROUPS: tuple[CommandGroup, ...] = (
     audit,
     calendar,
     certificates,
+    keys,
     users,
     serve,
     worker,
@@ -59,6 +73,8 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
     except GatewayError as exc:  # the parties file (GW_PARTIES_FILE) cannot be read
         return _refuse(exc.message_en, exc.message_zh)
     try:
+        # GW_CRYPTO_BACKEND: every signature this process makes or checks goes through that implementation.
+        backends.use_backend(effective.crypto_backend)
         return int(runtime.run(run(args, effective), effective.event_loop))
     except GatewayError as exc:
         return _refuse(exc.message_en, exc.message_zh)

@@ -20,9 +20,10 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from alembic.script import ScriptDirectory
 
     from gateway.db.migrate import alembic_config
+    from gateway.wiring import personal_data_cipher
 
     async with open_database(settings) as db:
-        await db.migrate()
+        await db.migrate(personal_data_cipher(settings))  # 0011 re-encrypts stored ID numbers
         head = ScriptDirectory.from_config(alembic_config(db.url_string)).get_current_head()
         print(f"database {db.url.render_as_string(hide_password=True)} is at revision {head} / 数据库已升级")
     return 0

@@ -133,7 +133,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
         for number, path, url in exported:
             print(f"  {number}\n    file:   {path}\n    verify: {url}")
         print(
-            f"\n离线验证 offline check: gw-elicense verify '{exported[0][1]}' --cert {data_dir / 'registry' / 'registry.pem'}"
+            f"\n离线验证 offline check: gw-elicense verify '{exported[0][1]}' --cert-dir {data_dir / 'registry' / 'history'}"
             if exported
             else ""
         )

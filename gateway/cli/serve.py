@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from certs import backends
 from gateway.api import create_app
 from gateway.bootstrap import build_container, load_or_create_keys
 from gateway.cli.common import Subparsers
@@ -71,6 +72,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
             port=port,
             database=container.database.dialect,
             redis=bool(settings.redis_url),
+            crypto_backend=backends.backend_name(),
         )
         await _wait_for_stop()
     finally:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from sqlalchemy import event, inspect, text
@@ -17,6 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db.uow import UnitOfWork
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from certs import FieldCipher
 
 __all__ = ["Database"]
 
@@ -132,13 +135,15 @@ class Database:
             finally:
                 await uow._close()
 
-    async def migrate(self) -> None:
-        """`alembic upgrade head`, in a thread (Alembic is synchronous and runs its own event loop)."""
+    async def migrate(self, field_cipher: FieldCipher | None = None) -> None:
+        """`alembic upgrade head`, in a thread (Alembic is synchronous and runs its own event loop).
+
+        `field_cipher`: the PII keys, for revisions that re-encrypt stored ID numbers (0011)."""
         from gateway.db.migrate import upgrade  # Alembic is only imported by whoever migrates
 
         if self.dialect == "sqlite" and self.url.database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(upgrade, self.url_string)
+        await asyncio.to_thread(upgrade, self.url_string, "head", field_cipher)
 
     async def require_current_schema(self) -> None:
         """Refuse to serve a database that `gateway migrate` has not brought to this code's revision: every

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
+
+if TYPE_CHECKING:
+    from certs import FieldCipher
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "head_revision", "known_revisions", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
-    """An Alembic configuration whose env.py migrates `url` (alembic.ini is only for the `alembic` CLI)."""
+def alembic_config(url: str, field_cipher: FieldCipher | None = None) -> Config:
+    """An Alembic configuration whose env.py migrates `url` (alembic.ini is only for the `alembic` CLI).
+
+    `field_cipher`: the PII keys, for revisions that re-encrypt stored ID numbers (0011)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Revision files are named 0001_message.py, 0002_… so the chain reads in order.
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["database_url"] = url
+    config.attributes["field_cipher"] = field_cipher
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", field_cipher: FieldCipher | None = None) -> None:
+    command.upgrade(alembic_config(url, field_cipher), revision)
 
 
 @cache

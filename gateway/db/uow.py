@@ -42,6 +42,11 @@ class _Guard:
     error: Callable[[], Exception]
 
 
+def new_outbox_id() -> str:
+    """A fresh outbox row id (uuid4 hex)."""
+    return uuid.uuid4().hex
+
+
 class UnitOfWork:
     """Handed out by `Database.transaction()`. Use `connection` (Core statements) or `session` (ORM) for your
     own rows; `insert()`, `audit()`, `outbox()` and `update_one()` queue writes that run at commit, in the
@@ -122,9 +127,13 @@ class UnitOfWork:
         payload: Mapping[str, Any],
         case_id: str | None = None,
         not_before: datetime | None = None,
+        row_id: str | None = None,
     ) -> str:
-        """Queue an outbound effect (delivered after commit by the dispatcher); returns its id (uuid4 hex)."""
-        row_id = uuid.uuid4().hex
+        """Queue an outbound effect (delivered after commit by the dispatcher); returns its id (uuid4 hex).
+
+        `row_id` from `new_outbox_id()` when the payload must know its row first (ID numbers in it are
+        encrypted bound to the row: gateway.privacy)."""
+        row_id = row_id or new_outbox_id()
         now = utcnow()
         self._outbox.append(
             {

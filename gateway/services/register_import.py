@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from e_license.numbers import CertificateNumber, NumberFormat
 from gateway.db.types import utcnow
 from gateway.domain.register import Entry, EntryKind, Unit
+from gateway.privacy import entry_facts
 from gateway.register_exchange import (
     ExchangeEntry,
     UnitRecord,
@@ -243,7 +244,9 @@ async def _write(store: Store, plans: list[_Plan], now: datetime) -> None:
                     "id": entry_id,
                     "unit_code": code,
                     "kind": entry.facts.kind.value,
-                    "facts": store.protector.protect(entry.facts.model_dump(mode="json")),
+                    "facts": store.protector.protect(
+                        entry.facts.model_dump(mode="json"), entry_facts(entry_id)
+                    ),
                     "rank": entry.rank,
                     "certificate_number": entry.certificate_number,
                     "opened_by_case": None,

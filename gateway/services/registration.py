@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from e_license.numbers import CertificateKind, CertificateNumber, format_number
 from gateway.db.tables.certificates import CertificateRow
+from gateway.db.uow import new_outbox_id
 from gateway.domain import rules
 from gateway.domain.cases import TransferInput
 from gateway.domain.identifiers import mask_name
@@ -17,6 +18,7 @@ from gateway.domain.registration import NewEntry, registration_change
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus, issues_certificate
 from gateway.errors import RuleViolation
 from gateway.ports.banks import CaseEvent
+from gateway.privacy import outbox_payload
 from gateway.services import effects
 from gateway.services.context import ServiceContext
 from gateway.services.store import Store
@@ -178,9 +180,11 @@ def _write_utility_jobs(
             "sellers": [_person(p) for p in transfer.sellers],
             "buyers": [_person(o.party) for o in transfer.buyers],
         }
+        row_id = new_outbox_id()
         uow.outbox(
             job=effects.UTILITY_TRANSFER,
             target=account.provider,
-            payload=ctx.protector.protect(payload),
+            payload=ctx.protector.protect(payload, outbox_payload(row_id)),
             case_id=case.id,
+            row_id=row_id,
         )

@@ -21,7 +21,7 @@ from gateway.domain.register import Entry, EntryFacts, RegisterView, Unit
 from gateway.domain.registration import NewEntry
 from gateway.domain.workflow import Case, CaseState, Track, TrackState
 from gateway.errors import Conflict, FieldReason, InputError, NotFound
-from gateway.privacy import PersonalDataProtector
+from gateway.privacy import PersonalDataProtector, case_input, entry_facts
 from gateway.services.materials import MaterialRecord, MaterialUpload, digest
 from gateway.services.store_certificates import CertificateRecords
 
@@ -158,7 +158,7 @@ class Store(CertificateRecords):
         return Entry(
             id=row["id"],
             unit_code=row["unit_code"],
-            facts=_FACTS.validate_python(self.protector.reveal(row["facts"])),
+            facts=_FACTS.validate_python(self.protector.reveal(row["facts"], entry_facts(row["id"]))),
             opened_by_case=row["opened_by_case"],
             opened_at=row["opened_at"],
             certificate_number=row["certificate_number"],
@@ -182,7 +182,7 @@ class Store(CertificateRecords):
                 id=entry_id,
                 unit_code=unit_code,
                 kind=new.facts.kind.value,
-                facts=self.protector.protect(new.facts.model_dump(mode="json")),
+                facts=self.protector.protect(new.facts.model_dump(mode="json"), entry_facts(entry_id)),
                 rank=new.rank,
                 certificate_number=certificate_number,
                 opened_by_case=case_id,
@@ -228,7 +228,7 @@ class Store(CertificateRecords):
             submitted_by=row.submitted_by,
             branch=row.branch,
             clerk=row.clerk,
-            input=_INPUT.validate_python(self.protector.reveal(row.input)),
+            input=_INPUT.validate_python(self.protector.reveal(row.input, case_input(row.id))),
             tracks={Track(k): TrackState.model_validate(v) for k, v in row.tracks.items()},
             rule_results=row.rule_results,
             reason=row.reason,
@@ -267,7 +267,7 @@ class Store(CertificateRecords):
             "submitted_by": case.submitted_by,
             "branch": case.branch,
             "clerk": case.clerk,
-            "input": self.protector.protect(case.input.model_dump(mode="json")),
+            "input": self.protector.protect(case.input.model_dump(mode="json"), case_input(case.id)),
             "received_at": case.received_at,
             "deadline_at": case.deadline_at,
             "deadline_provisional": case.deadline_provisional,

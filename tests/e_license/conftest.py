@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 import certs
 from e_license.samples import sample_ownership, sample_proof
 from e_license.signing import SignedCertificate, issue
+
+SAMPLES_SIGNED_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +25,8 @@ def registry_key() -> certs.SM2PrivateKey:
 
 @pytest.fixture(scope="session")
 def registry_cert(ca: certs.CertificateAuthority, registry_key: certs.SM2PrivateKey) -> certs.Certificate:
-    return ca.issue(registry_key.public_key, "registry", "registry")
+    # Valid since before the samples' issue date (2026-11-27): a verifier checks it was valid that day.
+    return ca.issue(registry_key.public_key, "registry", "registry", not_before=SAMPLES_SIGNED_FROM)
 
 
 @pytest.fixture(scope="session")

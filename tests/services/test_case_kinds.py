@@ -12,6 +12,7 @@ from gateway.db.tables.infra import OutboxRow
 from gateway.domain.register import EntryKind, MortgageFacts, OwnershipFacts
 from gateway.domain.workflow import CaseState, Track, TrackStatus
 from gateway.errors import Conflict, Forbidden, RuleViolation
+from gateway.privacy import outbox_payload
 from gateway.seed import DEVELOPER, LIU_YANG, PROOF_LI_WANG_ICBC, PROOF_SUN_DGB, UNITS, ZHAO_MIN
 from gateway.services import cases, review, tracks
 from gateway.services.context import ServiceContext
@@ -162,7 +163,8 @@ async def test_transfer_with_release_and_new_mortgage(ctx: ServiceContext) -> No
     stored = utility[0].payload
     assert stored["certificate_number"] == owners[0].certificate_number
     assert LIU_YANG.id_number not in str(stored), "ID numbers are encrypted at rest in the outbox"
-    assert ctx.protector.reveal(stored)["buyers"][0]["id_number"] == LIU_YANG.id_number
+    revealed = ctx.protector.reveal(stored, outbox_payload(utility[0].id))
+    assert revealed["buyers"][0]["id_number"] == LIU_YANG.id_number
 
 
 async def test_transfer_of_a_mortgaged_unit_needs_release_or_consent(ctx: ServiceContext) -> None:

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from sqlalchemy import insert
 
 from gateway.db.tables.cases import CaseRow
+from gateway.db.uow import new_outbox_id
 from gateway.domain.cases import TransferInput
 from gateway.ports.utilities import UtilityService
+from gateway.privacy import case_input, outbox_payload
 from gateway.seed import LIU_YANG, ZHANG_WEI
 from gateway.services import effects
 from gateway.services.context import ServiceContext
@@ -85,7 +87,7 @@ async def write_jobs(
                         submitted_by=bank,
                         branch="测试支行",
                         clerk="clerk-load",
-                        input=ctx.protector.protect(transfer.model_dump(mode="json")),
+                        input=ctx.protector.protect(transfer.model_dump(mode="json"), case_input(case_id)),
                         tracks={},
                         rule_results=[],
                         received_at=now,
@@ -107,11 +109,13 @@ async def write_jobs(
                         "sellers": [seller],
                         "buyers": [buyer],
                     }
+                    row_id = new_outbox_id()
                     uow.outbox(
                         job=effects.UTILITY_TRANSFER,
                         target=CODES[service],
-                        payload=ctx.protector.protect(payload),
+                        payload=ctx.protector.protect(payload, outbox_payload(row_id)),
                         case_id=case_id,
+                        row_id=row_id,
                     )
                 case_ids.append(case_id)
     return case_ids

@@ -26,6 +26,7 @@ from gateway.ports.utilities import (
     UtilityProvider,
     UtilityTransferJob,
 )
+from gateway.privacy import outbox_payload
 from gateway.services import effects
 from gateway.services.context import ServiceContext
 from gateway.services.utilities.state import JobRef, advance, log, status_of
@@ -43,7 +44,7 @@ def provider_actor(code: str) -> str:
 
 def transfer_job(ctx: ServiceContext, row: OutboxRow | Any) -> UtilityTransferJob:
     """The job as the port carries it, from the outbox row written at 登簿 (ID numbers revealed here only)."""
-    payload = ctx.protector.reveal(row.payload)
+    payload = ctx.protector.reveal(row.payload, outbox_payload(row.id))
 
     def holders(people: list[dict[str, Any]]) -> tuple[AccountHolder, ...]:
         return tuple(AccountHolder.model_validate(p) for p in people)
