@@ -104,6 +104,8 @@ class Settings(CryptoSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # "host:port" to serve /metrics on its own (operations network) instead of on the public port
+    metrics_address: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
     # Base of the public verification URL printed in QR codes
     public_base_url: str = "http://127.0.0.1:8080"
 

@@ -10,10 +10,12 @@ from sqlalchemy import text
 
 from gateway.api.keys import CONTAINER
 from gateway.api.routing import endpoint, json_response
+from gateway.bootstrap import Container
+from gateway.errors import NotFound
 from gateway.logging import get_logger
 from gateway.metrics import CONTENT_TYPE_LATEST, refresh_outbox_gauges, render
 
-__all__ = ["routes"]
+__all__ = ["create_metrics_app", "routes"]
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()
@@ -76,8 +78,23 @@ async def readyz(request: web.Request) -> web.Response:
     tags=["ops"],
 )
 async def metrics(request: web.Request) -> web.Response:
+    if request.app[CONTAINER].settings.metrics_address and not request.app.get(METRICS_ONLY, False):
+        # Served on the operations address only: the public port does not show the gateway's internals.
+        raise NotFound("metrics are served on the operations address", "监控指标仅在运维地址提供")
     try:
         await refresh_outbox_gauges(request.app[CONTAINER].database)
     except Exception as exc:  # a scrape must still show the process metrics when the database is down
         log.warning("outbox gauges not refreshed", error=repr(exc))
     return web.Response(body=render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+METRICS_ONLY = web.AppKey("metrics_only", bool)
+
+
+def create_metrics_app(container: Container) -> web.Application:
+    """/metrics alone, for GW_METRICS_ADDRESS: `gateway serve` listens on it beside the public port."""
+    app = web.Application()
+    app[CONTAINER] = container
+    app[METRICS_ONLY] = True
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -112,6 +112,12 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     data_dir: Path = args.data_dir
     await asyncio.to_thread(shutil.rmtree, data_dir, True)  # a fresh register every run
     started = time.monotonic()
+    if args.redis_url and not args.processes:
+        # With Redis the gateway hands deliveries to arq: nothing would run them without a worker process.
+        args.processes = 1
+        print(
+            "with --redis-url deliveries need a worker: starting 1 gateway process and 1 worker / 已启动投递进程"
+        )
     print(
         "启动网关与模拟参与方（17家银行、税务局、水电气网）… / starting the gateway and the simulated parties"
     )

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from certs import backends
 from gateway.api import create_app
+from gateway.api.ops import create_metrics_app
 from gateway.bootstrap import build_container, load_or_create_keys
 from gateway.cli.common import Subparsers
 from gateway.config_checks import enforce
@@ -63,9 +64,17 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(container, dispatch=not args.no_dispatch)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.request_timeout_seconds)
     await runner.setup()
+    metrics_runner: web.AppRunner | None = None
     try:
         site = web.TCPSite(runner, host, port, reuse_port=args.reuse_port or None)
         await site.start()  # a port in use fails here: the container opened by setup() is closed below
+        if settings.metrics_address:
+            metrics_host, _, metrics_port = settings.metrics_address.rpartition(":")
+            metrics_runner = web.AppRunner(create_metrics_app(container), access_log=None)
+            await metrics_runner.setup()
+            await web.TCPSite(
+                metrics_runner, metrics_host, int(metrics_port), reuse_port=args.reuse_port or None
+            ).start()
         log.info(
             "serving",
             host=host,
@@ -76,6 +85,8 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         await _wait_for_stop()
     finally:
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await runner.cleanup()
     return 0
 

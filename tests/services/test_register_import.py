@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from gateway.db.tables.certificates import CertificateRow
 from gateway.db.tables.infra import AuditRecord
+from gateway.db.tables.register import UnitRow
 from gateway.domain.register import EntryKind
 from gateway.register_exchange import UnitRecord, csv_text, read_records
 from gateway.seed import CERT_ZHANG, UNITS
@@ -78,15 +79,16 @@ async def test_export_import_export_gives_the_same_file(ctx: ServiceContext, emp
     case = await cases.submit(ctx, "dgb", "莞城支行", "clerk-02", builders.mortgage_release())
     assert case.state.value == "completed"
     first = await exported(ctx)
-    assert first.count(b"\n") == 7
+    units = await count(ctx, UnitRow)
+    assert first.count(b"\n") == units > 0
     report = await load(empty, first)
-    assert (report.added, report.refused) == (7, [])
+    assert (report.added, report.refused) == (units, [])
     assert await exported(empty) == first
     # The CSV form carries the same register.
     records = [UnitRecord.model_validate_json(line) for line in first.splitlines()]
     csv_file = "".join(csv_text(records)).encode()
     again = await load(empty, csv_file, "register.csv")
-    assert (again.unchanged, again.added, again.refused) == (7, 0, [])
+    assert (again.unchanged, again.added, again.refused) == (units, 0, [])
 
 
 async def test_importing_the_same_file_twice_changes_nothing(empty: ServiceContext) -> None:
