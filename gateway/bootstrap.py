@@ -150,7 +150,6 @@ class Container:
             if isinstance(provider, ManagedAdapter):
                 await provider.start()
         if self.services is not None:
-            await self.database.require_current_schema()
             self.services.calendar = await working_calendar(self.database)
             self.services.wake = self.wake_dispatcher
         register_handlers(self)

@@ -61,6 +61,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         personal_data_cipher(settings)
         return await _supervise(args.workers, host, port, args.no_dispatch)
     container = build_container(settings)
+    await container.database.require_current_schema()  # "run gateway migrate", not a traceback per request
     app = create_app(container, dispatch=not args.no_dispatch)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.request_timeout_seconds)
     await runner.setup()

@@ -38,6 +38,7 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
             "gateway worker 需要配置 GW_REDIS_URL；未配置 Redis 时由 gateway serve 在进程内投递",
         )
     container = build_container(settings)
+    await container.database.require_current_schema()
     # The worker claims and enqueues due rows too, so deliveries go on while every API process is down.
     await container.open(dispatch=True)
     assert container.runner is not None

@@ -14,7 +14,7 @@ from gateway.db import Database
 from gateway.db.outbox import load, mark_dead, mark_delivered, schedule_retry
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.db.uow import UnitOfWork
-from gateway.errors import AwaitingParty, ConfigError, PartyError, PartyRejected, PartyUnavailable
+from gateway.errors import AwaitingParty, ConfigError, Conflict, PartyError, PartyRejected, PartyUnavailable
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.logging import get_logger
@@ -40,7 +40,9 @@ class Verdict:
     error: str = ""
     http_status: int | None = None
     delay: float | None = None
-    parked: bool = False  # a normal wait for the party (AwaitingParty), not a failed attempt
+    # Not a failure: a normal wait for the party (AwaitingParty) or a race lost to another process that
+    # changed the same case first (Conflict, the optimistic check); logged at info, never as an error.
+    routine: bool = False
 
 
 def _http_status(exc: PartyError) -> int | None:
@@ -123,7 +125,9 @@ class DeliveryRunner:
                 await handler(self.context.for_attempt(row.attempts, settlement), row)
         except Exception as exc:
             error = exc
-            if settlement.verdict is None and not isinstance(exc, PartyError | TimeoutError | ConfigError):
+            if settlement.verdict is None and not isinstance(
+                exc, PartyError | TimeoutError | ConfigError | Conflict
+            ):
                 log.exception("delivery handler failed")
         if settlement.verdict is not None:
             # The handler settled the row in the transaction that recorded the party's answer.
@@ -145,8 +149,11 @@ class DeliveryRunner:
             retry_after = error.retry_after if isinstance(error, PartyUnavailable) else None
             verdict = self._retry(row, error.message_en, status, retry_after)
             if isinstance(error, AwaitingParty) and verdict.outcome is Outcome.RETRY:
-                return replace(verdict, parked=True)
+                return replace(verdict, routine=True)
             return verdict
+        if isinstance(error, Conflict):
+            verdict = self._retry(row, f"conflict: {error.message_en}", None, None)
+            return replace(verdict, routine=verdict.outcome is Outcome.RETRY)
         if isinstance(error, ConfigError):
             # No adapter for the party (or its settings are wrong): no retry can succeed until an operator
             # fixes the configuration, so it is a dead letter now, named, and replayed after the fix.
@@ -179,12 +186,10 @@ class DeliveryRunner:
         record_delivery(row.job, verdict.outcome)
         if verdict.outcome is Outcome.DELIVERED:
             log.info("delivered", attempt=row.attempts)
-        elif verdict.outcome is Outcome.RETRY and verdict.parked:
+        elif verdict.outcome is Outcome.RETRY and verdict.routine:
             assert verdict.delay is not None
             log.info(
-                "delivery waits for the party",
-                state=verdict.error,
-                check_after_seconds=round(verdict.delay, 1),
+                "delivery looked at again later", reason=verdict.error, after_seconds=round(verdict.delay, 1)
             )
         elif verdict.outcome is Outcome.RETRY:
             assert verdict.delay is not None

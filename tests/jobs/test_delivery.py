@@ -4,6 +4,8 @@ Retry-After, replay over the back-office API, and the sweeper for a worker that 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ from gateway.api.keys import CONTAINER
 from gateway.db import Database
 from gateway.db.outbox import claim_due
 from gateway.db.tables.infra import AuditRecord, OutboxRow
-from gateway.errors import ConfigError, PartyError
+from gateway.errors import ConfigError, Conflict, PartyError
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.jobs.runner import DeliveryRunner, Outcome
@@ -97,6 +99,39 @@ async def test_a_party_without_a_configured_adapter_is_dead_at_once_with_the_rea
     row = await row_of(database, row_id)
     assert row.status == "dead" and row.attempts == 1
     assert row.last_error is not None and row.last_error.startswith("not configured: no bank adapter")
+
+
+async def test_a_race_lost_to_another_process_is_retried_quietly(
+    database: Database, participants: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two processes changing one case: the loser's optimistic check fails (Conflict). That is routine, so
+    the delivery is simply tried again — an info line, no error and no traceback."""
+    from gateway.logging import configure_logging
+
+    attempts: list[int] = []
+
+    async def racing(_ctx: JobContext, _row: OutboxRow) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise Conflict(
+                "the case was changed meanwhile; reload and retry", "业务件已被他人修改，请刷新后重试"
+            )
+
+    configure_logging("INFO", json=True)
+    capsys.readouterr()
+    try:
+        async with aiohttp.ClientSession() as http:
+            context = JobContext(database, http, participants.registry_key, Settings())
+            runner = DeliveryRunner(database, JobRegistry({WEBHOOK_JOB: racing}), context, policy=SHORT)
+            [row_id] = await add_deliveries(database, 1)
+            assert await run_due(database, runner) == [Outcome.RETRY]
+            assert await run_due(database, runner) == [Outcome.DELIVERED]
+    finally:
+        logging.getLogger().handlers.clear()  # the handler writes to this test's captured stderr
+    assert (await row_of(database, row_id)).status == "delivered"
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line["level"] for line in lines if "conflict" in str(line.get("reason", ""))] == ["info"]
+    assert not [line for line in lines if line["level"] in ("warning", "error") or "exception" in line]
 
 
 async def test_retry_after_is_honoured(
