@@ -7,7 +7,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.domain.identifiers import UnitCode
 from gateway.domain.parties import CoOwnership, Institution, Owner, Party
@@ -111,6 +112,24 @@ class TransferInput(_Input):
     # The buyer's new mortgage (转移+抵押 合并), granted by the submitting bank.
     new_mortgage: MortgageTerms | None = None
     utilities: list[UtilityAccount] = Field(default_factory=list, max_length=8)
+
+    @field_validator("seller_acquired_on")
+    @classmethod
+    def _acquired_by_the_contract(cls, value: date | None, info: ValidationInfo) -> date | None:
+        # The holding period runs from the acquisition to the contract date (增值税: 财税〔2016〕36号;
+        # 个人所得税: 财税字〔1999〕278号); an acquisition after the sale can never be assessed, so it is
+        # refused here, at 受理, rather than by the tax job later.
+        contract_date = info.data.get("contract_date")
+        if value is not None and contract_date is not None and value > contract_date:
+            raise PydanticCustomError(
+                "acquired_after_contract",
+                "{reason_en} / {reason_zh}",
+                {
+                    "reason_en": f"seller_acquired_on ({value}) is after contract_date ({contract_date})",
+                    "reason_zh": f"出卖人取得日期（{value}）晚于买卖合同签订日期（{contract_date}）",
+                },
+            )
+        return value
 
     @model_validator(mode="after")
     def _shares(self) -> Self:
