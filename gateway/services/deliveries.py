@@ -18,6 +18,7 @@ from gateway.domain.cases import (
     MortgageTerms,
     PresaleMortgageConversionInput,
     TransferInput,
+    TransferType,
 )
 from gateway.domain.parties import Party
 from gateway.domain.register import EntryKind, MortgageFacts
@@ -33,7 +34,7 @@ from gateway.ports.banks import (
     SettlementCheck,
 )
 from gateway.ports.common import Person
-from gateway.ports.tax import HomeCount, TaxBureau, TransferAssessmentRequest
+from gateway.ports.tax import HomeCount, TaxBureau, TransactionKind, TransferAssessmentRequest
 from gateway.services import cases, effects, tracks
 from gateway.services.context import ServiceContext
 
@@ -178,9 +179,13 @@ class Deliveries:
         assert isinstance(transfer, TransferInput)
         async with self.services.reading() as store:
             unit = await store.lock_unit(case.unit_code)
+        new_home = transfer.transfer_type is TransferType.NEW_HOME
+        # A new home's seller is the developer: the buyer's deed tax is all that is collected before 登簿,
+        # so no seller's holding period, sole home or original value is declared for it.
         assessment = await self.tax.assess(
             TransferAssessmentRequest(
                 case_id=case.id,
+                transaction=TransactionKind.NEW_HOME if new_home else TransactionKind.SECOND_HAND,
                 unit_code=case.unit_code,
                 contract_date=transfer.contract_date,
                 price=transfer.price,
@@ -188,10 +193,9 @@ class Deliveries:
                 buyers=tuple(person(o.party) for o in transfer.buyers),
                 sellers=tuple(person(p) for p in transfer.sellers),
                 buyer_home_count=_HOMES[transfer.buyer_home_count],
-                # A new home's seller is the developer: no seller's holding period applies.
-                seller_acquired_on=transfer.seller_acquired_on or transfer.contract_date,
-                seller_sole_home=transfer.seller_only_home,
-                original_value=transfer.seller_original_value,
+                seller_acquired_on=None if new_home else transfer.seller_acquired_on,
+                seller_sole_home=False if new_home else transfer.seller_only_home,
+                original_value=None if new_home else transfer.seller_original_value,
             )
         )
         await tracks.record_tax_assessment(
