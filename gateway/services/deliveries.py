@@ -20,6 +20,7 @@ from gateway.domain.cases import (
     TransferInput,
     TransferType,
 )
+from gateway.domain.confirmations import loan_matches_application
 from gateway.domain.parties import Party
 from gateway.domain.register import EntryKind, MortgageFacts
 from gateway.domain.workflow import Case
@@ -120,9 +121,20 @@ class Deliveries:
                 case, "contracts", False, row.target, refusal.party_message or refusal.message_zh
             )
             return
-        if confirmation.amount != terms.amount:
-            message = f"银行核心系统记载金额 {confirmation.amount} 与申请金额 {terms.amount} 不符"
-            await self._bank_result(case, "contracts", False, row.target, message)
+        results = loan_matches_application(
+            terms, confirmation.amount, confirmation.term_start, confirmation.term_end
+        )
+        failed = [r for r in results if not r.passed]
+        if failed:
+            await tracks.record_bank_result(
+                self.services,
+                case.id,
+                "contracts",
+                confirmed=False,
+                actor=f"bank:{row.target}",
+                message="；".join(r.reason_zh for r in failed),
+                rules=[(r.name, r.reason_zh, r.reason_en) for r in failed],
+            )
             return
         await self._bank_result(case, "contracts", True, row.target)
 

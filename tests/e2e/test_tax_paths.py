@@ -5,36 +5,17 @@ can never be assessed is refused at the counter."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from gateway.domain.cases import TransferInput
 from gateway.domain.parties import CoOwnership, Owner
-from gateway.jobs.retry import RetryPolicy
 from gateway.ports import TransactionKind
 from gateway.seed import CHEN_JING, DEVELOPER, UNITS
-from sandbox.stage import Stage, StageOptions
+from sandbox.stage import Stage
 from sandbox.story import submission
 from tests.services import builders
-
-FAST = RetryPolicy(schedule=(0, 0.3, 0.3, 0.5, 0.5, 1, 1, 1, 1, 2), jitter=0.1)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def stage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stage]:
-    database_url = None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
-    running = await Stage.start(
-        StageOptions(data_dir=tmp_path / "stage", database_url=database_url, retry_policy=FAST)
-    )
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 async def assessed(stage: Stage, bank: str, case_id: str) -> dict[str, Any]:
@@ -51,8 +32,8 @@ def amounts(assessment: dict[str, Any]) -> dict[str, Decimal]:
     return {line["kind"]: Decimal(line["amount"]) for line in assessment["lines"]}
 
 
-async def test_a_new_home_purchase_owes_the_deed_tax_only(stage: Stage) -> None:
-    registrar = await stage.staff("registrar-c")
+async def test_a_new_home_purchase_owes_the_deed_tax_only(staged: Stage) -> None:
+    registrar = await staged.staff("registrar-c")
     done = await registrar.post(
         f"/backoffice/api/v1/units/{UNITS.presale}/first-registration", {"developer": DEVELOPER.code}
     )
@@ -68,30 +49,30 @@ async def test_a_new_home_purchase_owes_the_deed_tax_only(stage: Stage) -> None:
         contract_date=date(2026, 11, 20),
         buyer_home_count=1,
     )
-    reply = await stage.bank("ccb-dg").post("/api/v1/cases", submission(new_home, "南城支行", "柜员0404"))
+    reply = await staged.bank("ccb-dg").post("/api/v1/cases", submission(new_home, "南城支行", "柜员0404"))
     assert reply.status == 201, reply.body
 
-    assessment = await assessed(stage, "ccb-dg", reply.json()["id"])
+    assessment = await assessed(staged, "ccb-dg", reply.json()["id"])
 
     # Taxed as a private sale held 0 days it owed VAT 90476.19 and 个税 18095.24: 126666.67 before 登簿.
     # 1900000 / 1.09 (the developer's VAT is in the price) = 1743119.27 × 1 % (first home, 92.10 m²).
     assert amounts(assessment) == {"deed_tax": Decimal("17431.19")}
     assert Decimal(assessment["total"]) == Decimal("17431.19")
-    assert stage.parties.tax is not None
-    [filed] = [a.request for a in stage.parties.tax.assessments.values()]
+    assert staged.parties.tax is not None
+    [filed] = [a.request for a in staged.parties.tax.assessments.values()]
     assert filed.transaction is TransactionKind.NEW_HOME and filed.seller_acquired_on is None
 
 
-async def test_a_second_hand_sale_owing_vat_pays_its_surcharges_before_registration(stage: Stage) -> None:
+async def test_a_second_hand_sale_owing_vat_pays_its_surcharges_before_registration(staged: Stage) -> None:
     transfer = builders.transfer(
         seller_acquired_on=date(2025, 6, 1),  # held under two years on 2026-11-20: VAT is due
         new_mortgage=builders.terms("BOC-DK-2026-2001", "1500000.00"),
         utilities=[],
     )
-    reply = await stage.bank("boc-dg").post("/api/v1/cases", submission(transfer, "东城支行", "柜员0303"))
+    reply = await staged.bank("boc-dg").post("/api/v1/cases", submission(transfer, "东城支行", "柜员0303"))
     assert reply.status == 201, reply.body
 
-    assessment = await assessed(stage, "boc-dg", reply.json()["id"])
+    assessment = await assessed(staged, "boc-dg", reply.json()["id"])
 
     # 2350000 / 1.05 = 2238095.24 → VAT 111904.76; on it 7 %, 3 %, 2 %, halved (公告2023年第12号).
     assert amounts(assessment) == {
@@ -104,13 +85,13 @@ async def test_a_second_hand_sale_owing_vat_pays_its_surcharges_before_registrat
     }
     due = Decimal(assessment["total"])
     assert due == Decimal("163380.95")
-    assert stage.parties.tax is not None
-    record = stage.parties.tax.assessments[assessment["assessment_id"]]
+    assert staged.parties.tax is not None
+    record = staged.parties.tax.assessments[assessment["assessment_id"]]
     assert record.outstanding == due, "the amount due before 登簿 includes the surcharges"
 
 
-async def test_a_seller_acquisition_after_the_contract_date_is_refused_at_the_counter(stage: Stage) -> None:
-    bank = stage.bank("boc-dg")
+async def test_a_seller_acquisition_after_the_contract_date_is_refused_at_the_counter(staged: Stage) -> None:
+    bank = staged.bank("boc-dg")
     payload = submission(builders.transfer(utilities=[]), "东城支行", "柜员0303")
     payload["case"]["seller_acquired_on"] = "2026-11-21"  # the contract is dated 2026-11-20
 
