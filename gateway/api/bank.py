@@ -16,6 +16,7 @@ from gateway.api.routing import BANK_API, endpoint, json_response, read_body, re
 from gateway.api.views import CaseList, CaseView, MaterialView, TransitionView, UnitStatusView
 from gateway.domain.cases import CaseInput
 from gateway.domain.identifiers import validate_unit_code
+from gateway.domain.materials import MaterialKind
 from gateway.domain.workflow import CaseState
 from gateway.errors import FieldReason, InputError, NotFound
 from gateway.services import cases
@@ -36,6 +37,8 @@ class MaterialIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["抵押合同.pdf"])
     content_type: Literal["application/pdf", "image/jpeg"]
     content_base64: str = Field(max_length=(MAX_MATERIAL_BYTES * 4) // 3 + 4, repr=False)
+    # What a rule may read the material as (e.g. co_owner_pre_emption_waiver); most are "other".
+    kind: MaterialKind = MaterialKind.OTHER
 
     def upload(self, index: int) -> MaterialUpload:
         try:
@@ -46,7 +49,7 @@ class MaterialIn(BaseModel):
                 "材料内容不是有效的 base64",
                 [FieldReason(f"materials.{index}.content_base64", "不是有效的 base64", "not valid base64")],
             ) from None
-        return MaterialUpload(self.name, self.content_type, content)
+        return MaterialUpload(self.name, self.content_type, content, self.kind)
 
 
 class SubmitCaseRequest(BaseModel):
@@ -72,6 +75,7 @@ class ResubmitRequest(BaseModel):
 
 class UploadQuery(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["抵押合同.pdf"])
+    kind: MaterialKind = MaterialKind.OTHER
 
 
 class CaseQuery(BaseModel):
@@ -195,7 +199,8 @@ async def resubmit_case(request: web.Request) -> web.Response:
 )
 async def upload_material(request: web.Request) -> web.Response:
     content = await read_body(request)
-    upload = MaterialUpload(request.query.get("name", ""), request.content_type, content)
+    query = UploadQuery.model_validate(dict(request.query))
+    upload = MaterialUpload(query.name, request.content_type, content, query.kind)
     reply = Reply(request, MaterialView.of, status=201)
     await cases.add_material(
         services(request), _party(request), request.match_info["case_id"], upload, finish=reply

@@ -9,7 +9,10 @@ from pydantic import BaseModel, Field
 
 from gateway.domain.cases import CaseKind
 from gateway.domain.identifiers import mask_id_number, mask_name, mask_phone
-from gateway.domain.register import Entry, EntryKind, RegisterView
+from gateway.domain.materials import MaterialKind
+from gateway.domain.parties import CoOwnership
+from gateway.domain.register import Entry, EntryKind, OwnershipFacts, RegisterView
+from gateway.domain.shares import share_zh
 from gateway.domain.workflow import Case, CaseState
 from gateway.services.materials import MaterialRecord
 
@@ -60,6 +63,7 @@ class MaterialView(BaseModel):
     sm3: str
     round: int
     uploaded_at: datetime
+    kind: MaterialKind = MaterialKind.OTHER
 
     @classmethod
     def of(cls, record: MaterialRecord) -> MaterialView:
@@ -192,6 +196,9 @@ class UnitStatusView(BaseModel):
     floor_area: str
     first_registered: bool
     owners: list[str]
+    co_ownership: str | None = (
+        None  # 共有情况, shares as a certificate prints them: 按份共有：张*占三分之一，…
+    )
     ownership_certificate: str | None
     mortgages: list[EntryView]
     seizures: list[EntryView]
@@ -208,6 +215,7 @@ class UnitStatusView(BaseModel):
             floor_area=f"{view.unit.floor_area}",
             first_registered=view.unit.first_registered,
             owners=[mask_name(p.name) for p in view.owners],
+            co_ownership=_co_ownership(ownership.facts) if ownership else None,
             ownership_certificate=ownership.certificate_number if ownership else None,
             mortgages=[EntryView.of(e) for e in view.mortgages],
             seizures=[EntryView.of(e) for e in view.seizures],
@@ -215,3 +223,13 @@ class UnitStatusView(BaseModel):
             pre_registrations=[EntryView.of(e) for e in view.pre_registrations],
             pending_cases=pending_cases,
         )
+
+
+def _co_ownership(facts: object) -> str | None:
+    if not isinstance(facts, OwnershipFacts):
+        return None
+    label = facts.co_ownership.label_zh
+    if facts.co_ownership is not CoOwnership.SHARES:
+        return label
+    parts = "，".join(f"{mask_name(o.party.name)}占{share_zh(o.share)}" for o in facts.owners if o.share)
+    return f"{label}：{parts}"

@@ -53,7 +53,8 @@ async def submit(
         view, reserved = (
             await store.view_and_reserved_ranks(unit) if ranks_needed else (await store.view(unit), [])
         )
-        results = rules.check(case_input, view, rules.RuleContext(submitter=submitter))
+        kinds = frozenset(m.kind for m in materials)
+        results = rules.check(case_input, view, rules.RuleContext(submitter=submitter, materials=kinds))
         failed = rules.failures(results)
         if failed:
             raise RuleViolation(failed)
@@ -89,7 +90,9 @@ async def submit(
 
         if is_immediate_kind(case.kind):
             case.move(CaseState.APPROVED, actor="rules", at=now, reason="即办件：全部规则通过")
-            await apply_registration(ctx, uow, store, case, view, submitter, actor="rules", at=now)
+            await apply_registration(
+                ctx, uow, store, case, view, submitter, actor="rules", at=now, materials=kinds
+            )
         else:
             case.tracks = _start_tracks(case_input, view)
             case.move(CaseState.UNDER_REVIEW, actor=actor, at=now)

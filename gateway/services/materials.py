@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from certs import sm3_hex
+from gateway.domain.materials import MaterialKind
 from gateway.errors import FieldReason, InputError
 
 MAX_MATERIAL_BYTES = 10 * 1024 * 1024
@@ -18,6 +19,7 @@ class MaterialUpload:
     name: str
     content_type: str
     content: bytes
+    kind: MaterialKind = MaterialKind.OTHER  # what a rule may read it as (e.g. a co-owners' waiver)
 
     def __post_init__(self) -> None:
         reasons: list[FieldReason] = []
@@ -60,6 +62,7 @@ class MaterialRecord:
     sm3: str
     round: int
     uploaded_at: datetime
+    kind: MaterialKind = MaterialKind.OTHER
 
 
 def digest(content: bytes) -> str:

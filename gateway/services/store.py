@@ -16,6 +16,7 @@ from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow, MaterialRow, TransitionRow
 from gateway.db.tables.register import EntryRow, UnitRow
 from gateway.domain.cases import CaseInput
+from gateway.domain.materials import MaterialKind
 from gateway.domain.register import Entry, EntryFacts, RegisterView, Unit
 from gateway.domain.registration import NewEntry
 from gateway.domain.workflow import Case, CaseState, Track, TrackState
@@ -58,6 +59,11 @@ _ENTRIES_AND_RANKS = Prepared(
     )
 )
 _INSERT_CASE, _INSERT_TRANSITIONS = insert(CASE), insert(TRANSITION)
+
+
+def _material(row: Mapping[Any, Any]) -> MaterialRecord:
+    data = {k: row[k] for k in MaterialRecord.__dataclass_fields__}
+    return MaterialRecord(**{**data, "kind": MaterialKind(data["kind"])})
 
 
 def new_id() -> str:
@@ -319,8 +325,9 @@ class Store(CertificateRecords):
             sm3=digest(material.content),
             round=round_,
             uploaded_at=at,
+            kind=material.kind,
         )
-        row = {**record.__dict__, "content": material.content}
+        row = {**record.__dict__, "kind": material.kind.value, "content": material.content}
         if self.uow is not None:
             self.uow.insert(MATERIAL, [row])  # after the case it belongs to, if that is queued too
         else:
@@ -344,7 +351,7 @@ class Store(CertificateRecords):
             .where(MATERIAL.c.case_id == case_id)
             .order_by(MATERIAL.c.uploaded_at)
         )
-        return [MaterialRecord(**r._mapping) for r in rows]
+        return [_material(r._mapping) for r in rows]
 
     async def material_content(self, case_id: str, material_id: str) -> tuple[MaterialRecord, bytes]:
         row = (
@@ -356,7 +363,7 @@ class Store(CertificateRecords):
             raise NotFound(f"material {material_id} not found", f"未找到材料 {material_id}")
         data = dict(row._mapping)
         content = data.pop("content")
-        return MaterialRecord(**data), bytes(content)
+        return _material(data), bytes(content)
 
     async def history(self, case_id: str) -> list[TransitionRow]:
         rows = await self.session.execute(

@@ -82,3 +82,5 @@ class MaterialRow(SQLModel, table=True):
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     round: int = 0  # 0 at submission, n for the n-th 补正
     uploaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # What the material is where a rule reads it (gateway.domain.materials.MaterialKind), else "other".
+    kind: str = Field(default="other", sa_column=Column(String(40), nullable=False, server_default="other"))
