@@ -6,9 +6,12 @@ import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from gateway.domain.shares import Share, share_text, share_zh
 
 from .identifier import LicenseIdentifier
 from .numbers import DEFAULT_NUMBER_PATTERN, CertificateKind, CertificateNumber, NumberFormat
@@ -82,7 +85,7 @@ class RightHolder(_Frozen):
     """One 权利人; only the name is printed (ID numbers stay in the register, not on the page)."""
 
     name: str = Field(min_length=1)
-    share_percent: Annotated[Decimal, Field(gt=0, le=100)] | None = None  # 按份共有 only
+    share: Share | None = None  # 按份共有 only: an exact fraction of the whole (1/3), printed 三分之一 or 60%
 
 
 class CertificateCommon(_Frozen):
@@ -132,7 +135,7 @@ class OwnershipCertificateContent(CertificateCommon):
     def _consistent(self) -> OwnershipCertificateContent:
         self._check_kind(CertificateKind.OWNERSHIP)
         count = len(self.holders)
-        shares = [h.share_percent for h in self.holders]
+        shares = [h.share for h in self.holders]
         if self.co_ownership is CoOwnership.SOLE and count != 1:
             raise ValueError(
                 f"单独所有只能有一个权利人，实有{count}个 / sole ownership needs exactly one holder"
@@ -142,9 +145,11 @@ class OwnershipCertificateContent(CertificateCommon):
         if self.co_ownership is CoOwnership.BY_SHARE:
             if any(share is None for share in shares):
                 raise ValueError("按份共有须写明每人份额 / ownership by shares needs every holder's share")
-            total = sum(share for share in shares if share is not None)
-            if total != 100:
-                raise ValueError(f"份额合计须为100%，实为{total}% / shares must add up to 100%, not {total}%")
+            total = sum((share for share in shares if share is not None), Fraction(0))
+            if total != 1:
+                raise ValueError(
+                    f"份额合计须为1，实为{share_text(total)} / shares must add up to 1, not {share_text(total)}"
+                )
         elif any(share is not None for share in shares):
             raise ValueError("只有按份共有才写份额 / shares are only given for ownership by shares")
         if self.land_area is None and self.building_area is None:
@@ -174,7 +179,7 @@ class OwnershipCertificateContent(CertificateCommon):
     def co_ownership_text(self) -> str:
         if self.co_ownership is not CoOwnership.BY_SHARE:
             return self.co_ownership.value
-        shares = "，".join(f"{h.name}占{h.share_percent:g}%" for h in self.holders)
+        shares = "，".join(f"{h.name}占{share_zh(h.share)}" for h in self.holders if h.share is not None)
         return f"{self.co_ownership.value}：{shares}"
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from gateway.settings import RegistrySettings
 
@@ -41,8 +42,8 @@ def sample_ownership(
         issue_date=issue_date,
         verification_url=verification_url(base_url, str(identifier)),
         holders=(
-            RightHolder(name="陈美玲", share_percent=Decimal("60")),
-            RightHolder(name="黄志强", share_percent=Decimal("40")),
+            RightHolder(name="陈美玲", share=Fraction(3, 5)),
+            RightHolder(name="黄志强", share=Fraction(2, 5)),
         ),
         co_ownership=CoOwnership.BY_SHARE,
         location="东莞市南城街道鸿福路88号御景华庭3栋2单元1203",

@@ -241,6 +241,7 @@ class Stage:
                     mortgagor_id_numbers=[p.id_number for p in case["borrowers"]],
                     amount=Decimal(case["amount"]),
                     unit_code=case["unit"],
+                    term=STORY_TERM,
                     settled_on=case.get("settled_on"),
                 )
         holders = (LI_NA.name, WANG_QIANG.name)
@@ -274,6 +275,9 @@ class Stage:
         return Database(self.settings.effective_database_url())
 
 
+# The 债务履行期限 of every story loan, as the counters apply for it (sandbox.story.terms): the gateway compares
+# the bank's recorded term with the application's, like the amount.
+STORY_TERM = (date(2026, 12, 1), date(2046, 12, 1))
 # The loans the banks' core systems hold for the demo story (bank, loan contract, borrowers, amount, unit).
 STORY_LOANS: list[Mapping[str, Any]] = [
     {

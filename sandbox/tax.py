@@ -1,6 +1,7 @@
-"""A simulated tax bureau (e-tax, 存量房交易): assessments by the rules, payments, signed callbacks.
+"""A simulated tax bureau (e-tax, 存量房 and 增量房 交易): assessments by the rules, payments, signed callbacks.
 
-It assesses with adapters/tax/rules.py and posts a signed 'payment cleared' callback to the gateway.
+It assesses with adapters/tax/rules.py at its own locality (the bureau knows where its units lie: 市区 for
+the VAT surcharges) and posts a signed 'payment cleared' callback to the gateway.
 """
 
 from __future__ import annotations
@@ -21,13 +22,29 @@ from yarl import URL
 import certs
 from adapters.tax import rules
 from gateway.errors import InputError
-from gateway.ports import HomeCount, Payer, Person, TaxKind, TaxLine, TransferAssessmentRequest
+from gateway.ports import (
+    HomeCount,
+    Payer,
+    Person,
+    TaxKind,
+    TaxLine,
+    TransactionKind,
+    TransferAssessmentRequest,
+)
 from sandbox.common import PartyServer, Reply
 from sandbox.faults import Fault, FaultKind
 
 # The bureau's own vocabulary (deliberately not imported from the adapter: the simulator is the spec).
 HOME_COUNT_CODES = {"1": HomeCount.FIRST, "2": HomeCount.SECOND, "3": HomeCount.OTHER}
-TAX_CODES = {TaxKind.VAT: "10101", TaxKind.INDIVIDUAL_INCOME_TAX: "10106", TaxKind.DEED_TAX: "10119"}
+TRANSACTION_CODES = {"1": TransactionKind.SECOND_HAND, "2": TransactionKind.NEW_HOME}  # 交易类型
+TAX_CODES = {
+    TaxKind.VAT: "10101",
+    TaxKind.INDIVIDUAL_INCOME_TAX: "10106",
+    TaxKind.URBAN_MAINTENANCE_TAX: "10109",
+    TaxKind.DEED_TAX: "10119",
+    TaxKind.EDUCATION_SURCHARGE: "30203",
+    TaxKind.LOCAL_EDUCATION_SURCHARGE: "30216",
+}
 PATHS = {"assess": "api/clf/v1/sbxx", "pay": "api/clf/v1/jkxx", "clearance": "api/clf/v1/wszt/{sbbh}"}
 PAYER_CODES = {Payer.BUYER: "gf", Payer.SELLER: "sf"}
 
@@ -70,9 +87,16 @@ class TaxBureauServer(PartyServer):
 
     kind = "tax"
 
-    def __init__(self, *args: Any, callback_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        callback_url: str | None = None,
+        locality: rules.Locality = rules.Locality.URBAN,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.callback_url = callback_url
+        self.locality = locality
         self.assessments: dict[str, AssessmentRecord] = {}
         self.callbacks_sent: list[tuple[str, int | None]] = []  # (delivery id, gateway's status or None)
         self._session: aiohttp.ClientSession | None = None
@@ -108,8 +132,10 @@ class TaxBureauServer(PartyServer):
             return busy
         try:
             data = json.loads(body)
+            acquired = data.get("qdrq")
             transfer = TransferAssessmentRequest(
                 case_id=data["ywbh"],
+                transaction=TRANSACTION_CODES[data.get("jylx") or "1"],
                 unit_code=data["bdcdyh"],
                 contract_date=date.fromisoformat(data["htqdrq"]),
                 price=Decimal(data["jyjg"]),
@@ -117,8 +143,8 @@ class TaxBureauServer(PartyServer):
                 buyers=tuple(Person(name=p["xm"], id_number=p["zjhm"]) for p in data["gfxx"]),
                 sellers=tuple(Person(name=p["xm"], id_number=p["zjhm"]) for p in data["sfxx"]),
                 buyer_home_count=HOME_COUNT_CODES[data["gfjtzfts"]],
-                seller_acquired_on=date.fromisoformat(data["qdrq"]),
-                seller_sole_home=data["sfwyzf"] == "Y",
+                seller_acquired_on=date.fromisoformat(acquired) if acquired else None,
+                seller_sole_home=data.get("sfwyzf") == "Y",
                 original_value=Decimal(data["fwyz"]) if data.get("fwyz") else None,
                 deductible_costs=Decimal(data.get("hlfy") or "0.00"),
             )
@@ -153,7 +179,7 @@ class TaxBureauServer(PartyServer):
 
     def file_assessment(self, transfer: TransferAssessmentRequest) -> AssessmentRecord:
         """Assess with the rules and keep the record (also how a transfer filed at the tax hall appears)."""
-        lines = rules.assess_transfer(transfer)
+        lines = rules.assess_transfer(transfer, self.locality)
         record = AssessmentRecord(
             assessment_id=f"SB{datetime.now(UTC):%Y%m%d}{len(self.assessments) + 1:06d}",
             case_id=transfer.case_id,

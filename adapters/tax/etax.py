@@ -1,4 +1,4 @@
-"""The tax bureau's e-tax REST API for second-hand home transfers (存量房交易), behind the TaxBureau port.
+"""The tax bureau's e-tax REST API for home transfers (存量房 and 增量房 交易), behind the TaxBureau port.
 
 Pinyin field names in a {"head": {"rtnCode": "000", …}, "body": …} envelope; taxes by their national 税种 codes.
 """
@@ -25,16 +25,26 @@ from gateway.ports import (
     TaxLine,
     TaxPayment,
     TaxPaymentCleared,
+    TransactionKind,
     TransferAssessmentRequest,
 )
 
 RTN_OK = "000"
 RTN_BUSY = frozenset({"999", "998"})  # 系统繁忙 / 金税系统维护: try later
-# National 税种 codes [K]: 10101 增值税, 10106 个人所得税, 10119 契税.
-TAX_CODES = {TaxKind.VAT: "10101", TaxKind.INDIVIDUAL_INCOME_TAX: "10106", TaxKind.DEED_TAX: "10119"}
+# National 税种 / 费种 codes [K]: 10101 增值税, 10106 个人所得税, 10109 城市维护建设税, 10119 契税,
+# 30203 教育费附加, 30216 地方教育附加.
+TAX_CODES = {
+    TaxKind.VAT: "10101",
+    TaxKind.INDIVIDUAL_INCOME_TAX: "10106",
+    TaxKind.URBAN_MAINTENANCE_TAX: "10109",
+    TaxKind.DEED_TAX: "10119",
+    TaxKind.EDUCATION_SURCHARGE: "30203",
+    TaxKind.LOCAL_EDUCATION_SURCHARGE: "30216",
+}
 TAX_KINDS = {code: kind for kind, code in TAX_CODES.items()}
 PAYERS = {"gf": Payer.BUYER, "sf": Payer.SELLER}  # 购房方 / 售房方
 HOME_COUNTS = {HomeCount.FIRST: "1", HomeCount.SECOND: "2", HomeCount.OTHER: "3"}
+TRANSACTIONS = {TransactionKind.SECOND_HAND: "1", TransactionKind.NEW_HOME: "2"}  # 交易类型: 存量房 / 增量房
 PATHS = {
     "assess": "api/clf/v1/sbxx",  # 申报信息: submit the transaction, get the assessment
     "pay": "api/clf/v1/jkxx",  # 缴款信息: report a payment
@@ -108,8 +118,8 @@ def _money(amount: Decimal | None) -> str | None:
     return None if amount is None else f"{amount:.2f}"
 
 
-def _day(value: date | datetime) -> str:
-    return value.isoformat()
+def _day(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 class EtaxBureau(RestPartyAdapter):
@@ -169,13 +179,14 @@ class EtaxBureau(RestPartyAdapter):
         payload = {
             "ywbh": request.case_id,
             "bdcdyh": request.unit_code,
+            "jylx": TRANSACTIONS[request.transaction],
             "htqdrq": _day(request.contract_date),
             "jyjg": _money(request.price),
             "jzmj": f"{request.area_m2:.2f}",
             "gfxx": _people(request.buyers),
             "sfxx": _people(request.sellers),
             "gfjtzfts": HOME_COUNTS[request.buyer_home_count],
-            "qdrq": _day(request.seller_acquired_on),
+            "qdrq": _day(request.seller_acquired_on),  # null for a new home: no holding period
             "sfwyzf": "Y" if request.seller_sole_home else "N",
             "fwyz": _money(request.original_value),
             "hlfy": _money(request.deductible_costs),

@@ -1,4 +1,4 @@
-"""Second-hand home transfer taxes as dated tables and pure functions (契税, 增值税, 个人所得税).
+"""Home transfer taxes as dated tables and pure functions (契税, 增值税 and its surcharges, 个人所得税).
 
 Sources: shared/reference/domain.md §4.6. [S] = seen in a source there, [K] = background knowledge to
 confirm with the local bureau. Every amount is Decimal, rounded half-up to the fen at each line.
@@ -10,39 +10,60 @@ Conventions (documented because the bureau's practice, not a statute, decides th
   anniversary on 28 February of a common year.
 - Prices are VAT-inclusive. VAT is 含税价 ÷ 1.05 × 5 % [K: 营改增 征收率 计算]; the deed tax and the income
   tax are computed on the price without VAT (财税〔2016〕43号: 计征契税的成交价格不含增值税) [K].
-- The income tax gain deducts the original value and proven reasonable costs; VAT surcharges (城建税,
-  教育费附加) are not modelled [K].
+- The VAT surcharges (城建税, 教育费附加, 地方教育附加) follow the VAT: adapters/tax/surcharges.py.
+- The income tax gain deducts the original value, proven reasonable costs and the surcharges paid
+  (转让过程中缴纳的税金, 国税发〔2006〕108号) [K].
+- A new home (增量房, the developer sells): the buyer owes the deed tax only; the developer declares its own
+  VAT, surcharges, 土地增值税 and corporate income tax, which are not collected at registration. The price
+  includes the developer's VAT at the general rate in force (一般计税, table below) [K]; the deed tax is on
+  the price without it. Developers on the 简易计税 5 % method (projects begun before 2016-05-01) are not
+  modelled: the bureau then assesses from the invoice.
 - Not modelled: the 16号公告 option for contracts signed before 2024-12-01 but not yet declared to elect
   the new rules [K]; 北上广深 special cases (this gateway serves 东莞).
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol, TypeVar
+from decimal import Decimal
 
-from gateway.errors import InputError
-from gateway.ports.tax import HomeCount, Payer, TaxKind, TaxLine, TransferAssessmentRequest
+from adapters.tax.dated import (
+    FEN,
+    ZERO,
+    DatedRule,
+    anniversary,
+    held_full_years,
+    rule_in_force,
+    to_fen,
+)
+from adapters.tax.surcharges import Locality, vat_surcharges
+from gateway.ports.tax import (
+    HomeCount,
+    Payer,
+    TaxKind,
+    TaxLine,
+    TransactionKind,
+    TransferAssessmentRequest,
+)
 
-FEN = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def to_fen(amount: Decimal) -> Decimal:
-    """Round half-up to the fen (0.01 yuan), the unit every tax amount is stated in."""
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
-
-
-class DatedRule(Protocol):
-    @property
-    def effective_from(self) -> date: ...
-
-    @property
-    def effective_until(self) -> date | None: ...
+__all__ = [
+    "FEN",
+    "ZERO",
+    "DatedRule",
+    "Locality",
+    "anniversary",
+    "assess_transfer",
+    "deed_tax",
+    "held_full_years",
+    "income_tax",
+    "rule_in_force",
+    "to_fen",
+    "total",
+    "vat",
+    "vat_surcharges",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,17 @@ class IncomeTaxRule:
     deemed_rate: (
         Decimal  # of the price without VAT, when the original value is not proven (广东 commonly 1 %)
     )
+
+
+@dataclass(frozen=True)
+class DeveloperVatRule:
+    """The developer's general VAT rate (一般计税) a new home's price includes, valid [from, until)."""
+
+    rule_id: str
+    basis_zh: str
+    effective_from: date
+    effective_until: date | None
+    rate: Decimal
 
 
 D = Decimal
@@ -133,30 +165,29 @@ INCOME_TAX_RULES: tuple[IncomeTaxRule, ...] = (
     ),
 )
 
-R = TypeVar("R", bound=DatedRule)
-
-
-def rule_in_force(table: Sequence[R], on: date, what: str) -> R:
-    """The one row of a dated table in force on `on`; InputError when the tables do not reach that date."""
-    for rule in table:
-        if rule.effective_from <= on and (rule.effective_until is None or on < rule.effective_until):
-            return rule
-    raise InputError(
-        f"no {what} rule in force on {on.isoformat()}",
-        f"{on.isoformat()} 无适用的{what}规则",
-    )
-
-
-def anniversary(start: date, years: int) -> date:
-    """The day `years` full years after `start` (29 February → 28 February in a common year)."""
-    year = start.year + years
-    day = min(start.day, calendar.monthrange(year, start.month)[1])
-    return start.replace(year=year, day=day)
-
-
-def held_full_years(acquired_on: date, on: date, years: int) -> bool:
-    """True when `years` full years have passed on `on`; the anniversary day itself counts."""
-    return on >= anniversary(acquired_on, years)
+DEVELOPER_VAT_RULES: tuple[DeveloperVatRule, ...] = (
+    DeveloperVatRule(  # [K] 营改增: sales of real estate at 11 %
+        rule_id="developer_vat/2016-05-01",
+        basis_zh="财税〔2016〕36号",
+        effective_from=date(2016, 5, 1),
+        effective_until=date(2018, 5, 1),
+        rate=D("0.11"),
+    ),
+    DeveloperVatRule(  # [K]
+        rule_id="developer_vat/2018-05-01",
+        basis_zh="财税〔2018〕32号",
+        effective_from=date(2018, 5, 1),
+        effective_until=date(2019, 4, 1),
+        rate=D("0.10"),
+    ),
+    DeveloperVatRule(  # [K]
+        rule_id="developer_vat/2019-04-01",
+        basis_zh="财政部 税务总局 海关总署公告2019年第39号",
+        effective_from=date(2019, 4, 1),
+        effective_until=None,
+        rate=D("0.09"),
+    ),
+)
 
 
 def vat(contract_date: date, price: Decimal, acquired_on: date) -> TaxLine:
@@ -255,20 +286,35 @@ def income_tax(
     )
 
 
-def assess_transfer(request: TransferAssessmentRequest) -> tuple[TaxLine, ...]:
-    """All three taxes of a transfer, in the order deed tax, VAT, income tax (exempt ones at 0)."""
-    vat_line = vat(request.contract_date, request.price, request.seller_acquired_on)
+def assess_transfer(
+    request: TransferAssessmentRequest, locality: Locality = Locality.URBAN
+) -> tuple[TaxLine, ...]:
+    """The taxes collected before a transfer's 登簿 (契税法 第11条).
+
+    A second-hand sale: deed tax, VAT, the VAT surcharges when VAT is due, income tax (exempt ones at 0).
+    A new home: the buyer's deed tax on the price without the developer's VAT, and nothing else — the
+    developer's taxes are its own declarations, not the registry's gate.
+    """
+    if request.transaction is TransactionKind.NEW_HOME:
+        developer_vat = rule_in_force(DEVELOPER_VAT_RULES, request.contract_date, "增值税")
+        price_ex_vat = to_fen(request.price / (1 + developer_vat.rate))
+        return (deed_tax(request.contract_date, price_ex_vat, request.area_m2, request.buyer_home_count),)
+    acquired_on = request.seller_acquired_on
+    assert acquired_on is not None  # the request's validator requires it for a second-hand sale
+    vat_line = vat(request.contract_date, request.price, acquired_on)
+    surcharges = vat_surcharges(request.contract_date, vat_line, locality)
     price_ex_vat = request.price - vat_line.amount
     return (
         deed_tax(request.contract_date, price_ex_vat, request.area_m2, request.buyer_home_count),
         vat_line,
+        *surcharges,
         income_tax(
             request.contract_date,
             price_ex_vat,
-            request.seller_acquired_on,
+            acquired_on,
             request.seller_sole_home,
             request.original_value,
-            request.deductible_costs,
+            request.deductible_costs + total(surcharges),
         ),
     )
 

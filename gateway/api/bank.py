@@ -48,7 +48,8 @@ class MaterialIn(BaseModel):
     kind: MaterialKind = Field(
         default=MaterialKind.OTHER,
         description="what the document is where a rule reads it: pre_registrant_consent "
-        "(预告登记权利人书面同意), objection_risk_statement (知悉异议、自担风险声明); else other",
+        "(预告登记权利人书面同意), objection_risk_statement (知悉异议、自担风险声明), "
+        "co_owner_pre_emption_waiver (其他按份共有人放弃优先购买权声明); else other",
     )
     content_base64: str = Field(max_length=(MAX_MATERIAL_BYTES * 4) // 3 + 4, repr=False)
 

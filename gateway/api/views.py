@@ -11,7 +11,9 @@ from gateway.domain.cases import CaseKind
 from gateway.domain.identifiers import mask_id_number, mask_name, mask_phone
 from gateway.domain.lapses import Lapse
 from gateway.domain.materials import MaterialKind
-from gateway.domain.register import Entry, EntryKind, RegisterView
+from gateway.domain.parties import CoOwnership
+from gateway.domain.register import Entry, EntryKind, OwnershipFacts, RegisterView
+from gateway.domain.shares import share_zh
 from gateway.domain.workflow import Case, CaseState
 from gateway.services.materials import MaterialRecord
 
@@ -205,6 +207,9 @@ class UnitStatusView(BaseModel):
     floor_area: str
     first_registered: bool
     owners: list[str]
+    co_ownership: str | None = (
+        None  # 共有情况, shares as a certificate prints them: 按份共有：张*占三分之一，…
+    )
     ownership_certificate: str | None
     mortgages: list[EntryView]
     seizures: list[EntryView]
@@ -221,6 +226,7 @@ class UnitStatusView(BaseModel):
             floor_area=f"{view.unit.floor_area}",
             first_registered=view.unit.first_registered,
             owners=[mask_name(p.name) for p in view.owners],
+            co_ownership=_co_ownership(ownership.facts) if ownership else None,
             ownership_certificate=ownership.certificate_number if ownership else None,
             mortgages=[EntryView.of(e, rank=view.mortgage_rank(e)) for e in view.mortgages],
             seizures=[EntryView.of(e) for e in view.seizures],
@@ -228,3 +234,13 @@ class UnitStatusView(BaseModel):
             pre_registrations=[EntryView.of(e, lapse=lapses.get(e.id)) for e in view.pre_registrations],
             pending_cases=pending_cases,
         )
+
+
+def _co_ownership(facts: object) -> str | None:
+    if not isinstance(facts, OwnershipFacts):
+        return None
+    label = facts.co_ownership.label_zh
+    if facts.co_ownership is not CoOwnership.SHARES:
+        return label
+    parts = "，".join(f"{mask_name(o.party.name)}占{share_zh(o.share)}" for o in facts.owners if o.share)
+    return f"{label}：{parts}"

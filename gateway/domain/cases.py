@@ -7,7 +7,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.domain.identifiers import UnitCode
 from gateway.domain.parties import CoOwnership, Institution, Owner, Party
@@ -88,6 +89,8 @@ class UtilityAccount(BaseModel):
 class TransferType(StrEnum):
     SECOND_HAND = "second_hand"  # 二手房: the seller is a person
     NEW_HOME = "new_home"  # 网签增量商品房: the seller is the developer, ending its 预告登记
+    # 按份共有人转让其份额 (民法典 §305): the sellers are some of the co-owners, the buyers get their shares
+    CO_OWNER_SHARE = "co_owner_share"
 
 
 class TransferInput(_Input):
@@ -112,10 +115,31 @@ class TransferInput(_Input):
     new_mortgage: MortgageTerms | None = None
     utilities: list[UtilityAccount] = Field(default_factory=list, max_length=8)
 
+    @field_validator("seller_acquired_on")
+    @classmethod
+    def _acquired_by_the_contract(cls, value: date | None, info: ValidationInfo) -> date | None:
+        # The holding period runs from the acquisition to the contract date (增值税: 财税〔2016〕36号;
+        # 个人所得税: 财税字〔1999〕278号); an acquisition after the sale can never be assessed, so it is
+        # refused here, at 受理, rather than by the tax job later.
+        contract_date = info.data.get("contract_date")
+        if value is not None and contract_date is not None and value > contract_date:
+            raise PydanticCustomError(
+                "acquired_after_contract",
+                "{reason_en} / {reason_zh}",
+                {
+                    "reason_en": f"seller_acquired_on ({value}) is after contract_date ({contract_date})",
+                    "reason_zh": f"出卖人取得日期（{value}）晚于买卖合同签订日期（{contract_date}）",
+                },
+            )
+        return value
+
     @model_validator(mode="after")
     def _shares(self) -> Self:
-        check_shares(self.co_ownership, self.buyers)
-        if self.transfer_type is TransferType.SECOND_HAND:
+        if self.transfer_type is TransferType.CO_OWNER_SHARE:
+            check_share_transfer(self)
+        else:
+            check_shares(self.co_ownership, self.buyers)
+        if self.transfer_type is not TransferType.NEW_HOME:
             if not self.ownership_certificate_number:
                 raise ValueError(
                     "ownership_certificate_number is required for a second-hand transfer / 二手房转移须填写原不动产权证书号"
@@ -155,14 +179,37 @@ CaseInput = Annotated[
 
 
 def check_shares(co_ownership: CoOwnership, owners: list[Owner]) -> None:
-    """按份共有 needs shares adding up to 1; 单独所有 exactly one owner; 共同共有 no shares."""
+    """按份共有 needs shares adding up to exactly 1 (fractions: three thirds do); 单独所有 exactly one owner;
+    共同共有 no shares (民法典 第二百九十七条、第二百九十八条)."""
     shares = [o.share for o in owners]
     if co_ownership is CoOwnership.SOLE and len(owners) != 1:
         raise ValueError("sole ownership has exactly one owner / 单独所有只能有一个权利人")
     if co_ownership is CoOwnership.SHARES:
-        if any(s is None for s in shares) or sum(s for s in shares if s is not None) != Decimal(1):
+        if any(s is None for s in shares) or sum(s for s in shares if s is not None) != 1:
             raise ValueError("shares must be given and add up to 1 / 按份共有的份额须填写且合计为1")
     elif any(s is not None for s in shares):
         raise ValueError("shares apply only to 按份共有 / 只有按份共有填写份额")
     if len(owners) != len({o.party.identity for o in owners}):
         raise ValueError("an owner is listed twice / 权利人重复")
+
+
+def check_share_transfer(inp: TransferInput) -> None:
+    """A co-owner's share transfer (民法典 §305) names the share each buyer takes; what they add up to is
+    checked against the register (the sellers' recorded shares) by the rules. It moves only the share:
+    no new mortgage, no release, no utility account change in the same case."""
+    if inp.co_ownership is not CoOwnership.SHARES:
+        raise ValueError(
+            "a co-owner's share transfer leaves the unit in shares: co_ownership must be shares "
+            "/ 转让共有份额后仍为按份共有，共有情况须为按份共有"
+        )
+    if any(b.share is None for b in inp.buyers):
+        raise ValueError("each buyer's share must be given / 须填写每个受让人取得的份额")
+    if sum(b.share for b in inp.buyers if b.share is not None) > 1:
+        raise ValueError("the buyers' shares add up to more than 1 / 受让份额合计超过1")
+    if len(inp.buyers) != len({b.party.identity for b in inp.buyers}):
+        raise ValueError("an owner is listed twice / 权利人重复")
+    if inp.new_mortgage or inp.release_proof_numbers or inp.utilities:
+        raise ValueError(
+            "a share transfer carries no new mortgage, release or utility transfer "
+            "/ 共有份额转让不同时办理抵押、注销抵押或水电气网过户"
+        )

@@ -15,6 +15,8 @@ class MaterialKind(StrEnum):
     OTHER = "other"
     PRE_REGISTRANT_CONSENT = "pre_registrant_consent"  # 预告登记权利人书面同意 (民法典 §221)
     OBJECTION_RISK_STATEMENT = "objection_risk_statement"  # 知悉异议、自担风险 声明 (实施细则 第84条)
+    # 其他按份共有人放弃优先购买权的书面声明 (民法典 §305, §306)
+    CO_OWNER_PRE_EMPTION_WAIVER = "co_owner_pre_emption_waiver"
 
     @property
     def label_zh(self) -> str:
@@ -30,4 +32,5 @@ _LABEL_ZH = {
     MaterialKind.OTHER: "其他材料",
     MaterialKind.PRE_REGISTRANT_CONSENT: "预告登记权利人书面同意",
     MaterialKind.OBJECTION_RISK_STATEMENT: "知悉异议、自担风险的书面声明",
+    MaterialKind.CO_OWNER_PRE_EMPTION_WAIVER: "其他按份共有人放弃优先购买权的书面声明",
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -15,6 +14,7 @@ from gateway.domain.identifiers import (
     validate_credit_code,
     validate_resident_id,
 )
+from gateway.domain.shares import Share
 from gateway.errors import InputError
 
 
@@ -63,12 +63,12 @@ class Party(BaseModel):
 
 
 class Owner(BaseModel):
-    """An owner with its share (按份共有); share is None for 单独所有 and 共同共有."""
+    """An owner with its share (按份共有), an exact fraction; share is None for 单独所有 and 共同共有."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     party: Party
-    share: Decimal | None = Field(default=None, gt=0, le=1, max_digits=7, decimal_places=6)
+    share: Share | None = None
 
 
 class CoOwnership(StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Literal
 
 from gateway.domain.cases import (
@@ -14,8 +15,9 @@ from gateway.domain.cases import (
     MortgageTerms,
     PresaleMortgageConversionInput,
     TransferInput,
+    TransferType,
 )
-from gateway.domain.parties import Institution, Party
+from gateway.domain.parties import CoOwnership, Institution, Party
 from gateway.domain.pre_registrations import realised_by
 from gateway.domain.register import (
     ContractFilingFacts,
@@ -74,6 +76,26 @@ def _mortgage(mortgagee: Institution, mortgagors: list[Party], terms: MortgageTe
     )
 
 
+def ownership_after(case_input: TransferInput, view: RegisterView) -> OwnershipFacts:
+    """Who owns the unit after a transfer. A co-owner's share transfer (民法典 §305) keeps every other
+    co-owner with its share and gives the buyers theirs; a buyer who already holds a share holds the sum.
+    Any other transfer gives the whole unit to the buyers."""
+    if case_input.transfer_type is not TransferType.CO_OWNER_SHARE or view.ownership is None:
+        return OwnershipFacts(owners=list(case_input.buyers), co_ownership=case_input.co_ownership)
+    current = view.ownership.facts
+    assert isinstance(current, OwnershipFacts)
+    sellers = {p.identity for p in case_input.sellers}
+    owners = [o for o in current.owners if o.party.identity not in sellers]
+    for buyer in case_input.buyers:
+        held = next((i for i, o in enumerate(owners) if o.party.identity == buyer.party.identity), None)
+        if held is None:
+            owners.append(buyer)
+        else:
+            total = (owners[held].share or Fraction(0)) + (buyer.share or Fraction(0))
+            owners[held] = owners[held].model_copy(update={"share": total})
+    return OwnershipFacts(owners=owners, co_ownership=CoOwnership.SHARES)
+
+
 def registration_change(
     case_input: CaseInput, view: RegisterView, submitter: Institution, rank: int | None
 ) -> RegisterChange:
@@ -94,12 +116,7 @@ def registration_change(
         closes += [e.id for e in view.mortgages if e.certificate_number in case_input.release_proof_numbers]
         buyers = [b.party for b in case_input.buyers]
         closes += realised
-        opens = [
-            NewEntry(
-                OwnershipFacts(owners=list(case_input.buyers), co_ownership=case_input.co_ownership),
-                certificate="ownership",
-            )
-        ]
+        opens = [NewEntry(ownership_after(case_input, view), certificate="ownership")]
         if case_input.new_mortgage:
             opens.append(
                 NewEntry(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from gateway.domain.cases import (
     CaseInput,
@@ -20,15 +21,17 @@ from gateway.domain.cases import (
 )
 from gateway.domain.identifiers import mask_name
 from gateway.domain.materials import MaterialKind
-from gateway.domain.parties import Institution, Party, same_people
+from gateway.domain.parties import CoOwnership, Institution, Party, same_people
 from gateway.domain.pre_registrations import needing_consent
 from gateway.domain.register import (
     Entry,
     MortgageFacts,
+    OwnershipFacts,
     PreRegistrationFacts,
     PreRegistrationKind,
     RegisterView,
 )
+from gateway.domain.shares import share_zh
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,9 @@ def _transfer(inp: TransferInput, view: RegisterView, ctx: RuleContext) -> list[
     if inp.transfer_type is TransferType.SECOND_HAND:
         results.append(certificate_is_current(inp.ownership_certificate_number, view))
         results.append(parties_are_owners("sellers_are_owners", inp.sellers, view, "出卖人", "sellers"))
+    elif inp.transfer_type is TransferType.CO_OWNER_SHARE:
+        results.append(certificate_is_current(inp.ownership_certificate_number, view))
+        results += _co_owner_share(inp, view, ctx)
     else:
         results.append(
             parties_are_owners("seller_is_developer", inp.sellers, view, "出卖人（开发企业）", "developer")
@@ -251,6 +257,76 @@ def _mortgages_released_or_consented(inp: TransferInput, view: RegisterView) -> 
             "a mortgaged unit is transferred only with its mortgages released in this case or the mortgagee's consent",
         )
     return _ok(name)
+
+
+def _co_owner_share(inp: TransferInput, view: RegisterView, ctx: RuleContext) -> list[RuleResult]:
+    """A co-owner transfers its own share (民法典 第三百零五条: "按份共有人可以转让其享有的共有的不动产或者
+    动产份额。其他共有人在同等条件下享有优先购买的权利。").
+
+    - `ownership_by_shares`: only a 按份共有 owner has a share of its own to transfer (第二百九十八条); a
+      共同共有 owner disposes only with all the others (第三百零一条).
+    - `sellers_are_co_owners`: the sellers are some, not all, of the owners of record.
+    - `share_transferred_whole`: the buyers take exactly the sellers' recorded shares (a part of a share is
+      not modelled).
+    - `co_owners_waived_pre_emption`: the other co-owners, told the terms (第三百零六条: "应当将转让条件及时
+      通知其他共有人。其他共有人应当在合理期限内行使优先购买权。"), waived in writing: a material of kind
+      `co_owner_pre_emption_waiver`. A co-owner who is itself a buyer exercises the right and needs none.
+    """
+    entry = view.ownership
+    if entry is None or not isinstance(entry.facts, OwnershipFacts):
+        return [
+            _fail("ownership_by_shares", "该不动产没有现行所有权登记", "the unit has no current ownership")
+        ]
+    facts = entry.facts
+    if facts.co_ownership is not CoOwnership.SHARES:
+        return [
+            _fail(
+                "ownership_by_shares",
+                f"该不动产为{facts.co_ownership.label_zh}，没有可单独转让的共有份额（民法典第二百九十八条）",
+                "the unit is not owned in shares: no co-owner has a share of its own to transfer (民法典 §298)",
+            )
+        ]
+    results = [_ok("ownership_by_shares")]
+    recorded = {o.party.identity: o for o in facts.owners}
+    sellers = {p.identity for p in inp.sellers}
+    if not sellers <= set(recorded) or sellers == set(recorded):
+        results.append(
+            _fail(
+                "sellers_are_co_owners",
+                "转让人须为部分现登记按份共有人（全部共有人出卖的，按二手房转移办理）",
+                "the sellers must be some of the co-owners of record (all of them selling is a second-hand transfer)",
+            )
+        )
+        return results
+    results.append(_ok("sellers_are_co_owners"))
+    sold = sum((recorded[i].share or Fraction(0) for i in sellers), Fraction(0))
+    bought = sum((b.share or Fraction(0) for b in inp.buyers), Fraction(0))
+    results.append(
+        _ok("share_transferred_whole")
+        if sold == bought
+        else _fail(
+            "share_transferred_whole",
+            f"受让份额合计{share_zh(bought)}与转让人登记份额{share_zh(sold)}不符",
+            f"the buyers take {bought} but the sellers hold {sold} on the register",
+        )
+    )
+    buyers = {b.party.identity for b in inp.buyers}
+    others = [o.party for o in facts.owners if o.party.identity not in sellers | buyers]
+    name = "co_owners_waived_pre_emption"
+    if not others or MaterialKind.CO_OWNER_PRE_EMPTION_WAIVER in ctx.materials:
+        results.append(_ok(name))
+    else:
+        names = "、".join(mask_name(p.name) for p in others)
+        results.append(
+            _fail(
+                name,
+                f"其他按份共有人（{names}）在同等条件下享有优先购买权，须提交其放弃优先购买权的书面声明"
+                "（民法典第三百零五条、第三百零六条）",
+                "the other co-owners have a right of pre-emption on equal terms: their written waiver is "
+                "required (民法典 §305, §306)",
+            )
+        )
+    return results
 
 
 def _buyers_hold_purchase_pre_registration(buyers: list[Party], view: RegisterView) -> RuleResult:

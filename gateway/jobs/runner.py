@@ -8,13 +8,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+import pydantic
 import structlog
 
 from gateway.db import Database
 from gateway.db.outbox import load, mark_dead, mark_delivered, schedule_retry
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.db.uow import UnitOfWork
-from gateway.errors import AwaitingParty, ConfigError, Conflict, PartyError, PartyRejected, PartyUnavailable
+from gateway.errors import (
+    AwaitingParty,
+    ConfigError,
+    Conflict,
+    InputError,
+    PartyError,
+    PartyRejected,
+    PartyUnavailable,
+)
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.logging import get_logger
@@ -43,6 +52,21 @@ class Verdict:
     # Not a failure: a normal wait for the party (AwaitingParty) or a race lost to another process that
     # changed the same case first (Conflict, the optimistic check); logged at info, never as an error.
     routine: bool = False
+
+
+def _invalid_input(error: Exception) -> str | None:
+    """The reason when a job's own input is invalid (a gateway InputError, or a model built from the case
+    refusing its data), None for any other error. The input is read from the database, so no retry of the
+    same row can change it: such a job is a dead letter at once, with its reason, not a retry loop."""
+    if isinstance(error, InputError):
+        reasons = [f"{r.field}: {r.reason_en}" for r in error.errors]
+        return "; ".join([error.message_en, *reasons])
+    if isinstance(error, pydantic.ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or error.title}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        )
+    return None
 
 
 def _http_status(exc: PartyError) -> int | None:
@@ -125,9 +149,10 @@ class DeliveryRunner:
                 await handler(self.context.for_attempt(row.attempts, settlement), row)
         except Exception as exc:
             error = exc
-            if settlement.verdict is None and not isinstance(
-                exc, PartyError | TimeoutError | ConfigError | Conflict
-            ):
+            expected = isinstance(exc, PartyError | TimeoutError | ConfigError | Conflict) or _invalid_input(
+                exc
+            )
+            if settlement.verdict is None and not expected:
                 log.exception("delivery handler failed")
         if settlement.verdict is not None:
             # The handler settled the row in the transaction that recorded the party's answer.
@@ -158,6 +183,8 @@ class DeliveryRunner:
             # No adapter for the party (or its settings are wrong): no retry can succeed until an operator
             # fixes the configuration, so it is a dead letter now, named, and replayed after the fix.
             return Verdict(Outcome.DEAD, f"not configured: {error.message_en}")
+        if (invalid := _invalid_input(error)) is not None:
+            return Verdict(Outcome.DEAD, f"invalid input: {invalid}")
         if isinstance(error, TimeoutError):
             return self._retry(row, f"no answer within {self.job_timeout:g} s", None, None)
         return self._retry(row, f"{type(error).__name__}: {error}", None, None)

@@ -22,6 +22,7 @@ from gateway.ports.tax import (
     TaxLine,
     TaxPayment,
     TaxPaymentCleared,
+    TransactionKind,
     TransferAssessmentRequest,
 )
 
@@ -49,5 +50,6 @@ __all__ = [
     "TaxLine",
     "TaxPayment",
     "TaxPaymentCleared",
+    "TransactionKind",
     "TransferAssessmentRequest",
 ]

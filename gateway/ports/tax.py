@@ -25,7 +25,17 @@ class HomeCount(StrEnum):
 class TaxKind(StrEnum):
     DEED_TAX = "deed_tax"  # 契税 (buyer)
     VAT = "vat"  # 增值税 (seller)
+    URBAN_MAINTENANCE_TAX = "urban_maintenance_tax"  # 城市维护建设税 (seller, on the VAT)
+    EDUCATION_SURCHARGE = "education_surcharge"  # 教育费附加 (seller, on the VAT)
+    LOCAL_EDUCATION_SURCHARGE = "local_education_surcharge"  # 地方教育附加 (seller, on the VAT)
     INDIVIDUAL_INCOME_TAX = "individual_income_tax"  # 个人所得税 (seller)
+
+
+class TransactionKind(StrEnum):
+    """Which market the sale is in: it decides which taxes are collected at registration."""
+
+    SECOND_HAND = "second_hand"  # 存量房: an owner sells; deed tax, VAT and its surcharges, income tax
+    NEW_HOME = "new_home"  # 增量房 (网签商品房): the developer sells; only the buyer's deed tax
 
 
 class Payer(StrEnum):
@@ -34,9 +44,12 @@ class Payer(StrEnum):
 
 
 class TransferAssessmentRequest(PortModel):
-    """What the bureau needs to assess a second-hand home transfer (二手住房转移)."""
+    """What the bureau needs to assess a home transfer: a second-hand sale (二手住房转移) or a new home bought
+    from its developer (增量房). A new home has no seller's holding period: the developer's own VAT and
+    corporate taxes are declared by the developer, not collected at registration."""
 
     case_id: NonEmpty
+    transaction: TransactionKind = TransactionKind.SECOND_HAND
     unit_code: NonEmpty
     contract_date: date  # the rules in force on this date apply
     price: PositiveMoney  # 成交价格, VAT included
@@ -44,15 +57,18 @@ class TransferAssessmentRequest(PortModel):
     buyers: tuple[Person, ...] = Field(min_length=1)
     sellers: tuple[Person, ...] = Field(min_length=1)
     buyer_home_count: HomeCount
-    seller_acquired_on: date  # start of the seller's holding period (取得日期)
-    seller_sole_home: bool  # 家庭唯一生活用房; with five full years held this is 满五唯一
+    seller_acquired_on: date | None = None  # start of the seller's holding period (取得日期); second-hand
+    seller_sole_home: bool = False  # 家庭唯一生活用房; with five full years held this is 满五唯一
     original_value: Money | None = None  # 房屋原值, only when the seller can prove it
     deductible_costs: Money = Decimal("0.00")  # 合理费用 (renovation, loan interest, fees) when proven
 
     @model_validator(mode="after")
     def _acquired_before_sale(self) -> TransferAssessmentRequest:
-        if self.seller_acquired_on > self.contract_date:
-            raise ValueError("seller_acquired_on is after contract_date")
+        if self.transaction is TransactionKind.SECOND_HAND:
+            if self.seller_acquired_on is None:
+                raise ValueError("seller_acquired_on is required for a second-hand sale")
+            if self.seller_acquired_on > self.contract_date:
+                raise ValueError("seller_acquired_on is after contract_date")
         return self
 
 
@@ -77,7 +93,8 @@ class TaxAssessment(PortModel):
     assessed_at: AwareDatetime
 
     def line(self, kind: TaxKind) -> TaxLine:
-        """The line of one tax kind (every assessment carries all three, exempt ones at 0)."""
+        """The line of one tax kind. A second-hand sale carries deed tax, VAT and income tax (exempt ones
+        at 0) and the VAT surcharges when VAT is due; a new home carries the deed tax only."""
         for line in self.lines:
             if line.kind is kind:
                 return line

@@ -94,7 +94,9 @@ async def submit(
         # A case that relies on a written consent or statement is read by an examiner, never rules alone.
         if is_immediate_kind(case.kind) and not any(k.is_statement for k in kinds):
             case.move(CaseState.APPROVED, actor="rules", at=now, reason="即办件：全部规则通过")
-            await apply_registration(ctx, uow, store, case, view, submitter, actor="rules", at=now)
+            await apply_registration(
+                ctx, uow, store, case, view, submitter, actor="rules", at=now, materials=kinds
+            )
         else:
             case.tracks = _start_tracks(case_input, view)
             case.move(CaseState.UNDER_REVIEW, actor=actor, at=now)

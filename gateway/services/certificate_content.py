@@ -130,7 +130,7 @@ def _ownership(
     holders = tuple(
         RightHolder(
             name=owner.party.name,
-            share_percent=_percent(owner.share) if co_ownership is CoOwnership.BY_SHARE else None,
+            share=owner.share if co_ownership is CoOwnership.BY_SHARE else None,
         )
         for owner in facts.owners
     )
@@ -191,17 +191,14 @@ def _mortgage_proof(
     )
 
 
-def _percent(share: Decimal | None) -> Decimal | None:
-    # Shares are stored as fractions of 1 (0.6); the certificate prints percents (60%).
-    return None if share is None else Decimal(share * 100).normalize()
-
-
 def _reason(case: Case | None, *, ownership: bool) -> str:
     """登记原因 as the registry words it for each case kind."""
     if case is None:
         return "存量登记（纸质证书转电子证照）"
     inp = case.input
     if isinstance(inp, TransferInput):
+        if inp.transfer_type is TransferType.CO_OWNER_SHARE:
+            return "按份共有份额转移登记（买卖，民法典第三百零五条）"
         kind = "二手房" if inp.transfer_type is TransferType.SECOND_HAND else "商品房"
         if ownership:
             return f"{kind}转移登记（买卖）"

@@ -18,7 +18,9 @@ from gateway.domain.cases import (
     MortgageTerms,
     PresaleMortgageConversionInput,
     TransferInput,
+    TransferType,
 )
+from gateway.domain.confirmations import loan_matches_application
 from gateway.domain.parties import Party
 from gateway.domain.register import EntryKind, MortgageFacts
 from gateway.domain.workflow import Case
@@ -33,7 +35,7 @@ from gateway.ports.banks import (
     SettlementCheck,
 )
 from gateway.ports.common import Person
-from gateway.ports.tax import HomeCount, TaxBureau, TransferAssessmentRequest
+from gateway.ports.tax import HomeCount, TaxBureau, TransactionKind, TransferAssessmentRequest
 from gateway.services import cases, effects, tracks
 from gateway.services.context import ServiceContext
 
@@ -119,9 +121,20 @@ class Deliveries:
                 case, "contracts", False, row.target, refusal.party_message or refusal.message_zh
             )
             return
-        if confirmation.amount != terms.amount:
-            message = f"银行核心系统记载金额 {confirmation.amount} 与申请金额 {terms.amount} 不符"
-            await self._bank_result(case, "contracts", False, row.target, message)
+        results = loan_matches_application(
+            terms, confirmation.amount, confirmation.term_start, confirmation.term_end
+        )
+        failed = [r for r in results if not r.passed]
+        if failed:
+            await tracks.record_bank_result(
+                self.services,
+                case.id,
+                "contracts",
+                confirmed=False,
+                actor=f"bank:{row.target}",
+                message="；".join(r.reason_zh for r in failed),
+                rules=[(r.name, r.reason_zh, r.reason_en) for r in failed],
+            )
             return
         await self._bank_result(case, "contracts", True, row.target)
 
@@ -178,9 +191,13 @@ class Deliveries:
         assert isinstance(transfer, TransferInput)
         async with self.services.reading() as store:
             unit = await store.lock_unit(case.unit_code)
+        new_home = transfer.transfer_type is TransferType.NEW_HOME
+        # A new home's seller is the developer: the buyer's deed tax is all that is collected before 登簿,
+        # so no seller's holding period, sole home or original value is declared for it.
         assessment = await self.tax.assess(
             TransferAssessmentRequest(
                 case_id=case.id,
+                transaction=TransactionKind.NEW_HOME if new_home else TransactionKind.SECOND_HAND,
                 unit_code=case.unit_code,
                 contract_date=transfer.contract_date,
                 price=transfer.price,
@@ -188,10 +205,9 @@ class Deliveries:
                 buyers=tuple(person(o.party) for o in transfer.buyers),
                 sellers=tuple(person(p) for p in transfer.sellers),
                 buyer_home_count=_HOMES[transfer.buyer_home_count],
-                # A new home's seller is the developer: no seller's holding period applies.
-                seller_acquired_on=transfer.seller_acquired_on or transfer.contract_date,
-                seller_sole_home=transfer.seller_only_home,
-                original_value=transfer.seller_original_value,
+                seller_acquired_on=None if new_home else transfer.seller_acquired_on,
+                seller_sole_home=False if new_home else transfer.seller_only_home,
+                original_value=None if new_home else transfer.seller_original_value,
             )
         )
         await tracks.record_tax_assessment(

@@ -47,7 +47,7 @@ class MaterialUpload:
     name: str
     content_type: str
     content: bytes
-    kind: MaterialKind = MaterialKind.OTHER
+    kind: MaterialKind = MaterialKind.OTHER  # what a rule may read it as (e.g. a co-owners' waiver)
 
 
 def normalise_name(raw: str) -> str:

@@ -12,6 +12,7 @@ from gateway.domain import rules
 from gateway.domain.cases import TransferInput
 from gateway.domain.identifiers import mask_name
 from gateway.domain.lapses import lapses
+from gateway.domain.materials import MaterialKind
 from gateway.domain.parties import Institution, Party
 from gateway.domain.register import EntryFacts, EntryKind, MortgageFacts, OwnershipFacts, RegisterView
 from gateway.domain.registration import NewEntry, registration_change
@@ -55,13 +56,19 @@ async def apply_registration(
     *,
     actor: str,
     at: datetime,
+    materials: frozenset[MaterialKind] | None = None,
 ) -> None:
-    """Record the case in the register (the case is APPROVED and the unit locked by the caller)."""
+    """Record the case in the register (the case is APPROVED and the unit locked by the caller).
+
+    `materials` are the kinds of material on the case, read from the store when not given (a case
+    registered at submission passes its uploads, not yet written)."""
+    if materials is None:
+        materials = await store.material_kinds(case.id)
     ctx_rules = rules.RuleContext(
         submitter=submitter,
         at_registration=True,
         tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
-        materials=await store.material_kinds(case.id),
+        materials=materials,
         lapsed=lapsed_entries(ctx, view, at),
     )
     results = rules.check(case.input, view, ctx_rules)

@@ -62,7 +62,8 @@ _INSERT_CASE, _INSERT_TRANSITIONS = insert(CASE), insert(TRANSITION)
 
 
 def _material(row: Mapping[Any, Any]) -> MaterialRecord:
-    return MaterialRecord(**{**row, "kind": MaterialKind(row["kind"])})
+    data = {k: row[k] for k in MaterialRecord.__dataclass_fields__}
+    return MaterialRecord(**{**data, "kind": MaterialKind(data["kind"])})
 
 
 def new_id() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus
@@ -19,11 +20,14 @@ async def record_bank_result(
     confirmed: bool,
     actor: str,
     message: str = "",
+    rules: Sequence[tuple[str, str, str]] = (),
     finish: Finisher | None = None,
 ) -> Case:
     """A bank confirmed (or refused) one awaited item: "contracts" or "settlement:<proof number>".
 
     A refusal sends the case to 补正 with the bank's own reason: the counter fixes the contract and resubmits.
+    `rules` are the (name, zh, en) of the gateway's own comparisons that failed (e.g. `bank_term_matches`),
+    kept on the bank track so the counter reads which fact differs, in both languages.
     Repeated results for an item already settled change nothing (callbacks and retries may repeat).
     """
     now = ctx.clock()
@@ -45,6 +49,10 @@ async def record_bank_result(
                 track.decided_by = actor
         else:
             track.status = TrackStatus.FAILED
+            if rules:
+                track.detail["failed_rules"] = [
+                    {"name": name, "reason_zh": zh, "reason_en": en} for name, zh, en in rules
+                ]
             reason = f"银行核验未通过（{item}）：{message}"
             case.move(CaseState.NEED_MORE_MATERIAL, actor=actor, at=now, reason=reason)
             notify_bank(uow, case, CaseEvent.NEED_MORE_MATERIAL)
@@ -53,7 +61,7 @@ async def record_bank_result(
             action=f"case.bank.{'confirmed' if confirmed else 'refused'}",
             subject=f"case:{case.id}",
             case_id=case.id,
-            details={"item": item, "message": message},
+            details={"item": item, "message": message, "rules": [name for name, _, _ in rules]},
         )
         join_tracks(case, now)
         await store.save_case(case, now)

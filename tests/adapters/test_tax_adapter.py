@@ -12,7 +12,7 @@ import pytest
 
 from adapters.tax import rules
 from gateway.errors import PartyProtocolError, PartyRejected, PartyUnavailable
-from gateway.ports import TaxKind, TaxPayment
+from gateway.ports import TaxKind, TaxPayment, TransactionKind
 from tests.adapters.conftest import Launch, tax_server, transfer_request
 
 NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
@@ -25,8 +25,21 @@ async def test_the_assessment_follows_the_rules_in_force(launch: Launch) -> None
     expected = {line.kind: line for line in rules.assess_transfer(request)}
     assert {line.kind: line for line in assessment.lines} == expected
     assert assessment.line(TaxKind.DEED_TAX).amount == Decimal("40000.00")
-    assert assessment.total == Decimal("160000.00") and assessment.case_id == "case-9"
+    assert assessment.total == Decimal("166000.00") and assessment.case_id == "case-9"
+    assert assessment.line(TaxKind.URBAN_MAINTENANCE_TAX).amount == Decimal("3500.00")
     assert assessment.assessment_id in tax_server(harness).assessments
+
+
+async def test_a_new_home_is_declared_as_such_and_assessed_for_the_deed_tax_only(launch: Launch) -> None:
+    harness = await launch("tax")
+    request = transfer_request(
+        transaction=TransactionKind.NEW_HOME, seller_acquired_on=None, price=Decimal("2180000.00")
+    )
+    assessment = await harness.adapter.assess(request)
+    [line] = assessment.lines
+    assert line.kind is TaxKind.DEED_TAX and line.base == Decimal("2000000.00")  # 2180000 / 1.09
+    filed = tax_server(harness).assessments[assessment.assessment_id].request
+    assert filed.transaction is TransactionKind.NEW_HOME and filed.seller_acquired_on is None
 
 
 async def test_the_bureau_refuses_a_contract_no_rule_covers(launch: Launch) -> None:
@@ -54,11 +67,11 @@ async def test_payments_clear_the_assessment_once_whatever_is_resent(launch: Lau
     assert (partial.cleared, partial.paid, partial.outstanding) == (
         False,
         Decimal("60000.00"),
-        Decimal("100000.00"),
+        Decimal("106000.00"),
     )
     resent = await harness.adapter.confirm_payment(payment("BANK-0001", "60000.00"))
     assert resent.paid == Decimal("60000.00")  # the same payment reference counts once
-    cleared = await harness.adapter.confirm_payment(payment("BANK-0002", "100000.00"))
+    cleared = await harness.adapter.confirm_payment(payment("BANK-0002", "106000.00"))
     assert cleared.cleared and cleared.outstanding == 0 and cleared.voucher_number and cleared.cleared_at
     assert await harness.adapter.clearance(assessment.assessment_id) == cleared
 

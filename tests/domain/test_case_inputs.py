@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -92,3 +93,14 @@ def test_a_registered_case_can_no_longer_be_withdrawn() -> None:
     with pytest.raises(Conflict) as exc:
         case.move(CaseState.WITHDRAWN, actor="bank", at=case.received_at)
     assert "已登簿" in exc.value.message_zh
+
+
+def test_a_seller_acquisition_after_the_contract_is_refused_on_its_field_in_both_languages() -> None:
+    with pytest.raises(ValidationError) as exc:
+        builders.transfer(contract_date=date(2026, 11, 20), seller_acquired_on=date(2026, 11, 21))
+    [error] = exc.value.errors()
+    assert error["loc"] == ("seller_acquired_on",)
+    assert "晚于买卖合同签订日期" in error["ctx"]["reason_zh"]
+    assert "after contract_date" in error["ctx"]["reason_en"]
+    same_day = builders.transfer(contract_date=date(2026, 11, 20), seller_acquired_on=date(2026, 11, 20))
+    assert same_day.seller_acquired_on == same_day.contract_date

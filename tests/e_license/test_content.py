@@ -91,13 +91,13 @@ def _ownership(**changes: Any) -> OwnershipCertificateContent:
         (
             {
                 "holders": [
-                    {"name": "陈美玲", "share_percent": "60"},
-                    {"name": "黄志强", "share_percent": "30"},
+                    {"name": "陈美玲", "share": "3/5"},
+                    {"name": "黄志强", "share": "0.3"},
                 ]
             },
-            "实为90%",
+            "实为9/10",
         ),
-        ({"holders": [{"name": "陈美玲", "share_percent": "60"}, {"name": "黄志强"}]}, "须写明每人份额"),
+        ({"holders": [{"name": "陈美玲", "share": "3/5"}, {"name": "黄志强"}]}, "须写明每人份额"),
         ({"co_ownership": "共同共有"}, "只有按份共有才写份额"),
         ({"holders": [{"name": "陈美玲"}], "co_ownership": "共同共有"}, "两个以上权利人"),
         ({"land_area": None, "building_area": None}, "面积至少填写一项"),

@@ -7,7 +7,8 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -18,13 +19,15 @@ from gateway.api.keys import CONTAINER
 from gateway.db import Database
 from gateway.db.outbox import claim_due
 from gateway.db.tables.infra import AuditRecord, OutboxRow
-from gateway.errors import ConfigError, Conflict, PartyError
+from gateway.errors import ConfigError, Conflict, InputError, PartyError
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.jobs.runner import DeliveryRunner, Outcome
 from gateway.jobs.sweeper import Sweeper
+from gateway.ports import HomeCount, Person, TransferAssessmentRequest
 from gateway.security.roles import Role
 from gateway.security.users import UserDirectory
+from gateway.seed import UNITS
 from gateway.settings import Settings
 from tests.jobs.harness import WEBHOOK_JOB, Receiver, add_deliveries, webhook_handler
 
@@ -132,6 +135,41 @@ async def test_a_race_lost_to_another_process_is_retried_quietly(
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert [line["level"] for line in lines if "conflict" in str(line.get("reason", ""))] == ["info"]
     assert not [line for line in lines if line["level"] in ("warning", "error") or "exception" in line]
+
+
+@pytest.mark.parametrize("error", ["port_model", "input_error"])
+async def test_a_job_whose_input_can_never_succeed_is_dead_at_once_with_its_reason(
+    database: Database, participants: Any, error: str
+) -> None:
+    async def invalid(_ctx: JobContext, row: OutboxRow) -> None:
+        if error == "port_model":
+            # What the tax job did with a transfer whose seller acquired the flat after the sale: the port
+            # model refuses the case's own data, on this attempt and on every later one.
+            TransferAssessmentRequest(
+                case_id="c1",
+                unit_code=UNITS.co_owned_mortgaged,
+                contract_date=date(2026, 11, 20),
+                price=Decimal("2350000.00"),
+                area_m2=Decimal("128.36"),
+                buyers=(Person(name="刘洋", id_number="441900199001011234"),),
+                sellers=(Person(name="李娜", id_number="441900199001011234"),),
+                buyer_home_count=HomeCount.FIRST,
+                seller_acquired_on=date(2026, 11, 21),
+                seller_sole_home=False,
+            )
+        raise InputError("no 契税 rule in force on 2015-06-01", "2015-06-01 无适用的契税规则")
+
+    async with aiohttp.ClientSession() as http:
+        context = JobContext(database, http, participants.registry_key, Settings())
+        runner = DeliveryRunner(database, JobRegistry({WEBHOOK_JOB: invalid}), context, policy=SHORT)
+        [row_id] = await add_deliveries(database, 1)
+        assert await run_due(database, runner) == [Outcome.DEAD]
+        assert await run_due(database, runner) == []  # not retried on the schedule
+    row = await row_of(database, row_id)
+    assert (row.status, row.attempts) == ("dead", 1)
+    assert row.last_error is not None and row.last_error.startswith("invalid input: ")
+    expected = "seller_acquired_on is after contract_date" if error == "port_model" else "no 契税 rule"
+    assert expected in row.last_error
 
 
 async def test_retry_after_is_honoured(
