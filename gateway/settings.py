@@ -56,6 +56,17 @@ class JobSettings(BaseModel):
     arq_poll_delay_seconds: float = 0.05
 
 
+class AuditSettings(BaseModel):
+    """Checking the audit log: which checkpoint key is trusted and how fresh the newest checkpoint must be."""
+
+    # The trusted public key (PEM) of the checkpoint signer, kept outside the database. When set (or passed
+    # as `--public-key`, or present as DATA_DIR/keys/audit-checkpoint.pub.pem), `gateway audit verify`
+    # fails without a checkpoint or with one older than checkpoint_max_age_hours.
+    checkpoint_public_key: Path | None = None
+    # Checkpoints are taken daily (cron); an hour's grace. Rows after the newest checkpoint can be cut unseen.
+    checkpoint_max_age_hours: float = Field(default=25.0, gt=0)
+
+
 class InstitutionSettings(BaseModel):
     """A bank or developer known to the registry: the name and credit code the register records for it."""
 
@@ -103,6 +114,7 @@ class Settings(BaseSettings):
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     log_json: bool = True
     log_level: str = "INFO"
