@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
 
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    # How often a running process looks whether `gateway calendar load` changed the stored year tables (one
+    # tiny query then; the tables are re-read only when they changed).
+    calendar_check_seconds: float = Field(default=2.0, ge=0)
 
     # --- crypto (certs/) ---
     # None picks the fastest healthy installed backend; "tongsuopy", "gmssl_pyx" or "gmssl" forces one.

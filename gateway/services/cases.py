@@ -46,6 +46,7 @@ async def submit(
     """
     submitter = ctx.institution(party)
     now = ctx.clock()
+    calendar = await ctx.current_calendar()
     async with ctx.unit_of_work() as (uow, store):
         unit = await store.lock_unit(case_input.unit_code)
         ranks_needed = mortgage_ranks_needed(case_input)
@@ -57,7 +58,7 @@ async def submit(
         failed = rules.failures(results)
         if failed:
             raise RuleViolation(failed)
-        deadline = ctx.calendar.add_working_days(now, ctx.deadline_working_days)
+        deadline = calendar.add_working_days(now, ctx.deadline_working_days)
         case = Case(
             id=new_id(),
             kind=case_input.kind,
