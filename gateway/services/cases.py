@@ -20,7 +20,7 @@ from gateway.domain.workflow import (
 )
 from gateway.errors import Conflict, RuleViolation
 from gateway.ports.banks import CaseEvent
-from gateway.services import effects
+from gateway.services import effects, mortgagee_notices
 from gateway.services.context import Finisher, ServiceContext
 from gateway.services.materials import MaterialRecord, MaterialUpload
 from gateway.services.registration import apply_registration, notify_bank
@@ -95,6 +95,7 @@ async def submit(
             case.tracks = _start_tracks(case_input, view)
             case.move(CaseState.UNDER_REVIEW, actor=actor, at=now)
             _request_track_work(uow, case, view)
+            mortgagee_notices.request_answers(uow, case, view, at=now)
             notify_bank(uow, case, CaseEvent.ACCEPTED)
         # One insert at the end: the case is born in the state it reached, with its whole history.
         await store.insert_case(case, now)

@@ -16,7 +16,7 @@ from gateway.domain.registration import NewEntry, registration_change
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus, issues_certificate
 from gateway.errors import RuleViolation
 from gateway.ports.banks import CaseEvent
-from gateway.services import effects
+from gateway.services import effects, mortgagee_notices
 from gateway.services.context import ServiceContext
 from gateway.services.store import Store
 
@@ -52,6 +52,7 @@ async def apply_registration(
         submitter=submitter,
         at_registration=True,
         tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
+        mortgagees_answered=mortgagee_notices.answered(case),
     )
     results = rules.check(case.input, view, ctx_rules)
     failed = rules.failures(results)
@@ -96,6 +97,7 @@ async def apply_registration(
     )
     numbers = [o["certificate_number"] for o in opened if o["certificate_number"]]
     notify_bank(uow, case, CaseEvent.REGISTERED, certificate_numbers=numbers)
+    mortgagee_notices.tell_cancelled_mortgagees(uow, case, view, at=at)
     if any(isinstance(n.facts, MortgageFacts) for n in change.opens):
         uow.outbox(
             job=effects.BANK_RELEASE_LOAN,
