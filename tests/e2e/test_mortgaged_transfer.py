@@ -140,10 +140,11 @@ async def test_the_sellers_bank_is_told_when_a_combined_transfer_cancels_its_mor
     cancelled = done["tracks"]["bank"]["detail"]["cancelled_mortgages"][PROOF]
     assert cancelled["mortgagee"] == "icbc-dg"
     icbc = stage.parties.banks["icbc-dg"].ledger
-    for _ in range(100):
+    for _ in range(300):  # delivered after commit, by the outbox
         if cancelled["notice_delivery"] in icbc.deliveries:
             break
         await asyncio.sleep(0.1)
+    assert cancelled["notice_delivery"] in icbc.deliveries, "the seller's bank never got the notice"
     assert PROOF in str(icbc.deliveries[cancelled["notice_delivery"]].data)
     remaining = await open_mortgages(stage)
     assert PROOF not in remaining and len(remaining) == 1  # the buyer's new mortgage only
