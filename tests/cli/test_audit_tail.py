@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +159,23 @@ def test_an_old_newest_checkpoint_fails_verify(store: Store, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "newest checkpoint 1 is" in out and "limit" in out
     assert store.gateway("audit", "verify") == 0  # the default allows a day and an hour
+
+
+def test_the_signed_head_also_goes_to_the_log(tmp_path: Path) -> None:
+    """As an operator runs it (its own process): the log, shipped elsewhere, carries every signed head."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+    env |= {"GW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}", "GW_DATA_DIR": str(tmp_path / "var")}
+    export = tmp_path / "heads.jsonl"
+
+    def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+        command = Path(sys.executable).with_name("gateway")
+        return subprocess.run(
+            [str(command), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+
+    assert gateway("migrate").returncode == 0
+    signed = gateway("audit", "checkpoint", "--export", str(export))
+    assert signed.returncode == 0, signed.stderr
+    head = json.loads(export.read_text(encoding="utf-8"))
+    logged = signed.stdout + signed.stderr
+    assert "audit checkpoint signed" in logged and head["signature"] in logged
