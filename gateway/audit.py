@@ -3,7 +3,9 @@
 The chain catches a changed field, a deleted row or rows put in another order anywhere before the head.
 Removing rows at the end, or rewriting the whole chain from some row on, leaves a consistent chain; a signed
 checkpoint (taken regularly and, ideally, copied out of the database) catches both, since the head it
-signed no longer matches. Rows are written unsealed by `UnitOfWork.audit()` and chained by the sealer
+signed no longer matches. Checkpoints are append-only like the log, and with a trusted key verify also
+requires a recent one (`checkpoint_freshness`): otherwise cutting the tail together with the checkpoints
+that signed it would pass. A head copied out of the database (gateway.audit_export) survives even that. Rows are written unsealed by `UnitOfWork.audit()` and chained by the sealer
 (gateway.db.audit_chain, which also says how long a row waits unsealed and what protects it meanwhile).
 """
 
