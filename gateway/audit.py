@@ -3,7 +3,9 @@
 The chain catches a changed field, a deleted row or rows put in another order anywhere before the head.
 Removing rows at the end, or rewriting the whole chain from some row on, leaves a consistent chain; a signed
 checkpoint (taken regularly and, ideally, copied out of the database) catches both, since the head it
-signed no longer matches. Rows are written unsealed by `UnitOfWork.audit()` and chained by the sealer
+signed no longer matches. Checkpoints are append-only like the log, and with a trusted key verify also
+requires a recent one (`checkpoint_freshness`): otherwise cutting the tail together with the checkpoints
+that signed it would pass. A head copied out of the database (gateway.audit_export) survives even that. Rows are written unsealed by `UnitOfWork.audit()` and chained by the sealer
 (gateway.db.audit_chain, which also says how long a row waits unsealed and what protects it meanwhile).
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping, desc, insert, select
@@ -30,6 +32,8 @@ __all__ = [
     "Checkpoint",
     "CheckpointReport",
     "checkpoint",
+    "checkpoint_freshness",
+    "checkpoint_message",
     "verify_chain",
     "verify_checkpoints",
 ]
@@ -129,10 +133,10 @@ class Checkpoint:
     public_key_pem: str
 
     def message(self) -> bytes:
-        return _checkpoint_message(self.seq, self.head_hash, self.at)
+        return checkpoint_message(self.seq, self.head_hash, self.at)
 
 
-def _checkpoint_message(seq: int, head_hash: str, at: datetime) -> bytes:
+def checkpoint_message(seq: int, head_hash: str, at: datetime) -> bytes:
     return f"gateway-audit-checkpoint/v1\n{seq}\n{head_hash}\n{format_timestamp(at)}".encode()
 
 
@@ -154,7 +158,7 @@ async def checkpoint(db: Database, key: certs.SM2PrivateKey, *, actor: str = "sy
         ).first()
         seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS_HASH)
         at = utcnow()
-        signature = await certs.sign_async(key, _checkpoint_message(seq, head_hash, at))
+        signature = await certs.sign_async(key, checkpoint_message(seq, head_hash, at))
         public_pem = key.public_key.to_pem().decode("ascii")
         inserted = await conn.execute(
             insert(_CHECKPOINT)
@@ -207,7 +211,7 @@ async def _checkpoint_problem(
     seq, head_hash = fields["seq"], fields["head_hash"]
     try:
         signature = base64.b64decode(fields["signature"], validate=True)
-        await certs.verify_async(public_key, signature, _checkpoint_message(seq, head_hash, fields["at"]))
+        await certs.verify_async(public_key, signature, checkpoint_message(seq, head_hash, fields["at"]))
     except (CryptoError, ValueError):  # BadSignature, a malformed DER or base64
         return (
             f"checkpoint {fields['id']}: signature does not verify with the trusted key",
@@ -227,3 +231,41 @@ async def _checkpoint_problem(
             f"检查点{fields['id']}：第{seq}条记录的哈希与签署时不同（链被改写）",
         )
     return None
+
+
+async def checkpoint_freshness(
+    db: Database, max_age: timedelta, *, now: datetime | None = None
+) -> CheckpointReport:
+    """With a trusted key configured, the log must have a checkpoint no older than `max_age`.
+
+    Rows after the newest checkpoint are covered by the chain alone, which cannot see a cut tail: someone who
+    may drop the guards can delete the last rows and every checkpoint after the cut. No checkpoint at all, or
+    only old ones, is therefore a failure, not an empty success."""
+    async with db.session() as session:
+        conn = await session.connection()
+        newest = (
+            await conn.execute(
+                select(_CHECKPOINT.c.id, _CHECKPOINT.c.at).order_by(desc(_CHECKPOINT.c.id)).limit(1)
+            )
+        ).first()
+    if newest is None:
+        return CheckpointReport(
+            False,
+            0,
+            None,
+            "no checkpoint: the log's tail is unprotected (deleted checkpoints, or none ever taken)",
+            "没有检查点：日志末尾无签名保护（检查点被删除或从未签署）",
+        )
+    age = (now or utcnow()) - newest.at
+    if age > max_age:
+        hours = age.total_seconds() / 3600
+        limit = max_age.total_seconds() / 3600
+        return CheckpointReport(
+            False,
+            0,
+            int(newest.id),
+            f"newest checkpoint {newest.id} is {hours:.1f} h old (limit {limit:g} h): rows after it "
+            "are unprotected, or newer checkpoints were deleted",
+            f"最新检查点{newest.id}已有{hours:.1f}小时（上限{limit:g}小时）：其后的记录无签名保护，或较新的检查点被删除",
+        )
+    return CheckpointReport(True, 0, None, None, None)

@@ -26,7 +26,7 @@ from certs import (
 )
 from gateway.db import Database
 from gateway.db.audit_chain import AuditSealer
-from gateway.db.calendar_store import working_calendar
+from gateway.db.calendar_store import CalendarSource
 from gateway.errors import GatewayError
 from gateway.jobs.dispatch import ArqDispatcher, Dispatcher, EmbeddedDispatcher
 from gateway.jobs.registry import JobContext, JobRegistry
@@ -150,7 +150,9 @@ class Container:
             if isinstance(provider, ManagedAdapter):
                 await provider.start()
         if self.services is not None:
-            self.services.calendar = await working_calendar(self.database)
+            calendar = CalendarSource(self.database, check_every=self.settings.calendar_check_seconds)
+            self.services.calendar = await calendar.current()
+            self.services.calendar_loader = calendar.current
             self.services.wake = self.wake_dispatcher
         register_handlers(self)
 

@@ -61,6 +61,17 @@ class JobSettings(BaseModel):
     arq_poll_delay_seconds: float = 0.05
 
 
+class AuditSettings(BaseModel):
+    """Checking the audit log: which checkpoint key is trusted and how fresh the newest checkpoint must be."""
+
+    # The trusted public key (PEM) of the checkpoint signer, kept outside the database. When set (or passed
+    # as `--public-key`, or present as DATA_DIR/keys/audit-checkpoint.pub.pem), `gateway audit verify`
+    # fails without a checkpoint or with one older than checkpoint_max_age_hours.
+    checkpoint_public_key: Path | None = None
+    # Checkpoints are taken daily (cron); an hour's grace. Rows after the newest checkpoint can be cut unseen.
+    checkpoint_max_age_hours: float = Field(default=25.0, gt=0)
+
+
 class InstitutionSettings(BaseModel):
     """A bank or developer known to the registry: the name and credit code the register records for it."""
 
@@ -110,6 +121,9 @@ class Settings(CryptoSettings):
     public_base_url: str = "http://127.0.0.1:8080"
 
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    # How often a running process looks whether `gateway calendar load` changed the stored year tables (one
+    # tiny query then; the tables are re-read only when they changed).
+    calendar_check_seconds: float = Field(default=2.0, ge=0)
 
     request_skew_seconds: int = 300
     # SM4 keys for personal data at rest: key id -> 32 hex chars (16 bytes). Created in data_dir on first
@@ -131,6 +145,7 @@ class Settings(CryptoSettings):
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     log_json: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

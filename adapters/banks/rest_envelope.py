@@ -36,6 +36,8 @@ EVENT_TYPES = {
     "certificate_issued": "CERT_ISSUED",
     "utilities_done": "UTILITY_TRANSFER_DONE",
     "utility_needs_citizen": "UTILITY_TRANSFER_REFUSED",
+    "mortgaged_unit_transferred": "MORTGAGED_PROPERTY_TRANSFER",
+    "mortgage_cancelled": "MORTGAGE_CANCELLED",
 }
 PATHS = {
     "verify": "openapi/v1/mortgage/contract/verify",

@@ -38,6 +38,8 @@ NOTICE_TYPES = {
     "certificate_issued": "05",
     "utilities_done": "06",
     "utility_needs_citizen": "07",
+    "mortgaged_unit_transferred": "08",
+    "mortgage_cancelled": "09",
 }
 CERT_TYPE_RESIDENT_ID = "1"  # 居民身份证
 CERT_TYPE_CREDIT_CODE = "8"  # 统一社会信用代码

@@ -36,6 +36,8 @@ EVENT_TYPES = {
     "certificate_issued": "CERTIFY",
     "utilities_done": "UTILITY_DONE",
     "utility_needs_citizen": "UTILITY_ACTION",
+    "mortgaged_unit_transferred": "PLEDGE_TRANSFER",
+    "mortgage_cancelled": "PLEDGE_CANCEL",
 }
 
 

@@ -1,4 +1,5 @@
-"""Callbacks from the parties (/callbacks/v1/): the tax bureau's payment cleared, a bank's confirmations.
+"""Callbacks from the parties (/callbacks/v1/): the tax bureau's payment cleared, a bank's confirmations, a
+mortgagee's consent to the transfer of its mortgaged unit.
 
 Signed like every participant request, deduplicated by Idempotency-Key and by the tracks themselves (a
 repeated confirmation changes nothing).
@@ -13,10 +14,10 @@ from gateway.api.keys import CONTAINER, PARTICIPANT
 from gateway.api.respond import Reply, services
 from gateway.api.routing import CALLBACKS, endpoint, read_body, read_json
 from gateway.domain.register import MortgageFacts
-from gateway.domain.workflow import Case
+from gateway.domain.workflow import Case, Track
 from gateway.errors import FieldReason, Forbidden, InputError, NotFound, PartyProtocolError
 from gateway.ports.tax import TaxBureau, TaxPaymentCleared
-from gateway.services import tracks
+from gateway.services import kept_mortgages, mortgagee_notices, tracks
 
 __all__ = ["routes"]
 
@@ -148,6 +149,47 @@ async def loan_settled(request: web.Request) -> web.Response:
         body.case_id,
         f"settlement:{body.proof_number}",
         confirmed=body.settled,
+        actor=f"bank:{party}",
+        message=body.message,
+        finish=reply,
+    )
+    return reply.response()
+
+
+class MortgageTransferConsent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: str = Field(min_length=1, max_length=64)
+    proof_number: str = Field(min_length=1, max_length=64)  # 不动产登记证明号 of the bank's mortgage
+    consented: bool
+    message: str = Field(default="", max_length=500)
+
+
+@routes.post(CALLBACKS + "banks/mortgage-transfer-consent")
+@endpoint(
+    "Mortgagee of record: it consents (or not) to the transfer of its mortgaged unit (带押过户, 民法典 §406)",
+    summary_zh="抵押权人：同意（或不同意）抵押财产转让回调",
+    request=MortgageTransferConsent,
+    response=Acknowledged,
+    tags=TAGS,
+    errors=(404,),
+)
+async def mortgage_transfer_consent(request: web.Request) -> web.Response:
+    body = await read_json(request, MortgageTransferConsent)
+    party = request[PARTICIPANT].code
+    ctx = services(request)
+    async with ctx.reading() as store:
+        case = await store.load_case(body.case_id)
+    bank = case.tracks.get(Track.BANK)
+    kept = bank.detail.get(mortgagee_notices.KEPT, {}).get(body.proof_number) if bank else None
+    # Only the mortgagee of record of a mortgage this transfer keeps answers; anyone else learns nothing.
+    if kept is None or kept.get("mortgagee") != party:
+        raise NotFound(f"case {body.case_id} not found", f"未找到业务件 {body.case_id}")
+    reply = Reply(request, _ack)
+    await kept_mortgages.record_consent(
+        ctx,
+        body.case_id,
+        body.proof_number,
+        consented=body.consented,
         actor=f"bank:{party}",
         message=body.message,
         finish=reply,

@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gateway.api.keys import API, REQUEST_ID
+from gateway.api.refusals import audit_refusal, is_audited_refusal
 from gateway.errors import GatewayError, InputError, RuleViolation, ServiceUnavailable
 from gateway.logging import get_logger
 
@@ -188,6 +189,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
             raise
         return _from_http_exception(request, exc)
     except GatewayError as exc:
+        if is_audited_refusal(exc):
+            await audit_refusal(request, exc)
         return _from_gateway_error(request, exc)
     except ValidationError as exc:
         return _from_validation_error(request, exc)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import certs
-from gateway.audit import checkpoint, verify_chain, verify_checkpoints
+from gateway.audit import checkpoint, checkpoint_freshness, verify_chain, verify_checkpoints
+from gateway.audit_export import ExportedHead, append_export, read_last_export, verify_against
 from gateway.cli.common import Subparsers, open_database
+from gateway.logging import get_logger
 from gateway.settings import Settings
+
+log = get_logger("gateway.audit")
 
 KEY_FILE = "audit-checkpoint.key"
 PUBLIC_KEY_FILE = "audit-checkpoint.pub.pem"
@@ -25,7 +31,14 @@ def register(subparsers: Subparsers) -> None:
     verify.add_argument(
         "--public-key",
         type=Path,
-        help=f"trusted checkpoint key (PEM); default DATA_DIR/keys/{PUBLIC_KEY_FILE} if it exists",
+        help="trusted checkpoint key (PEM); default GW_AUDIT__CHECKPOINT_PUBLIC_KEY, else "
+        f"DATA_DIR/keys/{PUBLIC_KEY_FILE} if it exists",
+    )
+    verify.add_argument(
+        "--against",
+        type=Path,
+        metavar="FILE",
+        help="a file written by `checkpoint --export`: the chain must hold its newest signed head",
     )
     verify.set_defaults(run=_verify)
     sign = commands.add_parser("checkpoint", help="sign the chain's head with SM2 and store the checkpoint")
@@ -33,6 +46,12 @@ def register(subparsers: Subparsers) -> None:
         "--key",
         type=Path,
         help=f"SM2 private key (PEM); default DATA_DIR/keys/{KEY_FILE}, created on first use",
+    )
+    sign.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="also append the signed head to FILE (JSON lines), kept outside the database",
     )
     sign.set_defaults(run=_checkpoint)
 
@@ -43,6 +62,8 @@ def _keys_dir(settings: Settings) -> Path:
 
 def _trusted_public_key(path: Path | None, settings: Settings) -> certs.SM2PublicKey | None:
     if path is None:
+        path = settings.audit.checkpoint_public_key
+    if path is None:
         path = _keys_dir(settings) / PUBLIC_KEY_FILE
         if not path.exists():
             return None
@@ -51,6 +72,13 @@ def _trusted_public_key(path: Path | None, settings: Settings) -> certs.SM2Publi
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
     public_key = _trusted_public_key(args.public_key, settings)
+    against: ExportedHead | None = None
+    if args.against is not None:
+        try:
+            against = read_last_export(args.against)
+        except (OSError, ValueError) as exc:
+            print(f"cannot read exported head {args.against}: {exc} / 无法读取导出的检查点", file=sys.stderr)
+            return 2
     async with open_database(settings) as db:
         chain = await verify_chain(db)
         if not chain.ok:
@@ -62,13 +90,29 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         print(f"audit chain OK: {chain.rows_checked} rows, head seq {chain.head_seq} / 审计链完整")
         if public_key is None:
+            if against is not None:
+                print(
+                    "--against needs a trusted public key (--public-key) / 需要受信任的公钥", file=sys.stderr
+                )
+                return 2
             print("checkpoints not checked: no trusted public key (--public-key) / 未提供公钥，未校验检查点")
             return 0
         report = await verify_checkpoints(db, public_key)
-    if not report.ok:
-        print(f"checkpoint FAILED: {report.reason}\n检查点校验失败：{report.reason_zh}")
+        if report.ok:
+            max_age = timedelta(hours=settings.audit.checkpoint_max_age_hours)
+            fresh = await checkpoint_freshness(db, max_age)
+            report = fresh if not fresh.ok else report
+        if not report.ok:
+            print(f"checkpoint FAILED: {report.reason}\n检查点校验失败：{report.reason_zh}")
+            return 1
+        print(f"checkpoints OK: {report.checkpoints_checked} verified / 检查点校验通过")
+        if against is None:
+            return 0
+        exported = await verify_against(db, against, public_key)
+    if not exported.ok:
+        print(f"exported head FAILED: {exported.reason}\n导出检查点校验失败：{exported.reason_zh}")
         return 1
-    print(f"checkpoints OK: {report.checkpoints_checked} verified / 检查点校验通过")
+    print(f"exported head OK: seq {against.seq} of checkpoint {against.checkpoint_id} / 导出检查点校验通过")
     return 0
 
 
@@ -93,6 +137,17 @@ async def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     key = _load_or_create_key(args.key, settings)
     async with open_database(settings) as db:
         taken = await checkpoint(db, key, actor=f"cli:{getpass.getuser()}")
+    exported = ExportedHead.of(taken)
+    # Always to the log too: log shipping keeps a copy of every signed head outside the database.
+    log.info(
+        "audit checkpoint signed",
+        checkpoint=taken.id,
+        seq=taken.seq,
+        head_hash=taken.head_hash,
+        head=exported.to_json(),
+    )
+    if args.export is not None:
+        append_export(args.export, exported)
     print(
         f"checkpoint {taken.id}: seq {taken.seq} hash {taken.head_hash} signed by key "
         f"{key.public_key.fingerprint[:16]}… / 检查点已签署"

@@ -46,7 +46,9 @@ async def _load(args: argparse.Namespace, settings: Settings) -> int:
         await save_year_table(db, table, actor=f"cli:{getpass.getuser()}")
     print(
         f"loaded {table.year}: {len(table.holidays)} days off, {len(table.workdays)} make-up workdays "
-        f"({table.source}) / 已载入{table.year}年节假日安排"
+        f"({table.source}) / 已载入{table.year}年节假日安排\n"
+        f"running gateways use it within {settings.calendar_check_seconds:g} s, without a restart / "
+        "运行中的网关无需重启即生效"
     )
     return 0
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from gateway.db.database import Database
 from gateway.db.tables.infra import CalendarYearRow
 from gateway.db.types import utcnow
 from gateway.domain.calendar import WorkingCalendar, YearTable
+from gateway.logging import get_logger
 
-__all__ = ["load_year_tables", "save_year_table", "working_calendar"]
+__all__ = ["CalendarSource", "load_year_tables", "save_year_table", "working_calendar"]
+
+log = get_logger("gateway.calendar")
 
 
 async def save_year_table(db: Database, table: YearTable, *, actor: str) -> None:
@@ -54,3 +60,39 @@ async def load_year_tables(db: Database) -> list[YearTable]:
 async def working_calendar(db: Database) -> WorkingCalendar:
     """The calendar every deadline should use: the library plus the tables loaded into this database."""
     return WorkingCalendar(await load_year_tables(db))
+
+
+class CalendarSource:
+    """The stored calendar as a running process sees it: `gateway calendar load` takes effect without a restart.
+
+    `current()` looks at the stored tables' version (their count and newest `loaded_at`: one aggregate over a
+    table of a few rows) at most every `check_every` seconds, and re-reads the tables only when it changed.
+    So a deadline computed more than `check_every` seconds after a load uses the new table, in every process,
+    and the hot path pays one tiny query per interval, not one per request."""
+
+    def __init__(
+        self, db: Database, *, check_every: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.db = db
+        self.check_every = check_every
+        self.clock = clock
+        self.calendar = WorkingCalendar()
+        self._version: tuple[int, Any] | None = None
+        self._next_check = float("-inf")
+
+    async def current(self) -> WorkingCalendar:
+        now = self.clock()
+        if now < self._next_check:
+            return self.calendar
+        self._next_check = now + self.check_every  # before awaiting: concurrent callers do not all check
+        async with self.db.session() as session:
+            found = await session.exec(select(func.count(), func.max(CalendarYearRow.loaded_at)))
+            count, newest = found.one()
+        version = (int(count), newest)
+        if version != self._version:
+            # Read after the version: a load in between makes the next check read again, never miss it.
+            self.calendar = WorkingCalendar(await load_year_tables(self.db))
+            if self._version is not None:
+                log.info("calendar reloaded", tables=int(count), newest_loaded_at=str(newest))
+            self._version = version
+        return self.calendar

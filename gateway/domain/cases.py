@@ -108,7 +108,9 @@ class TransferInput(_Input):
     seller_acquired_on: date | None = None  # start of the holding period
     seller_original_value: Money | None = None  # 房屋原值, when the seller can prove it (else 核定征收)
     seller_only_home: bool = False  # 家庭唯一生活用房 (for 满五唯一)
-    # The seller's mortgages: released in this case (their proof numbers) or kept with consent.
+    # The seller's mortgages: released in this case (their proof numbers), or kept (带押过户, 民法典 §406):
+    # a kept mortgage follows the unit and its mortgagee of record is told. `mortgagee_consent`: the parties
+    # agreed the transfer needs that mortgagee's consent, which it then gives itself (its signed callback).
     release_proof_numbers: list[str] = Field(default_factory=list)
     mortgagee_consent: bool = False
     # The buyer's new mortgage (转移+抵押 合并), granted by the submitting bank.

@@ -50,6 +50,9 @@ class RuleContext:
     materials: frozenset[MaterialKind] = frozenset()  # the kinds of material on the case
     # Objections and pre-registrations whose time has run out (gateway.domain.lapses): no longer blocking.
     lapsed: frozenset[str] = field(default_factory=frozenset)
+    # Proof numbers of mortgages a transfer keeps whose mortgagee of record has, as the case records,
+    # consented itself or received the registry's notice (民法典 第四百零六条); read at 登簿.
+    mortgagees_answered: frozenset[str] = frozenset()
 
 
 def _ok(name: str) -> RuleResult:
@@ -226,7 +229,7 @@ def _transfer(inp: TransferInput, view: RegisterView, ctx: RuleContext) -> list[
             parties_are_owners("seller_is_developer", inp.sellers, view, "出卖人（开发企业）", "developer")
         )
         results.append(_buyers_hold_purchase_pre_registration([b.party for b in inp.buyers], view))
-    results.append(_mortgages_released_or_consented(inp, view))
+    results.append(_mortgages_released_or_consented(inp, view, ctx))
     results.append(pre_registrations_consented(inp, view, ctx))
     if ctx.at_registration:
         results.append(
@@ -241,7 +244,16 @@ def _transfer(inp: TransferInput, view: RegisterView, ctx: RuleContext) -> list[
     return results
 
 
-def _mortgages_released_or_consented(inp: TransferInput, view: RegisterView) -> RuleResult:
+def _mortgages_released_or_consented(inp: TransferInput, view: RegisterView, ctx: RuleContext) -> RuleResult:
+    """带押过户. 民法典 第四百零六条: "抵押期间，抵押人可以转让抵押财产。当事人另有约定的，按照其约定。抵押财产转让的，
+    抵押权不受影响。抵押人转让抵押财产的，应当及时通知抵押权人。"
+
+    Each mortgage on the unit is either released in this case (转移+注销) or kept: it follows the unit to the
+    buyer. A kept mortgage's mortgagee of record must then itself consent (where the parties agreed the
+    transfer needs it: `mortgagee_consent`) or be told by the registry. At 受理 that is still to come (the
+    bank track waits for it); at 登簿 the case must record it for every mortgage then on the register, so a
+    mortgage registered after 受理 cannot be carried over untold.
+    """
     name = "mortgages_released_or_consented"
     known = {e.certificate_number for e in view.mortgages}
     unknown = [p for p in inp.release_proof_numbers if p not in known]
@@ -249,12 +261,15 @@ def _mortgages_released_or_consented(inp: TransferInput, view: RegisterView) -> 
         return _fail(
             name, "申请注销的抵押权不在登记簿上", f"mortgages to release are not on the register: {unknown}"
         )
-    kept = known - set(inp.release_proof_numbers)
-    if kept and not inp.mortgagee_consent:
+    kept = sorted(str(n) for n in known - set(inp.release_proof_numbers))
+    untold = [n for n in kept if n not in ctx.mortgagees_answered]
+    if ctx.at_registration and untold:
+        numbers = "、".join(untold)
         return _fail(
             name,
-            "已抵押的不动产转让，须在本件中注销抵押或提交抵押权人同意",
-            "a mortgaged unit is transferred only with its mortgages released in this case or the mortgagee's consent",
+            f"带押过户：抵押权人尚未同意转让，也未收到转让通知（民法典第四百零六条）：{numbers}",
+            "a kept mortgage's mortgagee of record has neither consented nor been notified of the transfer "
+            f"(民法典 art. 406): {', '.join(untold)}",
         )
     return _ok(name)
 

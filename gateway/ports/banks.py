@@ -23,6 +23,9 @@ class CaseEvent(StrEnum):
     UTILITY_NEEDS_CITIZEN = (
         "utility_needs_citizen"  # 水电气网过户被拒（户号不符/有欠费/需现场办理）: tell the citizen
     )
+    # Told to the mortgagee of record, which need not be the submitting bank (the proof number is in the text):
+    MORTGAGED_UNIT_TRANSFERRED = "mortgaged_unit_transferred"  # 抵押财产转让通知（民法典第四百零六条）
+    MORTGAGE_CANCELLED = "mortgage_cancelled"  # its mortgage cancelled by a combined transfer (转移+注销)
 
 
 class ContractCheck(PortModel):

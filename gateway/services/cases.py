@@ -20,7 +20,7 @@ from gateway.domain.workflow import (
 )
 from gateway.errors import Conflict, RuleViolation
 from gateway.ports.banks import CaseEvent
-from gateway.services import effects
+from gateway.services import effects, mortgagee_notices
 from gateway.services.context import Finisher, ServiceContext
 from gateway.services.materials import MaterialRecord, MaterialUpload
 from gateway.services.registration import apply_registration, lapsed_entries, notify_bank
@@ -46,6 +46,7 @@ async def submit(
     """
     submitter = ctx.institution(party)
     now = ctx.clock()
+    calendar = await ctx.current_calendar()
     async with ctx.unit_of_work() as (uow, store):
         unit = await store.lock_unit(case_input.unit_code)
         ranks_needed = mortgage_ranks_needed(case_input)
@@ -61,7 +62,7 @@ async def submit(
         failed = rules.failures(results)
         if failed:
             raise RuleViolation(failed)
-        deadline = ctx.calendar.add_working_days(now, ctx.deadline_working_days)
+        deadline = calendar.add_working_days(now, ctx.deadline_working_days)
         case = Case(
             id=new_id(),
             kind=case_input.kind,
@@ -101,6 +102,7 @@ async def submit(
             case.tracks = _start_tracks(case_input, view)
             case.move(CaseState.UNDER_REVIEW, actor=actor, at=now)
             _request_track_work(uow, case, view)
+            mortgagee_notices.request_answers(uow, case, view, at=now)
             notify_bank(uow, case, CaseEvent.ACCEPTED)
         # One insert at the end: the case is born in the state it reached, with its whole history.
         await store.insert_case(case, now)

@@ -43,6 +43,14 @@ class ServiceContext:
     wake: Callable[[], None] | None = None
     # Working days allowed per case before its deadline (the reform: certificates within one working day).
     deadline_working_days: int = 1
+    # Re-reads the stored calendar when `gateway calendar load` changed it (gateway.db.calendar_store).
+    calendar_loader: Callable[[], Awaitable[WorkingCalendar]] | None = None
+
+    async def current_calendar(self) -> WorkingCalendar:
+        """The calendar to count deadlines with: the one loaded now, not the one the process started with."""
+        if self.calendar_loader is not None:
+            self.calendar = await self.calendar_loader()
+        return self.calendar
 
     def institution(self, party: str) -> Institution:
         found = self.institutions.get(party)

@@ -36,7 +36,7 @@ from gateway.ports.banks import (
 )
 from gateway.ports.common import Person
 from gateway.ports.tax import HomeCount, TaxBureau, TransactionKind, TransferAssessmentRequest
-from gateway.services import cases, effects, tracks
+from gateway.services import cases, effects, kept_mortgages, tracks
 from gateway.services.context import ServiceContext
 
 if TYPE_CHECKING:
@@ -94,6 +94,8 @@ class Deliveries:
         )
         if event is CaseEvent.CERTIFICATE_ISSUED:
             await tracks.certificate_delivered(self.services, case.id, row.payload["certificate_number"])
+        if event is CaseEvent.MORTGAGED_UNIT_TRANSFERRED:
+            await kept_mortgages.notice_delivered(self.services, case.id, row.payload["proof_number"], row.id)
 
     async def _certificate_file(self, number: str) -> IssuedCertificate:
         async with self.services.db.session() as s:

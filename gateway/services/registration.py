@@ -20,7 +20,7 @@ from gateway.domain.workflow import Case, CaseState, Track, TrackStatus, issues_
 from gateway.errors import RuleViolation
 from gateway.ports.banks import CaseEvent
 from gateway.privacy import outbox_payload
-from gateway.services import effects
+from gateway.services import effects, mortgagee_notices
 from gateway.services.context import ServiceContext
 from gateway.services.store import Store
 
@@ -70,6 +70,7 @@ async def apply_registration(
         tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
         materials=materials,
         lapsed=lapsed_entries(ctx, view, at),
+        mortgagees_answered=mortgagee_notices.answered(case),
     )
     results = rules.check(case.input, view, ctx_rules)
     failed = rules.failures(results)
@@ -114,6 +115,7 @@ async def apply_registration(
     )
     numbers = [o["certificate_number"] for o in opened if o["certificate_number"]]
     notify_bank(uow, case, CaseEvent.REGISTERED, certificate_numbers=numbers)
+    mortgagee_notices.tell_cancelled_mortgagees(uow, case, view, at=at)
     if any(isinstance(n.facts, MortgageFacts) for n in change.opens):
         uow.outbox(
             job=effects.BANK_RELEASE_LOAN,

@@ -35,6 +35,8 @@ KNOWN_EVENTS = frozenset(
         "CERT_ISSUED",
         "UTILITY_TRANSFER_DONE",
         "UTILITY_TRANSFER_REFUSED",
+        "MORTGAGED_PROPERTY_TRANSFER",
+        "MORTGAGE_CANCELLED",
     }
 )
 PATHS = {

@@ -36,6 +36,8 @@ KNOWN_EVENTS = frozenset(
         "certificate_issued",
         "utilities_done",
         "utility_needs_citizen",
+        "mortgaged_unit_transferred",
+        "mortgage_cancelled",
     }
 )
 

@@ -38,7 +38,7 @@ RESULT_CODES = {
 }
 # The bank's own vocabulary (deliberately not imported from the adapter: the simulator is the spec).
 NAMESPACE = "http://esb.examplebank.cn/service/mortgage"
-KNOWN_NOTICES = frozenset({"01", "02", "03", "04", "05", "06", "07"})
+KNOWN_NOTICES = frozenset({"01", "02", "03", "04", "05", "06", "07", "08", "09"})
 WSDL = files("adapters.banks") / "esb_mortgage.wsdl"  # the WSDL the bank publishes (shipped with its adapter)
 
 

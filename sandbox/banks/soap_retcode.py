@@ -38,7 +38,17 @@ RET_CODES = {
 # The bank's own vocabulary (deliberately not imported from the adapter: the simulator is the spec).
 NAMESPACE = "http://corebank.example.cn/mortgage/loan/v1"
 KNOWN_EVENTS = frozenset(
-    {"ACCEPT", "SUPPLEMENT", "REJECT", "REGISTER", "CERTIFY", "UTILITY_DONE", "UTILITY_ACTION"}
+    {
+        "ACCEPT",
+        "SUPPLEMENT",
+        "REJECT",
+        "REGISTER",
+        "CERTIFY",
+        "UTILITY_DONE",
+        "UTILITY_ACTION",
+        "PLEDGE_TRANSFER",
+        "PLEDGE_CANCEL",
+    }
 )
 WSDL = (
     files("adapters.banks") / "loan_contract_v1.wsdl"

@@ -75,6 +75,13 @@ async def rule(request: web.Request) -> web.Response:
     raise RuleViolation([("unit_not_seized", "不动产单元已被查封", "the unit is seized")])
 
 
+@routes.post(BANK_API + "demo/cases/{case_id}/release")
+@endpoint("Always refused with a reason that quotes a mortgagor's ID number", errors=[409])
+async def refuse_quoting(request: web.Request) -> web.Response:
+    quoted = "441900199001011237"  # a reason should never quote one; if it does, the audit masks it
+    raise RuleViolation([("mortgagee_of_record", f"抵押人{quoted}的抵押权不属于本行", f"not ours: {quoted}")])
+
+
 @routes.post(BANK_API + "demo/input")
 @endpoint("Always refuses one field", errors=[422])
 async def bad_input(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from gateway.api.public import MAX_UPLOAD_BYTES
 from gateway.db import Database
 from gateway.db.tables.certificates import CertificateRow
 from gateway.seed import BANKS, INSTITUTIONS, LIU_YANG, ZHANG_WEI, seed_demo_register
-from gateway.services import cases, review, tracks
+from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
 from tests.api.support import Participants
@@ -71,6 +71,10 @@ async def ownership(ctx: ServiceContext, certification: Certification) -> Certif
         "松山湖支行",
         "clerk-01",
         builders.transfer(release_proof_numbers=[], new_mortgage=None, mortgagee_consent=True),
+    )
+    # 带押过户: the mortgagee of record (icbc-dg) consents itself, as its signed callback would record.
+    await kept_mortgages.record_consent(
+        ctx, case.id, builders.PROOF_LI_WANG_ICBC, consented=True, actor="bank:icbc-dg"
     )
     await tracks.record_tax_assessment(ctx, case.id, {"assessment_id": "A1"}, actor="tax")
     await review.review(ctx, "examiner-a", case.id, "first")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from gateway.jobs.retry import RetryPolicy
 from sandbox.stage import Stage, StageOptions
@@ -120,6 +121,19 @@ async def test_a_transfer_cannot_be_registered_before_its_taxes_are_paid(stage: 
     refused = await registrar.post(path + "/register")
     assert refused.status == 409
     assert refused.json()["code"] in ("conflict", "rule_violation")
+    db = await stage.database()  # the refused attempt is on the audit log: who, which action, why
+    try:
+        async with db.engine.connect() as conn:
+            audited = (
+                await conn.execute(
+                    text("SELECT actor, subject, details FROM audit_log WHERE action = 'request.refused'")
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    assert [(actor, subject) for actor, subject, _ in audited] == [
+        ("user:registrar-c", "POST /backoffice/api/v1/cases/{case_id}/register")
+    ]
     assessment = (await bank.get(f"/api/v1/cases/{case['id']}")).json()["tracks"]["tax"]["detail"][
         "assessment"
     ]

@@ -14,7 +14,7 @@ from gateway.domain.workflow import CaseState, Track, TrackStatus
 from gateway.errors import Conflict, Forbidden, RuleViolation
 from gateway.privacy import outbox_payload
 from gateway.seed import DEVELOPER, LIU_YANG, PROOF_LI_WANG_ICBC, PROOF_SUN_DGB, UNITS, ZHAO_MIN
-from gateway.services import cases, review, tracks
+from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.context import ServiceContext
 from gateway.services.register_admin import record_first_registration
 from tests.services import builders
@@ -167,20 +167,69 @@ async def test_transfer_with_release_and_new_mortgage(ctx: ServiceContext) -> No
     assert revealed["buyers"][0]["id_number"] == LIU_YANG.id_number
 
 
-async def test_transfer_of_a_mortgaged_unit_needs_release_or_consent(ctx: ServiceContext) -> None:
-    with pytest.raises(RuleViolation) as exc:
-        await cases.submit(
-            ctx, "boc-dg", "b", "c", builders.transfer(release_proof_numbers=[], new_mortgage=None)
-        )
-    assert failed_rules(exc) == {"mortgages_released_or_consented"}
-    case = await cases.submit(
+async def test_a_kept_mortgage_waits_for_its_mortgagee_notice_or_consent(ctx: ServiceContext) -> None:
+    """带押过户 (民法典 §406): a kept mortgage's mortgagee of record is told, or consents where agreed."""
+    told = await cases.submit(
+        ctx, "boc-dg", "b", "c", builders.transfer(release_proof_numbers=[], new_mortgage=None)
+    )
+    bank = told.tracks[Track.BANK]
+    assert bank.detail["awaiting"] == [f"notice:{PROOF_LI_WANG_ICBC}"]
+    kept = bank.detail["kept_mortgages"][PROOF_LI_WANG_ICBC]
+    [notice] = [r for r in await outbox(ctx, told.id) if r.id == kept["notice_delivery"]]
+    assert (notice.target, notice.payload["event"]) == ("icbc-dg", "mortgaged_unit_transferred")
+    assert "第四百零六条" in notice.payload["reason"]
+
+    await cases.withdraw(ctx, "boc-dg", told.id, "换一种办法")
+    asked = await cases.submit(
         ctx,
         "boc-dg",
         "b",
         "c",
         builders.transfer(release_proof_numbers=[], new_mortgage=None, mortgagee_consent=True),
     )
-    assert set(case.tracks) == {Track.REVIEW, Track.TAX}
+    assert asked.tracks[Track.BANK].detail["awaiting"] == [f"consent:{PROOF_LI_WANG_ICBC}"]
+
+
+async def test_a_mortgage_registered_after_acceptance_is_not_carried_over_untold(ctx: ServiceContext) -> None:
+    """The rule at 登簿 reads the register then: a mortgage added after 受理 was never told of the transfer."""
+    case = await cases.submit(
+        ctx, "boc-dg", "b", "c", builders.transfer(release_proof_numbers=[], new_mortgage=None, utilities=[])
+    )
+    delivery = case.tracks[Track.BANK].detail["kept_mortgages"][PROOF_LI_WANG_ICBC]["notice_delivery"]
+    await kept_mortgages.notice_delivered(ctx, case.id, PROOF_LI_WANG_ICBC, delivery)
+    await tracks.record_tax_assessment(ctx, case.id, {"assessment_id": "A1"}, actor="tax")
+    await tracks.record_tax_cleared(ctx, case.id, {"assessment_id": "A1", "voucher": "V1"}, actor="tax")
+    await review.review(ctx, "examiner-a", case.id, "first")
+    await review.review(ctx, "examiner-b", case.id, "second")
+
+    # Meanwhile the sellers, still the owners, mortgage the flat to another bank.
+    second = await cases.submit(
+        ctx,
+        "ccb-dg",
+        "b",
+        "c",
+        builders.mortgage_registration(
+            unit_code=UNITS.co_owned_mortgaged,
+            ownership_certificate_number=builders.CERT_LI_WANG,
+            mortgagors=[builders.LI_NA, builders.WANG_QIANG],
+            mortgage=builders.terms("CCB-DK-2026-0909"),
+        ),
+    )
+    await tracks.record_bank_result(ctx, second.id, "contracts", confirmed=True, actor="bank:ccb-dg")
+    await review.review(ctx, "examiner-a", second.id, "first")
+    await review.review(ctx, "examiner-b", second.id, "second")
+    await review.register(ctx, "registrar-c", second.id)
+    new_proof = next(
+        e.certificate_number
+        for e in await entries(ctx, UNITS.co_owned_mortgaged)
+        if e.kind is EntryKind.MORTGAGE and e.opened_by_case == second.id
+    )
+
+    with pytest.raises(RuleViolation) as exc:
+        await review.register(ctx, "registrar-c", case.id)
+    assert failed_rules(exc) == {"mortgages_released_or_consented"}
+    [(_, zh, en)] = exc.value.failures
+    assert new_proof in zh and new_proof in en and PROOF_LI_WANG_ICBC not in zh
 
 
 async def test_transfer_of_a_seized_unit_is_refused(ctx: ServiceContext) -> None:

@@ -113,8 +113,8 @@ async def test_migration_0011_binds_the_tokens_written_before_it(
     assert all(t.startswith("v2:") for docs in before.values() for d in docs.values() for t in tokens(d))
     assert sum(len(tokens(d)) for d in before["outbox"].values()) >= 2, "the utility jobs carry ID numbers"
 
-    # Back to 0008 (before 0011): the tokens as the code before this change wrote them; today's code refuses to read them.
-    await asyncio.to_thread(command.downgrade, alembic_config(url, cipher), "0008")
+    # Back to 0010 (before 0011): the tokens as the code before this change wrote them; today's code refuses to read them.
+    await asyncio.to_thread(command.downgrade, alembic_config(url, cipher), "0010")
     old = {table.name: await stored(ctx, table, column) for table, column in places}
     old_tokens = [t for docs in old.values() for d in docs.values() for t in tokens(d)]
     assert old_tokens and all(not t.startswith("v2:") and t.startswith("k1:") for t in old_tokens)

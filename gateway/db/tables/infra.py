@@ -113,6 +113,46 @@ class AuditCheckpoint(SQLModel, table=True):
     public_key: str = Field(sa_column=Column(Text, nullable=False))  # PEM, for information: trust is external
 
 
+# The checkpoints are as append-only as the log they sign: a deleted checkpoint is how a cut tail would hide.
+# Nothing ever updates one, so every UPDATE, DELETE and TRUNCATE is refused. Migration 0010 installs the same.
+CHECKPOINT_GUARD_POSTGRESQL = (
+    """
+CREATE FUNCTION audit_checkpoint_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_checkpoint is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+""",
+    "CREATE TRIGGER audit_checkpoint_append_only BEFORE UPDATE OR DELETE ON audit_checkpoint "
+    "FOR EACH ROW EXECUTE FUNCTION audit_checkpoint_append_only()",
+    "CREATE TRIGGER audit_checkpoint_no_truncate BEFORE TRUNCATE ON audit_checkpoint "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_checkpoint_append_only()",
+)
+CHECKPOINT_GUARD_SQLITE = (
+    """
+CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only: UPDATE refused'); END
+""",
+    """
+CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only: DELETE refused'); END
+""",
+)
+for _statement in CHECKPOINT_GUARD_POSTGRESQL:
+    event.listen(
+        AuditCheckpoint.__table__,  # type: ignore[attr-defined]
+        "after_create",
+        DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+    )
+for _statement in CHECKPOINT_GUARD_SQLITE:
+    event.listen(
+        AuditCheckpoint.__table__,  # type: ignore[attr-defined]
+        "after_create",
+        DDL(_statement).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
+    )
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     IN_FLIGHT = "in_flight"

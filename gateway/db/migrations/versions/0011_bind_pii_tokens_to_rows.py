@@ -22,7 +22,7 @@ from alembic import context, op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
