@@ -11,6 +11,7 @@ record, encrypting ID numbers, comparing with the register and auditing each uni
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import sys
@@ -185,6 +186,7 @@ async def main() -> int:
             db = Database(url)
             await db.migrate()
             ctx = ServiceContext(db=db, protector=shield)
+            gc.freeze()  # as `gateway register import` does
             started_cpu, started = time.process_time(), time.perf_counter()
             with path.open(encoding="utf-8") as stream:
                 report = await import_register(ctx, read_records(path.name, stream), actor="bench")

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from e_license.numbers import CertificateNumber, NumberFormat
 from gateway.db.types import utcnow
+from gateway.db.uow import UnitOfWork
 from gateway.domain.register import Entry, EntryKind, Unit
 from gateway.privacy import entry_facts
 from gateway.register_exchange import (
@@ -94,14 +95,7 @@ async def import_register(
             plans = await _plan(store, valid, report)
             now = utcnow()
             await _write(store, plans, now)
-            for plan in plans:
-                if plan.changes:
-                    uow.audit(
-                        actor=actor,
-                        action="register.imported",
-                        subject=f"unit:{plan.record.unit.unit_code}",
-                        details=_audit_details(plan),
-                    )
+            _audit(uow, plans, actor)
         for plan in plans:
             if plan.new_unit:
                 report.added += 1
@@ -191,14 +185,19 @@ async def _plan(
             report.refused.append((line, reason))
             continue
         seen.add(code)
+        if code not in units:  # the usual case of a first load: nothing to compare with
+            plans.append(
+                _Plan(record, new_unit=True, facts_changed=False, opened=list(record.entries), closed=[])
+            )
+            continue
         current = open_entries.get(code, [])
         have = {_identity(e.facts, e.certificate_number, e.rank, e.opened_at): e for e in current}
         want = {_identity(e.facts, e.certificate_number, e.rank, e.registered_at): e for e in record.entries}
         plans.append(
             _Plan(
                 record=record,
-                new_unit=code not in units,
-                facts_changed=code in units and Unit.model_validate(units[code]) != record.unit,
+                new_unit=False,
+                facts_changed=Unit.model_validate(units[code]) != record.unit,
                 opened=[e for key, e in want.items() if key not in have],
                 closed=[e for key, e in have.items() if key not in want],
             )
@@ -308,6 +307,33 @@ async def _insert(store: Store, table: Table, rows: list[dict[str, Any]]) -> Non
 def _copy_value(value: Any) -> Any:
     # JSON columns go over COPY as their text; every other value as asyncpg encodes it.
     return orjson.dumps(value).decode() if isinstance(value, dict | list) else value
+
+
+def _audit(uow: UnitOfWork, plans: list[_Plan], actor: str) -> None:
+    """Every change audited: a unit brought up to date gets a record of its own (what was opened and
+    closed); the units a batch adds share one record listing each with its certificate numbers — one
+    audit row (hashed, chained) per unit cost as much as validating it."""
+    added = [p for p in plans if p.new_unit]
+    if added:
+        uow.audit(
+            actor=actor,
+            action="register.imported",
+            subject=f"units:{added[0].record.unit.unit_code}…{added[-1].record.unit.unit_code}",
+            details={
+                "added": {
+                    p.record.unit.unit_code: [e.certificate_number or e.facts.kind.value for e in p.opened]
+                    for p in added
+                }
+            },
+        )
+    for plan in plans:
+        if plan.changes and not plan.new_unit:
+            uow.audit(
+                actor=actor,
+                action="register.imported",
+                subject=f"unit:{plan.record.unit.unit_code}",
+                details=_audit_details(plan),
+            )
 
 
 def _audit_details(plan: _Plan) -> dict[str, Any]:
