@@ -21,8 +21,8 @@ from gateway.db.tables.infra import OutboxRow
 from gateway.db.tables.register import EntryRow
 from gateway.errors import CryptoError
 from gateway.privacy import PersonalDataProtector, outbox_payload
-from gateway.seed import INSTITUTIONS, LIU_YANG, UNITS, ZHANG_WEI, seed_demo_register
-from gateway.services import cases, review, tracks
+from gateway.seed import INSTITUTIONS, LIU_YANG, PROOF_LI_WANG_ICBC, UNITS, ZHANG_WEI, seed_demo_register
+from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.context import ServiceContext
 from tests.services import builders
 
@@ -59,6 +59,10 @@ async def registered_transfer(ctx: ServiceContext) -> str:
     """李娜 and 王强 sell to 刘洋: ID numbers in the case, the new entries and the utility jobs."""
     transfer = builders.transfer(release_proof_numbers=[], new_mortgage=None, mortgagee_consent=True)
     case = await cases.submit(ctx, "boc-dg", "松山湖支行", "clerk-01", transfer)
+    # 带押过户: the mortgagee of record (icbc-dg) consents itself, as its signed callback would record.
+    await kept_mortgages.record_consent(
+        ctx, case.id, PROOF_LI_WANG_ICBC, consented=True, actor="bank:icbc-dg"
+    )
     await tracks.record_tax_assessment(ctx, case.id, {"assessment_id": "A1"}, actor="tax")
     await review.review(ctx, "examiner-a", case.id, "first")
     await review.review(ctx, "examiner-b", case.id, "second")
