@@ -35,13 +35,14 @@ from gateway.seed import (
 from gateway.services import review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
+from sandbox.pdf import SAMPLE_PDF
 from tests.api.support import Participants, SignedClient
 from tests.services import builders
 from tests.services.conftest import make_protector
 
 PASSWORD = "correct horse battery"
 BACKOFFICE = "/backoffice/api/v1/"
-PDF = b"%PDF-1.4\n%%EOF\n"
+PDF = SAMPLE_PDF  # a well-formed PDF: materials are parsed before they are accepted
 Serve = Callable[..., Any]
 
 
