@@ -64,6 +64,7 @@ class Receiver:
     hold_first: float = 0.0
     applied: dict[str, int] = field(default_factory=dict)
     applied_at: dict[str, float] = field(default_factory=dict)  # monotonic time of each first application
+    arrivals: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, delivery id)
     attempts: collections.Counter[str] = field(default_factory=collections.Counter)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -75,6 +76,7 @@ class Receiver:
         except GatewayError:
             return web.Response(status=401)
         self.attempts[msg_id] += 1
+        self.arrivals.append((time.monotonic(), msg_id))
         if self.hold_first and self.attempts[msg_id] == 1:
             await asyncio.sleep(self.hold_first)
         if self.delay:

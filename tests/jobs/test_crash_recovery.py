@@ -5,6 +5,7 @@ in-process runner; both on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import sys
 import time
@@ -198,3 +199,35 @@ async def test_a_killed_workers_job_runs_again_on_another_worker_within_the_reco
     assert receiver.attempts[row_id] == 2  # once on each worker, the second after the first had died
     assert list(receiver.applied) == [row_id]  # applied once
     assert await statuses(pg) == {"delivered": 1}
+
+
+@pytest.mark.redis
+async def test_a_slow_attempt_is_never_started_again_by_another_worker_while_it_runs(
+    pg: Database, pg_url: str, redis_url: str, receiver: Receiver, participants: Any, tmp_path: Path
+) -> None:
+    """Two live workers and a receiver slower than the job timeout: every attempt ends (times out) before
+    the next one of that delivery reaches the receiver, whichever worker runs it; the in-progress lock
+    never lapses under a running attempt."""
+    jobs = JobSettings(job_timeout_seconds=2, sweep_interval_seconds=1, poll_interval_seconds=0.2)
+    receiver.delay = 3  # longer than the job timeout: each attempt times out
+    workers = [
+        WorkerProcess(
+            harness_argv(pg_url, receiver, participants, tmp_path, redis_url, jobs), tmp_path / f"w{n}.log"
+        )
+        for n in range(2)
+    ]
+    try:
+        for worker in workers:
+            await worker.start()
+        [row_id] = await add_deliveries(pg, 1)
+
+        async def several_attempts() -> bool:
+            return receiver.attempts[row_id] >= 4
+
+        await until(several_attempts, 60, "four attempts")
+    finally:
+        for worker in workers:
+            await worker.stop()
+    times = [t for t, delivery in receiver.arrivals if delivery == row_id]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= jobs.job_timeout_seconds - 0.1, gaps  # never two attempts at once
