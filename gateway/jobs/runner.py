@@ -11,6 +11,7 @@ from enum import StrEnum
 import structlog
 
 from gateway.db import Database
+from gateway.db.outages import is_outage
 from gateway.db.outbox import load, mark_dead, mark_delivered, schedule_retry
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.db.uow import UnitOfWork
@@ -122,7 +123,8 @@ class DeliveryRunner:
                 await handler(self.context.for_attempt(row.attempts, settlement), row)
         except Exception as exc:
             error = exc
-            if settlement.verdict is None and not isinstance(exc, PartyError | TimeoutError | ConfigError):
+            expected = isinstance(exc, PartyError | TimeoutError | ConfigError) or is_outage(exc)
+            if settlement.verdict is None and not expected:
                 log.exception("delivery handler failed")
         if settlement.verdict is not None:
             # The handler settled the row in the transaction that recorded the party's answer.

@@ -35,6 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway.db.outages import is_outage
 from gateway.db.tables.infra import OutboxRow
 from gateway.jobs.dispatch import DELIVER_FUNCTION, job_id
 from gateway.jobs.runner import DeliveryRunner
@@ -59,7 +60,17 @@ REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeou
 async def deliver(ctx: dict[str, Any], row_id: str, attempt: int, claim: str) -> str:
     """arq job: run the outbox row if this job still holds its claim; returns the outcome (for logs)."""
     runner: DeliveryRunner = ctx[RUNNER]
-    return str(await runner.run_claimed(row_id, attempt, claim))
+    try:
+        return str(await runner.run_claimed(row_id, attempt, claim))
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # The database went away under the attempt (or before it): the row stays in flight with this claim,
+        # and once this job is gone the sweeper re-queues it. One line, not arq's traceback per queued job.
+        log.warning(
+            "delivery interrupted: database unavailable", delivery_id=row_id, error=type(exc).__name__
+        )
+        return "interrupted"
 
 
 def arq_probe(pool: ArqRedis) -> JobProbe:
