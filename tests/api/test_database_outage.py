@@ -1,5 +1,6 @@
 """PostgreSQL restarted under load: every request that cannot reach the database answers 503 problem+json
-with Retry-After (never 500 internal_error), and the gateway serves again once the database is back."""
+with Retry-After (never 500 internal_error), and the gateway serves again once the database is back; and
+what a gateway does while Redis is down."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.api import create_app
 from gateway.bootstrap import build_container
 from gateway.db import Database
+from gateway.security.roles import Role
+from gateway.security.users import UserDirectory
 from gateway.settings import Settings
 from tests.api.support import FakeClock, Participants, Reply, SignedClient, create_schema
-from tests.outages import PrivatePostgres
+from tests.outages import PrivatePostgres, PrivateRedis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -109,3 +112,42 @@ async def test_a_postgres_restart_answers_503_with_retry_after_never_500(
         if reply.status == 503:
             assert reply.headers["Content-Type"].startswith("application/problem+json")
             assert int(reply.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.redis
+async def test_with_redis_down_signed_requests_answer_503_and_the_back_office_goes_on(
+    participants: Participants, database: Database, tmp_path: Path
+) -> None:
+    """README, Operations: with Redis down, signed API requests (their nonces are claimed in Redis) answer
+    503 problem+json with Retry-After; back-office sign-in, which needs only the database, still works; once
+    Redis is back the API serves again."""
+    redis = PrivateRedis(tmp_path)
+    if not redis.can_stop:
+        pytest.skip("needs redis-server to stop and start a Redis of the test's own")
+    await redis.start()
+    await UserDirectory(database).add("zhang", "a long enough password", [Role.EXAMINER])
+    settings = Settings(data_dir=tmp_path, database_url=database.url_string, redis_url=redis.url)
+    container = build_container(
+        settings, database=database, trust=participants.trust, registry_key=participants.registry_key
+    )
+    client: TestClient[Any, Any] = TestClient(TestServer(create_app(container, dispatch=False)))
+    await client.start_server()
+    bank = SignedClient(
+        client, "icbc-dg", participants.keys["icbc-dg"], participants.registry_key.public_key, FakeClock()
+    )
+    try:
+        assert (await bank.get("/api/v1/cases")).status == 200
+        await redis.stop()
+        down = await bank.get("/api/v1/cases")
+        assert down.status == 503 and down.json()["code"] == "service_unavailable"
+        assert down.headers["Content-Type"].startswith("application/problem+json")
+        assert int(down.headers["Retry-After"]) >= 1
+        login = await client.post(
+            "/backoffice/api/v1/login", json={"username": "zhang", "password": "a long enough password"}
+        )
+        assert login.status == 200
+        await redis.start()
+        assert (await bank.get("/api/v1/cases")).status == 200
+    finally:
+        await client.close()
+        await redis.stop()
