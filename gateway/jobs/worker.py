@@ -1,11 +1,11 @@
 """The arq worker: one `deliver` function that runs an outbox row; retry state stays in the outbox.
 
-arq pitfalls handled here (reliability.md A4): a job whose worker died is re-run by arq once its in-progress
-lock expires, after `crash_recovery_seconds` (not arq's longest timeout + 10 s; JobSettings says why it
-never runs twice at once), at most CRASH_RERUNS times before the sweeper re-queues its row as a new
-attempt; a re-run still checks the row's claim. `keep_result=0` at worker level, so no result key blocks an id, and
-job ids carry the attempt. `poll_delay` and `max_jobs` are raised from the defaults that cap a worker
-near 200 jobs/s. SIGTERM lets running jobs finish (`job_completion_wait`).
+arq pitfalls handled here (reliability.md A4): a job whose worker died is re-run by arq once its
+in-progress lock expires, after `crash_recovery_seconds` (not arq's longest timeout + 10 s; JobSettings
+says why it never runs twice at once), at most CRASH_RERUNS times before the sweeper re-queues its row as a
+new attempt; a re-run still checks the row's claim. `keep_result=0` at worker level, so no result key
+blocks an id, and job ids carry the attempt. `poll_delay` and `max_jobs` are raised from the defaults that
+cap a worker near 200 jobs/s. SIGTERM lets running jobs finish (`job_completion_wait`).
 
 arq's own worker ends at the first Redis error (python-arq/arq#300: it is not built for a Redis that goes
 away): `create_pool` gives up after its few retries and any error in the poll loop ends `main()`. A worker
