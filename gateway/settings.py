@@ -72,7 +72,7 @@ class JobSettings(BaseModel):
     # None: job_timeout_seconds + RECOVERY_MARGIN_SECONDS. A smaller value is refused (see above).
     crash_recovery_seconds: float | None = Field(default=None, gt=0)
     # An in_flight row older than this is assumed orphaned (its worker died or its job vanished from Redis)
-    # and re-queued as a new attempt.
+    # and re-queued as a new attempt; more than crash_recovery_seconds, or more is refused.
     stale_after_seconds: float = 90.0
     sweep_interval_seconds: float = 15.0
     poll_interval_seconds: float = 1.0  # how often the dispatcher looks for rows that became due
@@ -92,6 +92,12 @@ class JobSettings(BaseModel):
                 f"crash_recovery_seconds ({self.crash_recovery_seconds:g}) must be at least job_timeout_seconds"
                 f" + {RECOVERY_MARGIN_SECONDS:g} ({least:g}): a live worker's attempt could still be running"
                 " when its lock expired, and a second worker would start it"
+            )
+        if self.stale_after_seconds <= self.crash_recovery_seconds:
+            raise ValueError(
+                f"stale_after_seconds ({self.stale_after_seconds:g}) must exceed crash_recovery_seconds"
+                f" ({self.crash_recovery_seconds:g}): the sweeper would re-queue a row whose attempt is still"
+                " running, and a second worker would deliver it at the same time"
             )
         return self
 

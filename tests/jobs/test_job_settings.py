@@ -23,3 +23,9 @@ def test_a_recovery_shorter_than_an_attempt_is_refused(monkeypatch: pytest.Monke
     monkeypatch.setenv("GW_JOBS__CRASH_RECOVERY_SECONDS", "5")
     with pytest.raises(ValidationError, match="crash_recovery_seconds"):
         Settings()  # the default 10 s attempt could still be running when a 5 s lock lapsed
+
+
+def test_a_sweeper_lease_shorter_than_the_recovery_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GW_JOBS__STALE_AFTER_SECONDS", "10")
+    with pytest.raises(ValidationError, match="stale_after_seconds"):
+        Settings()  # the sweeper would hand a still-running attempt to a second worker
