@@ -5,6 +5,7 @@ raised inside `with map_party_errors(party)`      → gateway error
 ────────────────────────────────────────────────────────────────────────────────────
 TimeoutError (asyncio or aiohttp)                 → PartyUnavailable  code "timeout"
 aiohttp.ClientConnectionError / ClientPayloadError→ PartyUnavailable  code "connect"
+UnexpectedStatus 410 (any wire format)            → PartyProtocolError code "410": the endpoint is retired
 UnexpectedStatus 429 / 5xx                        → PartyUnavailable  code "http_<status>", retry_after
 UnexpectedStatus other                            → PartyProtocolError code "http_<status>"
 ResponseTooLarge                                  → PartyProtocolError code "response_too_large"
@@ -73,6 +74,9 @@ class HostileXml(Exception):
 FaultHook = Callable[[str, str], PartyError | None]
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 410 Gone: the endpoint is retired. Signed or not, in every wire format, the delivery stops at once (the runner
+# dead-letters a PartyError whose code is "410") rather than retrying for days (Standard Webhooks, README).
+GONE_STATUS = 410
 
 
 def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
@@ -123,6 +127,10 @@ def map_party_errors(party: str, fault_hook: FaultHook | None = None) -> Iterato
             party, "timeout", "no answer in time", message_zh=f"{party}：响应超时（timeout）"
         ) from exc
     except UnexpectedStatus as exc:
+        if exc.status == GONE_STATUS:
+            raise PartyProtocolError(
+                party, "410", "the endpoint is gone", message_zh=f"{party}：接收地址已停用（410）"
+            ) from exc
         code = f"http_{exc.status}"
         if exc.status in RETRYABLE_STATUSES:
             raise PartyUnavailable(

@@ -11,13 +11,20 @@ from yarl import URL
 
 import certs
 from adapters.base import GatewayIdentity, HttpSettings
-from adapters.errors import RETRYABLE_STATUSES, ResponseTooLarge, UnexpectedStatus, parse_retry_after
+from adapters.errors import (
+    GONE_STATUS,
+    RETRYABLE_STATUSES,
+    ResponseTooLarge,
+    UnexpectedStatus,
+    parse_retry_after,
+)
 from gateway.errors import BadSignature, CryptoError
 
 # Statuses that prove nothing about the party's application (a proxy or load balancer may produce them
 # unsigned): they mean "try later" whatever the body says. A signed 500 is the party's own answer (a SOAP
-# fault travels in one) and goes on to the wire format.
-UNSIGNED_OUTAGE_STATUSES = RETRYABLE_STATUSES - {500}
+# fault travels in one) and goes on to the wire format. A 410 (the endpoint is retired) is final whoever
+# answered it: checking its signature would only turn "gone" into a retried "bad signature".
+UNVERIFIED_STATUSES = RETRYABLE_STATUSES - {500} | {GONE_STATUS}
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ class SignedHttpClient:
         ) as response:
             payload = await read_capped(response, self._settings.max_response_bytes)
             reply = SignedReply(response.status, response.headers, payload)
-        if reply.status in UNSIGNED_OUTAGE_STATUSES:
+        if reply.status in UNVERIFIED_STATUSES:
             raise UnexpectedStatus(reply.status, parse_retry_after(reply.headers))
         # Checked now, not at start-up: a certificate revoked since then must not vouch for this reply.
         # (Outside the try below: a revoked party's 500 is not an outage to wait out.)

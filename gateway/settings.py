@@ -44,13 +44,40 @@ class ApiSettings(BaseModel):
     token_ttl_minutes: int = 8 * 60  # a back-office working day
 
 
+# Between the end of an attempt's time (job_timeout_seconds) and the expiry of its in-progress lock: 1 s for
+# settling the outbox row after a timeout, 1 s for arq to cancel the job and release its lock.
+RECOVERY_MARGIN_SECONDS = 2.0
+
+
 class JobSettings(BaseModel):
-    """Outbox delivery: in-process runner, arq worker and sweeper."""
+    """Outbox delivery: in-process runner, arq worker and sweeper.
+
+    A delivery never runs twice at the same time, and a dead worker's deliveries start again elsewhere
+    within `crash_recovery_seconds` (GW_JOBS__CRASH_RECOVERY_SECONDS). The two hold together like this:
+    a worker stamps a job's in-progress lock in Redis (arq's, expiring after `crash_recovery_seconds`)
+    when it starts the job, and no other worker starts a job whose lock exists. A live worker ends every
+    attempt within `job_timeout_seconds` (the runner's timeout on the party calls) plus 1 s for settling
+    the outbox row (arq's own timeout on the job), then deletes the lock; so while the lock can still
+    expire on its own, the attempt is over. A worker that dies (SIGKILL, OOM, power) never deletes it:
+    the lock expires, the next worker to poll starts the job again (arq's try 2 of the same job id, still
+    holding the row's claim), and the receiver dedupes on the delivery id. Hence
+    crash_recovery_seconds >= job_timeout_seconds + RECOVERY_MARGIN_SECONDS, by default 10 + 2 = 12 s
+    (arq's own rule, the longest timeout + 10 s, made a worker wait ~41 s with a 30 s timeout).
+    The outbox sweeper's lease (`stale_after_seconds`) is the backstop beyond arq: a row in flight that
+    long since its claim is re-queued as a new attempt, so it must exceed the longest a claimed row waits
+    in the queue plus `crash_recovery_seconds`.
+    """
 
     concurrency: int = 16  # in-process deliveries running at once (embedded mode)
-    job_timeout_seconds: float = 30.0  # one delivery attempt; Standard Webhooks suggests 15–30 s
-    # An in_flight row older than this is assumed orphaned (its worker died) and re-queued; must exceed
-    # job_timeout_seconds so a slow attempt is never run twice at once.
+    # One delivery attempt, every party call of it included. Party calls answer in well under a second
+    # normally; a party slower than this times out and is retried on the schedule. Raising it raises the
+    # crash recovery time with it.
+    job_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How soon a dead worker's deliveries run again on another worker (the in-progress lock's expiry);
+    # None: job_timeout_seconds + RECOVERY_MARGIN_SECONDS. A smaller value is refused (see above).
+    crash_recovery_seconds: float | None = Field(default=None, gt=0)
+    # An in_flight row older than this is assumed orphaned (its worker died or its job vanished from Redis)
+    # and re-queued as a new attempt; more than crash_recovery_seconds, or more is refused.
     stale_after_seconds: float = 90.0
     sweep_interval_seconds: float = 15.0
     poll_interval_seconds: float = 1.0  # how often the dispatcher looks for rows that became due
@@ -59,6 +86,30 @@ class JobSettings(BaseModel):
     arq_queue: str = "gateway:deliveries"
     arq_max_jobs: int = 100  # arq's default 10 with poll_delay 0.5 s caps a worker near 200 jobs/s
     arq_poll_delay_seconds: float = 0.05
+
+    @model_validator(mode="after")
+    def _recovery_outlasts_an_attempt(self) -> JobSettings:
+        least = self.job_timeout_seconds + RECOVERY_MARGIN_SECONDS
+        if self.crash_recovery_seconds is None:
+            self.crash_recovery_seconds = least
+        elif self.crash_recovery_seconds < least:
+            raise ValueError(
+                f"crash_recovery_seconds ({self.crash_recovery_seconds:g}) must be at least job_timeout_seconds"
+                f" + {RECOVERY_MARGIN_SECONDS:g} ({least:g}): a live worker's attempt could still be running"
+                " when its lock expired, and a second worker would start it"
+            )
+        if self.stale_after_seconds <= self.crash_recovery_seconds:
+            raise ValueError(
+                f"stale_after_seconds ({self.stale_after_seconds:g}) must exceed crash_recovery_seconds"
+                f" ({self.crash_recovery_seconds:g}): the sweeper would re-queue a row whose attempt is still"
+                " running, and a second worker would deliver it at the same time"
+            )
+        return self
+
+    @property
+    def recovery_seconds(self) -> float:
+        """`crash_recovery_seconds` as in force (derived from the job timeout when not given)."""
+        return self.crash_recovery_seconds or self.job_timeout_seconds + RECOVERY_MARGIN_SECONDS
 
 
 class AuditSettings(BaseModel):

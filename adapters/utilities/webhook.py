@@ -136,15 +136,7 @@ class WebhookProvider:
         ) as response:
             raw = await read_capped(response, self.settings.max_response_bytes)
             status, reply_headers = response.status, response.headers
-        if status == 410:
-            # The code "410" tells the delivery runner to stop at once rather than retry for days.
-            raise PartyProtocolError(
-                self.party,
-                "410",
-                "the webhook endpoint is gone",
-                message_zh=f"{self.party}：接收地址已停用（410）",
-            )
-        if status not in ANSWER_STATUSES:
+        if status not in ANSWER_STATUSES:  # a 410 becomes the final "410" (adapters.errors)
             raise UnexpectedStatus(status, parse_retry_after(reply_headers))
         self._verify(status, delivery_id, reply_headers, raw)
         return WebhookReply(status, reply_headers, decode_json(raw))

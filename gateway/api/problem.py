@@ -8,11 +8,10 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gateway.api.keys import API, REQUEST_ID
 from gateway.api.refusals import audit_refusal, is_audited_refusal
+from gateway.db.outages import is_outage
 from gateway.errors import GatewayError, InputError, RuleViolation, ServiceUnavailable
 from gateway.logging import get_logger
 
@@ -204,13 +203,17 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
             detail_zh=f"请求处理超过 {timeout:g} 秒已中止，请使用相同幂等键重试",
             headers={"Retry-After": "1"},
         )
-    except (OperationalError, InterfaceError, ConnectionError, RedisConnectionError) as exc:
-        log.error("dependency unavailable", error=type(exc).__name__)
-        return _from_gateway_error(
-            request,
-            ServiceUnavailable("a dependency is unavailable; retry shortly", "依赖服务暂不可用，请稍后重试"),
-        )
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            # The database or Redis is restarting or unreachable (gateway.db.outages names every form):
+            # the client may retry with the same Idempotency-Key, so 503 with Retry-After, never 500.
+            log.error("dependency unavailable", error=type(exc).__name__)
+            return _from_gateway_error(
+                request,
+                ServiceUnavailable(
+                    "a dependency is unavailable; retry shortly", "依赖服务暂不可用，请稍后重试"
+                ),
+            )
         # Internals stay in the log (under the request id the client sees), never in the response.
         log.exception("unhandled error")
         return problem_response(

@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from gateway.db.outages import is_outage
+
 __all__ = ["explain", "explain_settings"]
 
 
@@ -72,12 +74,7 @@ def _explain_one(exc: BaseException) -> tuple[str, str] | None:
             f"the port is in use ({_first_line(text)}): stop the other process or set GW_HTTP_PORT / --port",
             f"端口已被占用（{_first_line(text)}）：请停止占用端口的进程，或设置 GW_HTTP_PORT / --port",
         )
-    if isinstance(exc, ConnectionRefusedError | TimeoutError) or name in _CONNECT_ERRORS:
-        return (
-            f"cannot reach the database or Redis ({_first_line(text)}): is it running, and is the URL right?",
-            f"无法连接数据库或 Redis（{_first_line(text)}）：请确认服务已启动、地址正确",
-        )
-    if isinstance(exc, OSError) and exc.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH}:
+    if is_outage(exc) or isinstance(exc, TimeoutError):  # gateway.db.outages names every form
         return (
             f"cannot reach the database or Redis ({_first_line(text)}): is it running, and is the URL right?",
             f"无法连接数据库或 Redis（{_first_line(text)}）：请确认服务已启动、地址正确",
@@ -86,7 +83,6 @@ def _explain_one(exc: BaseException) -> tuple[str, str] | None:
 
 
 _FILE_ERRORS = {errno.EACCES, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EPERM, errno.EISDIR}
-_CONNECT_ERRORS = {"CannotConnectNowError", "ConnectionDoesNotExistError", "gaierror"}
 
 
 def _first_line(text: str) -> str:

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 import certs
 from gateway.db.jsoncanon import canonical_json, format_timestamp
+from gateway.db.outages import is_outage
 from gateway.db.tables import metadata
 from gateway.logging import get_logger
 
@@ -209,11 +210,21 @@ class AuditSealer:
         self._task = None
 
     async def _forever(self) -> None:
+        paused = False
         while not self._stopping.is_set():
             try:
                 await self.seal_once()
-            except Exception:
-                # The database is away: rows wait unsealed (their content hash stands) until it is back.
-                log.exception("audit sealing pass failed")
+            except Exception as exc:
+                if not is_outage(exc):
+                    log.exception("audit sealing pass failed")
+                elif not paused:
+                    # The database is away: rows wait unsealed (their content hash stands) until it is back.
+                    # One line for the outage, not a traceback a second.
+                    log.warning("audit sealing paused: database unavailable", error=type(exc).__name__)
+                paused = paused or is_outage(exc)
+            else:
+                if paused:
+                    log.warning("audit sealing resumed")
+                paused = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval)

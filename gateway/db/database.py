@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.db.outages import is_outage
 from gateway.db.uow import UnitOfWork
 from gateway.errors import ConfigError
 
@@ -74,6 +75,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _install_sqlite_transactions(self.engine, foreign_keys=sqlite_foreign_keys)
+        else:
+            _refuse_closed_connections(self.engine)
         self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
         self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -132,6 +135,10 @@ class Database:
                 async with driver.transaction():
                     yield uow
                     await uow._before_commit()
+            except Exception as exc:
+                if is_outage(exc):  # BEGIN, COMMIT or ROLLBACK met a broken connection: never pool it again
+                    await conn.invalidate(exc)
+                raise
             finally:
                 await uow._close()
 
@@ -174,6 +181,31 @@ def _json_text(value: Any) -> str:
     of its CPU). Compact, UTF-8 kept as is, like json.dumps(ensure_ascii=False, separators=(",", ":")).
     Values reach it as plain JSON (json_ready, model_dump(mode="json")); non-string keys become strings."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _refuse_closed_connections(engine: AsyncEngine) -> None:
+    """PostgreSQL: never hand out a pooled connection the server has already closed.
+
+    Statements on the hot paths run on the asyncpg connection itself (gateway.db.prepared), so when one fails
+    because PostgreSQL restarted, SQLAlchemy never sees the error and never invalidates the connection; and
+    a restart closes the idle pooled connections too. Without this, such dead connections went back to the
+    pool and every request that drew one failed ("connection is closed") long after PostgreSQL was back.
+    asyncpg knows locally that its socket is gone (`is_closed()`: no round trip, unlike pool_pre_ping), and
+    DisconnectionError at checkout makes the pool discard the connection and open a fresh one."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # SQLAlchemy counts an error as a disconnect only if asyncpg has marked the socket closed by then; a
+        # terminated session's FATAL error (57P01) arrives before that, and the connection went back to the
+        # pool half-dead. Every outage form (gateway.db.outages) invalidates the connection instead.
+        if not context.is_disconnect and is_outage(context.original_exception):
+            context.is_disconnect = True
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
 
 
 def _install_sqlite_transactions(engine: AsyncEngine, *, foreign_keys: bool) -> None:

@@ -14,9 +14,9 @@ inside a transaction already open on it (asyncpg's `is_in_transaction()`: a unit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import ClauseElement, Executable
 from sqlalchemy.engine import Dialect
@@ -24,12 +24,28 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from gateway.db.outages import is_outage
+
 if TYPE_CHECKING:
     from gateway.db.database import Database
 
 __all__ = ["Prepared"]
 
 Row = Mapping[str, Any]
+R = TypeVar("R")
+
+
+async def _on_driver(conn: AsyncConnection, call: Awaitable[R]) -> R:
+    """Await a statement sent on the asyncpg connection itself. SQLAlchemy does not see its errors, so when the
+    connection broke under it (PostgreSQL restarting: the error can arrive before asyncpg marks the socket
+    closed) the pooled connection is invalidated here; returned to the pool, it failed the next request
+    that drew it ("another operation is in progress")."""
+    try:
+        return await call
+    except Exception as exc:
+        if is_outage(exc):
+            await conn.invalidate(exc)
+        raise
 
 
 @dataclass(frozen=True)
@@ -102,7 +118,7 @@ class Prepared:
         if driver is None:
             return [cast(Row, row._mapping) for row in await conn.execute(self.statement, dict(params or {}))]
         sql, arguments = self._arguments(conn.dialect, params)
-        return list(await driver.fetch(sql, *arguments))
+        return list(await _on_driver(conn, driver.fetch(sql, *arguments)))
 
     async def execute(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> int:
         """Run the statement in `conn`'s transaction; how many rows it changed (its main statement's)."""
@@ -111,7 +127,7 @@ class Prepared:
             result = await conn.execute(self.statement, dict(params or {}))
             return int(result.rowcount)
         sql, arguments = self._arguments(conn.dialect, params)
-        return _rowcount(await driver.execute(sql, *arguments))
+        return _rowcount(await _on_driver(conn, driver.execute(sql, *arguments)))
 
     async def execute_alone(self, db: Database, params: Mapping[str, Any] | None = None) -> int:
         """Run the statement as its own transaction (one statement is atomic by itself); its row count.
@@ -122,7 +138,7 @@ class Prepared:
                 driver = await self._driver(conn, in_transaction=False)
                 if driver is not None:
                     sql, arguments = self._arguments(conn.dialect, params)
-                    return _rowcount(await driver.execute(sql, *arguments))
+                    return _rowcount(await _on_driver(conn, driver.execute(sql, *arguments)))
         async with db.engine.begin() as conn:
             result = await conn.execute(self.statement, dict(params or {}))
             return int(result.rowcount)
@@ -134,6 +150,6 @@ class Prepared:
                 driver = await self._driver(conn, in_transaction=False)
                 if driver is not None:
                     sql, arguments = self._arguments(conn.dialect, params)
-                    return list(await driver.fetch(sql, *arguments))
+                    return list(await _on_driver(conn, driver.fetch(sql, *arguments)))
         async with db.engine.begin() as conn:
             return [cast(Row, row._mapping) for row in await conn.execute(self.statement, dict(params or {}))]

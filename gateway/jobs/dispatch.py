@@ -15,6 +15,7 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 
 from gateway.db import Database
+from gateway.db.outages import is_outage
 from gateway.db.outbox import claim_due
 from gateway.db.tables.infra import OutboxRow
 from gateway.jobs.runner import DeliveryRunner
@@ -101,6 +102,7 @@ class _Loop:
     async def _forever(self) -> None:
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
+        outage_since: float | None = None
         # The flag as well as the cancel: a cancel can be lost in library code awaited inside a pass (Python
         # 3.11's wait_for returns a result that was ready instead of raising), and the loop must still end.
         while not self._stopping:
@@ -110,16 +112,29 @@ class _Loop:
                     next_sweep = loop.time() + self.sweep_interval
                     await self.sweeper.sweep()
                 more = await self.dispatch_once()
-            except Exception:
-                # The database or Redis is down: the outbox keeps the work; try again after a pause.
-                log.exception("dispatch pass failed")
+            except Exception as exc:
                 more = False
+                if not is_outage(exc):
+                    log.exception("dispatch pass failed")
+                elif outage_since is None:
+                    # The database or Redis is down: the outbox keeps the work. One line for the whole outage,
+                    # not a traceback per pass.
+                    outage_since = loop.time()
+                    log.warning("dispatch paused: database or Redis unavailable", error=type(exc).__name__)
+            else:
+                if outage_since is not None:
+                    log.warning("dispatch resumed", outage_seconds=round(loop.time() - outage_since, 1))
+                    outage_since = None
+                    # Sweep now: a Redis that restarted empty lost the queued jobs of claimed rows.
+                    next_sweep = loop.time()
+                    more = True
             if more:
                 continue
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives just as a wake-up
             # lands, and then stop() waited for ever (tests/jobs/test_dispatcher_stop.py).
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
+                wait = self.poll_interval if outage_since is None else max(self.poll_interval, 0.5)
+                async with asyncio.timeout(wait):
                     await self._wake.wait()
 
     async def dispatch_once(self) -> bool:

@@ -12,6 +12,7 @@ import pydantic
 import structlog
 
 from gateway.db import Database
+from gateway.db.outages import is_outage
 from gateway.db.outbox import load, mark_dead, mark_delivered, schedule_retry
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.db.uow import UnitOfWork
@@ -149,8 +150,10 @@ class DeliveryRunner:
                 await handler(self.context.for_attempt(row.attempts, settlement), row)
         except Exception as exc:
             error = exc
-            expected = isinstance(exc, PartyError | TimeoutError | ConfigError | Conflict) or _invalid_input(
-                exc
+            expected = (
+                isinstance(exc, PartyError | TimeoutError | ConfigError | Conflict)
+                or _invalid_input(exc)
+                or is_outage(exc)
             )
             if settlement.verdict is None and not expected:
                 log.exception("delivery handler failed")

@@ -1,36 +1,76 @@
 """The arq worker: one `deliver` function that runs an outbox row; retry state stays in the outbox.
 
-arq pitfalls handled here (reliability.md A4): a killed job is not re-run by arq (`max_tries=1`); the
-sweeper re-queues its row instead. `keep_result=0` at worker level, so no result key blocks an id, and
-job ids carry the attempt. `poll_delay` and `max_jobs` are raised from the defaults that cap a worker
-near 200 jobs/s. SIGTERM lets running jobs finish (`job_completion_wait`).
+arq pitfalls handled here (reliability.md A4): a job whose worker died is re-run by arq once its
+in-progress lock expires, after `crash_recovery_seconds` (not arq's longest timeout + 10 s; JobSettings
+says why it never runs twice at once), at most CRASH_RERUNS times before the sweeper re-queues its row as a
+new attempt; a re-run still checks the row's claim. `keep_result=0` at worker level, so no result key
+blocks an id, and job ids carry the attempt. `poll_delay` and `max_jobs` are raised from the defaults that
+cap a worker near 200 jobs/s. SIGTERM lets running jobs finish (`job_completion_wait`).
+
+arq's own worker ends at the first Redis error (python-arq/arq#300: it is not built for a Redis that goes
+away): `create_pool` gives up after its few retries and any error in the poll loop ends `main()`. A worker
+that exits leaves deliveries to a process supervisor; without one they stopped altogether. So
+`DeliveryWorker` rides out an outage of any length: one warning when Redis goes, a wait with capped
+exponential backoff, one warning when it is back, and the poll loop resumes. Jobs running meanwhile go on
+(they need the database and the party, not Redis). The outbox keeps every delivery whatever Redis lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import math
+import random
+import signal
 import warnings
 from typing import Any
 
 from arq import Worker
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix
+from arq.utils import poll, timestamp_ms
 from arq.worker import func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway.db.outages import is_outage
 from gateway.db.tables.infra import OutboxRow
 from gateway.jobs.dispatch import DELIVER_FUNCTION, job_id
 from gateway.jobs.runner import DeliveryRunner
 from gateway.jobs.sweeper import JobProbe
+from gateway.logging import get_logger
 from gateway.settings import JobSettings
 
-__all__ = ["arq_probe", "build_worker", "close_worker", "deliver"]
+__all__ = ["DeliveryWorker", "arq_probe", "build_worker", "close_worker", "deliver"]
 
+log = get_logger("gateway.worker")
 RUNNER = "gateway_runner"
+# After the runner's timeout, the time to settle the outbox row before arq cancels the job (settings.py:
+# RECOVERY_MARGIN_SECONDS keeps the in-progress lock longer than both).
+SETTLE_SECONDS = 1.0
+# How often arq itself starts a job again whose worker died or was stopped mid-job (the row's claim still
+# this job's); after that the job fails in arq, and the sweeper re-queues its row as a new attempt.
+CRASH_RERUNS = 2
+# What a Redis that is down, restarting or unreachable raises (OSError: refused, reset, timed out).
+REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 async def deliver(ctx: dict[str, Any], row_id: str, attempt: int, claim: str) -> str:
     """arq job: run the outbox row if this job still holds its claim; returns the outcome (for logs)."""
     runner: DeliveryRunner = ctx[RUNNER]
-    return str(await runner.run_claimed(row_id, attempt, claim))
+    try:
+        return str(await runner.run_claimed(row_id, attempt, claim))
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # The database went away under the attempt (or before it): the row stays in flight with this claim,
+        # and once this job is gone the sweeper re-queues it. One line, not arq's traceback per queued job.
+        log.warning(
+            "delivery interrupted: database unavailable", delivery_id=row_id, error=type(exc).__name__
+        )
+        return "interrupted"
 
 
 def arq_probe(pool: ArqRedis) -> JobProbe:
@@ -56,19 +96,162 @@ def build_worker(
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx[RUNNER] = runner
 
-    return Worker(
-        functions=[func(deliver, name=DELIVER_FUNCTION, timeout=jobs.job_timeout_seconds, max_tries=1)],
+    worker = DeliveryWorker(
+        # arq's timeout: the runner's own (job_timeout_seconds, on the party calls) plus 1 s to settle the row.
+        functions=[
+            func(
+                deliver,
+                name=DELIVER_FUNCTION,
+                timeout=jobs.job_timeout_seconds + SETTLE_SECONDS,
+                max_tries=CRASH_RERUNS + 1,
+            )
+        ],
         queue_name=jobs.arq_queue,
         redis_settings=redis_settings,
         on_startup=on_startup,
         max_jobs=jobs.arq_max_jobs,
         poll_delay=jobs.arq_poll_delay_seconds,
         keep_result=0,
-        max_tries=1,
-        job_completion_wait=int(jobs.job_timeout_seconds),
+        max_tries=CRASH_RERUNS + 1,
+        job_completion_wait=math.ceil(jobs.job_timeout_seconds + SETTLE_SECONDS),
         handle_signals=handle_signals,
         burst=burst,
     )
+    # arq derives the lock's expiry as the longest timeout + 10 s; ours is the setting (JobSettings explains
+    # why it can never expire under a live attempt).
+    worker.in_progress_timeout_s = jobs.recovery_seconds
+    return worker
+
+
+class DeliveryWorker(Worker):
+    """arq's Worker, riding out Redis outages instead of exiting (see the module docstring)."""
+
+    # Waits between probes while Redis is away: doubling from the first to the last, with jitter so that
+    # many workers do not reconnect in step.
+    backoff_first_seconds = 0.1
+    backoff_max_seconds = 5.0
+
+    async def main(self) -> None:
+        while self._pool is None:
+            try:
+                # No retries inside create_pool (each logs and sleeps); an outage is handled below.
+                settings = dataclasses.replace(self.redis_settings or RedisSettings(), conn_retries=0)
+                self._pool = await create_pool(
+                    settings,
+                    job_serializer=self.job_serializer,
+                    job_deserializer=self.job_deserializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
+                )
+            except REDIS_DOWN as exc:
+                await self._ride_out(exc, connected=False)
+        self.ctx["redis"] = self.pool
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+        async for _ in poll(self.poll_delay_s):
+            try:
+                await self._poll_iteration()
+                if self.burst and await self._burst_done():
+                    return
+            except REDIS_DOWN as exc:
+                await self._ride_out(exc, connected=True)
+
+    async def _burst_done(self) -> bool:
+        """arq's burst-mode end: the job budget spent, or the queue empty; running jobs finish first."""
+        if 0 <= self.max_burst_jobs <= self._jobs_started() or await self.pool.zcard(self.queue_name) == 0:
+            await asyncio.gather(*self.tasks.values())
+            return True
+        return False
+
+    async def _ride_out(self, error: BaseException, *, connected: bool) -> None:
+        """Wait until Redis answers again: one warning now, one when it is back."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        log.warning(
+            "redis unavailable: waiting for it; running deliveries go on",
+            error=f"{type(error).__name__}: {error}",
+            queue=self.queue_name,
+        )
+        delay = self.backoff_first_seconds
+        while True:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.backoff_max_seconds)
+            try:
+                if connected:
+                    await self.pool.ping()
+                else:
+                    settings = dataclasses.replace(self.redis_settings or RedisSettings(), conn_retries=0)
+                    probe = await create_pool(settings)
+                    await probe.aclose()
+                break
+            except REDIS_DOWN:
+                continue
+        log.warning(
+            "redis available again: deliveries resume", outage_seconds=round(loop.time() - started, 1)
+        )
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        """arq's run_job; when Redis goes away around the job (arq could not read, start or finish it), that
+        is the outage the poll loop reports, not a job error: the outbox row is settled by the runner or,
+        its job lost, re-queued by the sweeper. Raised here, it surfaced from a later poll as a new outage."""
+        try:
+            await super().run_job(job_id, score)
+        except REDIS_DOWN as exc:
+            log.info("job bookkeeping in redis lost to the outage", job_id=job_id, error=type(exc).__name__)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq's start_jobs, except that an error while marking a job in progress (Redis went away) gives
+        back the job slot it took: arq's leaked it, and after `max_jobs` outages a worker ran nothing."""
+        for job_id_b in job_ids:
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                return
+            self.job_counter += 1
+            job_id = job_id_b.decode()
+            try:
+                score = await self._mark_in_progress(job_id)
+            except BaseException:
+                self._release_sem_dec_counter_on_complete()
+                raise
+            if score is None:  # running elsewhere, finished, or deferred
+                self._release_sem_dec_counter_on_complete()
+                continue
+            task = self.loop.create_task(self.run_job(job_id, score))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
+
+    async def _mark_in_progress(self, job_id: str) -> int | None:
+        """Set the job's in-progress key, atomically with checking that nobody runs it and it is due (as arq
+        does); the job's queue score, or None when it is not ours to start."""
+        in_progress_key = in_progress_key_prefix + job_id
+        async with self.pool.pipeline(transaction=True) as pipe:
+            await pipe.watch(in_progress_key)
+            ongoing = await pipe.exists(in_progress_key)
+            score = await pipe.zscore(self.queue_name, job_id)
+            if ongoing or not score or score > timestamp_ms():
+                return None
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.psetex(in_progress_key, int(self.in_progress_timeout_s * 1000), b"1")
+            try:
+                await pipe.execute()
+            except (ResponseError, WatchError):  # another worker started it since the WATCH
+                return None
+        return int(score)
+
+    async def close(self) -> None:
+        """arq's close, but an absent Redis does not turn a clean shutdown into a crash."""
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if self._pool is None:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        with contextlib.suppress(*REDIS_DOWN):
+            await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.aclose()
+        self._pool = None
 
 
 async def close_worker(worker: Worker) -> None:

@@ -60,7 +60,11 @@ class Receiver:
     script: list[int] = field(default_factory=list)
     retry_after: str | None = None
     delay: float = 0.0
+    # The first attempt of each delivery gets no answer for this long (a worker killed mid-request).
+    hold_first: float = 0.0
     applied: dict[str, int] = field(default_factory=dict)
+    applied_at: dict[str, float] = field(default_factory=dict)  # monotonic time of each first application
+    arrivals: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, delivery id)
     attempts: collections.Counter[str] = field(default_factory=collections.Counter)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -72,6 +76,9 @@ class Receiver:
         except GatewayError:
             return web.Response(status=401)
         self.attempts[msg_id] += 1
+        self.arrivals.append((time.monotonic(), msg_id))
+        if self.hold_first and self.attempts[msg_id] == 1:
+            await asyncio.sleep(self.hold_first)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.script:
@@ -81,6 +88,7 @@ class Receiver:
         duplicate = msg_id in self.applied
         if not duplicate:  # dedupe on the stable delivery id: the effect happens once
             self.applied[msg_id] = self.payload_number(body)
+            self.applied_at[msg_id] = time.monotonic()
         return web.json_response({"delivery_id": msg_id, "duplicate": duplicate})
 
     @staticmethod
@@ -114,7 +122,7 @@ async def add_deliveries(db: Database, count: int, target: str = "receiver") -> 
 FAST_JOBS = JobSettings(
     concurrency=50,
     job_timeout_seconds=3,
-    stale_after_seconds=4,
+    stale_after_seconds=6,  # more than the crash recovery (3 + 2 s)
     sweep_interval_seconds=1,
     poll_interval_seconds=0.2,
     arq_max_jobs=50,
@@ -137,7 +145,7 @@ async def _run(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         database_url=args.database,
         redis_url=args.redis,
-        jobs=FAST_JOBS,
+        jobs=JobSettings.model_validate_json(args.jobs) if args.jobs else FAST_JOBS,
         log_json=True,
     )
     key = certs.SM2PrivateKey.from_pem(args.key.encode())
@@ -165,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--receiver", required=True)
     parser.add_argument("--key", required=True, help="registry key PEM")
     parser.add_argument("--data-dir", default="var")
+    parser.add_argument("--jobs", help="JobSettings as JSON (default: FAST_JOBS)")
     asyncio.run(_run(parser.parse_args(argv)))
 
 

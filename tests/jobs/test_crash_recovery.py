@@ -5,8 +5,10 @@ in-process runner; both on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy import func, select
 
 from gateway.db import Database
 from gateway.db.tables.infra import OutboxRow
+from gateway.settings import JobSettings
 from tests.api.support import create_schema
 from tests.jobs.harness import Receiver, add_deliveries
 
@@ -108,10 +111,16 @@ def worker_concurrency() -> int:
 
 
 def harness_argv(
-    database: str, receiver: Receiver, participants: Any, tmp_path: Path, redis: str | None
+    database: str,
+    receiver: Receiver,
+    participants: Any,
+    tmp_path: Path,
+    redis: str | None,
+    jobs: JobSettings | None = None,
 ) -> list[str]:
     argv = [sys.executable, "-m", "tests.jobs.harness", "--database", database, "--receiver", receiver.url]
     argv += ["--key", participants.registry_key.to_pem().decode(), "--data-dir", str(tmp_path)]
+    argv += ["--jobs", jobs.model_dump_json()] if jobs else []
     return argv + (["--redis", redis] if redis else [])
 
 
@@ -140,3 +149,85 @@ async def test_in_process_runner_killed_mid_run_loses_and_repeats_nothing(
         await crash_and_recover(pg, receiver, worker)
     finally:
         await worker.stop()
+
+
+@pytest.mark.redis
+async def test_a_killed_workers_job_runs_again_on_another_worker_within_the_recovery_time(
+    pg: Database, pg_url: str, redis_url: str, receiver: Receiver, participants: Any, tmp_path: Path
+) -> None:
+    """SIGKILL mid-request with the default settings: the second worker starts the job when the first one's
+    in-progress lock lapses (GW_JOBS__CRASH_RECOVERY_SECONDS, 12 s by default; arq's own rule made it ~41 s),
+    and the receiver applies it once. The job never ran on both at once: the second attempt reached the
+    receiver only after the first worker was dead."""
+    jobs = JobSettings(sweep_interval_seconds=1, poll_interval_seconds=0.2)  # timeouts and locks: defaults
+    assert jobs.recovery_seconds == JobSettings().recovery_seconds < 15
+    receiver.hold_first = 120  # the first worker's request is in flight, unanswered, when it is killed
+    first = WorkerProcess(
+        harness_argv(pg_url, receiver, participants, tmp_path, redis_url, jobs), tmp_path / "first.log"
+    )
+    second = WorkerProcess(
+        harness_argv(pg_url, receiver, participants, tmp_path, redis_url, jobs), tmp_path / "second.log"
+    )
+    try:
+        [row_id] = await add_deliveries(pg, 1)
+        await first.start()
+
+        async def mid_request() -> bool:
+            return receiver.attempts[row_id] == 1
+
+        await until(mid_request, 60, "the first worker's request")
+        await second.start()
+
+        async def second_ready() -> bool:
+            return "ready" in (tmp_path / "second.log").read_text(errors="replace")
+
+        await until(second_ready, 60, "the second worker")
+        await asyncio.sleep(0.5)  # its arq loop polling
+        await first.kill()
+        killed_at = time.monotonic()
+
+        async def applied() -> bool:
+            return row_id in receiver.applied
+
+        await until(applied, 60, "the delivery on the second worker")
+        waited = receiver.applied_at[row_id] - killed_at
+        print(f"delivered {waited:.1f} s after the kill (recovery setting {jobs.recovery_seconds:g} s)")
+        assert waited <= jobs.recovery_seconds + 4, waited  # + the poll, the delivery and a busy machine
+    finally:
+        await first.stop()
+        await second.stop()
+    assert receiver.attempts[row_id] == 2  # once on each worker, the second after the first had died
+    assert list(receiver.applied) == [row_id]  # applied once
+    assert await statuses(pg) == {"delivered": 1}
+
+
+@pytest.mark.redis
+async def test_a_slow_attempt_is_never_started_again_by_another_worker_while_it_runs(
+    pg: Database, pg_url: str, redis_url: str, receiver: Receiver, participants: Any, tmp_path: Path
+) -> None:
+    """Two live workers and a receiver slower than the job timeout: every attempt ends (times out) before
+    the next one of that delivery reaches the receiver, whichever worker runs it; the in-progress lock
+    never lapses under a running attempt."""
+    jobs = JobSettings(job_timeout_seconds=2, sweep_interval_seconds=1, poll_interval_seconds=0.2)
+    receiver.delay = 3  # longer than the job timeout: each attempt times out
+    workers = [
+        WorkerProcess(
+            harness_argv(pg_url, receiver, participants, tmp_path, redis_url, jobs), tmp_path / f"w{n}.log"
+        )
+        for n in range(2)
+    ]
+    try:
+        for worker in workers:
+            await worker.start()
+        [row_id] = await add_deliveries(pg, 1)
+
+        async def several_attempts() -> bool:
+            return receiver.attempts[row_id] >= 4
+
+        await until(several_attempts, 60, "four attempts")
+    finally:
+        for worker in workers:
+            await worker.stop()
+    times = [t for t, delivery in receiver.arrivals if delivery == row_id]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= jobs.job_timeout_seconds - 0.1, gaps  # never two attempts at once

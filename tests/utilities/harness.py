@@ -176,7 +176,7 @@ async def running_gateway(
         database_url=url,
         redis_url=redis_url,
         jobs=jobs
-        or JobSettings(poll_interval_seconds=0.05, sweep_interval_seconds=0.5, stale_after_seconds=5),
+        or JobSettings(poll_interval_seconds=0.05, sweep_interval_seconds=0.5, stale_after_seconds=15),
     )
     # The production wiring (gateway.wiring): the container starts the adapters and binds the handlers,
     # and the app mounts the utility routes on the container's services.

@@ -5,16 +5,12 @@ provider applies one twice, and the bank is told once per case."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select
 
 from gateway.db.tables.infra import OutboxStatus
@@ -23,7 +19,7 @@ from gateway.jobs.retry import RetryPolicy
 from gateway.ports.banks import CaseEvent
 from gateway.settings import JobSettings
 from sandbox.utilities import UtilityProviders
-from tests.conftest import require_service
+from tests.outages import PrivateRedis
 from tests.utilities.harness import BANK, Gateway, running_gateway, worker_config
 from tests.utilities.load import write_jobs
 from tests.utilities.support import Registry, eventually
@@ -35,62 +31,12 @@ SCHEDULE = (0, 0.5, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2)  # about 20 s of retries befor
 JOBS = JobSettings(
     poll_interval_seconds=0.05,
     sweep_interval_seconds=0.5,
-    stale_after_seconds=6,  # > job_timeout: a slow attempt is never run twice at once
+    stale_after_seconds=7,  # > crash recovery (job_timeout + 2 s): a slow attempt never runs twice at once
     job_timeout_seconds=4,
     arq_max_jobs=20,
     arq_poll_delay_seconds=0.05,
     arq_queue="utilities:deliveries",
 )
-
-
-class PrivateRedis:
-    """A redis-server of this test's own on a free port (no persistence), so it can really be restarted
-    without touching the shared Redis other tests use. Without the binary: the shared Redis, a database
-    number of its own, and FLUSHDB as the stand-in for a restart."""
-
-    def __init__(self, directory: Path) -> None:
-        self.binary = shutil.which("redis-server")
-        self.directory = directory
-        self.process: asyncio.subprocess.Process | None = None
-        if self.binary is None:
-            require_service("Redis", "127.0.0.1", 6379)
-            self.url = "redis://127.0.0.1:6379/11"
-        else:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-            self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        if self.binary is not None:
-            args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            self.process = await asyncio.create_subprocess_exec(
-                self.binary, *args, "--dir", str(self.directory), stdout=asyncio.subprocess.DEVNULL
-            )
-        client = Redis.from_url(self.url)
-        try:
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        await client.ping()
-                        break
-                    except (OSError, RedisConnectionError):  # not listening yet
-                        await asyncio.sleep(0.05)
-            if self.binary is None:
-                await client.flushdb()
-        finally:
-            await client.aclose()
-
-    async def restart(self) -> None:
-        """Crash and start again: every queued job and in-progress key is gone."""
-        await self.stop()
-        await self.start()
-
-    async def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            await self.process.wait()
-            self.process = None
 
 
 @pytest.fixture
