@@ -9,6 +9,7 @@ and that diagnosis travels in the PartyProtocolError to the outbox row, where an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ __all__ = ["ReplyContract"]
 _XSD = "http://www.w3.org/2001/XMLSchema"
 _SOAP_ENVELOPES = ("http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope")
 _MAX_ERRORS = 3  # the first few are the diagnosis; the rest repeat it
+
+
+# Adapters start together, each building its schema in a worker thread; libxml2 sets up its built-in schema
+# types lazily and not thread-safely, so two first builds at once failed with "xmlSchemaPValAttrNodeValue,
+# the given type is not a built-in type" (seen in `gateway worker`, which starts every SOAP bank at once).
+_SCHEMA_BUILD = threading.Lock()
 
 
 def _parser() -> etree.XMLParser:
@@ -44,7 +51,8 @@ class ReplyContract:
         if len(schemas) != 1:
             raise ValueError(f"{wsdl.name}: expected one embedded xsd:schema, found {len(schemas)}")
         # Serialised on its own, the schema keeps the namespace declarations of the WSDL it sits in.
-        schema = etree.XMLSchema(etree.fromstring(etree.tostring(schemas[0]), _parser()))
+        with _SCHEMA_BUILD:
+            schema = etree.XMLSchema(etree.fromstring(etree.tostring(schemas[0]), _parser()))
         return cls(schema, dict(operations.values()))
 
     def check(self, request: Any, reply: bytes) -> None:

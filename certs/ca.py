@@ -58,9 +58,12 @@ class CertificateAuthority(TrustAnchor):
         self._crl_number = 0
 
     @classmethod
-    def create(cls, name: str = "Gateway Root CA", days: int = 3650) -> CertificateAuthority:
+    def create(
+        cls, name: str = "Gateway Root CA", days: int = 3650, *, not_before: datetime | None = None
+    ) -> CertificateAuthority:
+        """A new CA, valid from `not_before` (default: a few minutes ago, for clock skew)."""
         key = SM2PrivateKey.generate()
-        not_before = datetime.now(UTC) - _BACKDATE
+        not_before = not_before or datetime.now(UTC) - _BACKDATE
         subject = build_name(name, CA_KIND)
         certificate = sign_certificate(
             issuer_key=key,

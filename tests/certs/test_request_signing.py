@@ -47,9 +47,10 @@ class Clock:
 class World:
     def __init__(self) -> None:
         self.clock = Clock()
-        self.ca = CertificateAuthority.create()
-        self.bank_key = SM2PrivateKey.generate()
         self.not_before = datetime.fromtimestamp(NOW, UTC) - timedelta(days=1)
+        # Valid from before NOW (the module's import time): in a long run the test starts minutes later.
+        self.ca = CertificateAuthority.create(not_before=self.not_before)
+        self.bank_key = SM2PrivateKey.generate()
         self.bank_cert = self.ca.issue(
             self.bank_key.public_key, "icbc-dg", "bank", not_before=self.not_before
         )

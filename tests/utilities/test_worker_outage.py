@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.db.tables.infra import OutboxStatus
+from gateway.seed import BANKS, INSTITUTIONS
 from sandbox.utilities import UtilityProviders
 from tests.outages import PrivatePostgres, PrivateRedis
 from tests.utilities.harness import BANK, PII_INDEX, PII_KEY, Gateway, running_gateway
@@ -57,6 +58,10 @@ def worker_environment(gateway: Gateway, directory: Path) -> dict[str, str]:
         "GW_REDIS_URL": settings.redis_url,
         "GW_UTILITIES": json.dumps(gateway.adapter_config, default=str),
         "GW_BANKS": json.dumps(gateway.banks.adapter_config()["banks"], default=str),
+        # Every bank with an adapter is an institution too, or the worker refuses to start.
+        "GW_INSTITUTIONS": json.dumps(
+            {c: {"name": i.name, "credit_code": i.credit_code} for c, i in INSTITUTIONS.items() if c in BANKS}
+        ),
         "GW_PII_KEYS": json.dumps({"k1": PII_KEY.hex()}),
         "GW_PII_CURRENT_KEY_ID": "k1",
         "GW_PII_INDEX_KEY": PII_INDEX.hex(),
