@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.db.tables.infra import OutboxStatus
-from gateway.seed import BANKS, INSTITUTIONS
+from gateway.seed import INSTITUTIONS
 from sandbox.utilities import UtilityProviders
 from tests.outages import PrivatePostgres, PrivateRedis
 from tests.utilities.harness import BANK, PII_INDEX, PII_KEY, Gateway, running_gateway
@@ -51,16 +51,17 @@ def worker_environment(gateway: Gateway, directory: Path) -> dict[str, str]:
     (directory / "registry" / "registry.pem").write_bytes(gateway.registry.certificate.pem)
     settings = gateway.settings
     assert settings.database_url and settings.redis_url
+    banks = gateway.banks.adapter_config()["banks"]
     return {
         **os.environ,
         "GW_DATA_DIR": str(directory),
         "GW_DATABASE_URL": settings.database_url,
         "GW_REDIS_URL": settings.redis_url,
         "GW_UTILITIES": json.dumps(gateway.adapter_config, default=str),
-        "GW_BANKS": json.dumps(gateway.banks.adapter_config()["banks"], default=str),
+        "GW_BANKS": json.dumps(banks, default=str),
         # Every bank with an adapter is an institution too, or the worker refuses to start.
         "GW_INSTITUTIONS": json.dumps(
-            {c: {"name": i.name, "credit_code": i.credit_code} for c, i in INSTITUTIONS.items() if c in BANKS}
+            {c: {"name": i.name, "credit_code": i.credit_code} for c, i in INSTITUTIONS.items() if c in banks}
         ),
         "GW_PII_KEYS": json.dumps({"k1": PII_KEY.hex()}),
         "GW_PII_CURRENT_KEY_ID": "k1",
