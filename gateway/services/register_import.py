@@ -14,6 +14,7 @@ A registry adopting the gateway already has a register. Import reads the exchang
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,19 +83,11 @@ async def import_register(
     report = ImportReport()
     numbers = NumberFormat.for_registry(ctx.registry)
     highest: dict[tuple[int, str], int] = {}
-    for batch in _batches(records, BATCH):
-        valid: list[tuple[int, UnitRecord, list[CertificateNumber]]] = []
-        for line, raw in batch:
-            report.read += 1
-            checked = _check(raw, numbers, ctx.registry.province_abbr, ctx.registry.area_name)
-            if isinstance(checked, str):
-                report.refused.append((line, checked))
-            else:
-                valid.append((line, *checked))
+
+    async def apply(valid: list[_Valid]) -> None:
         async with ctx.unit_of_work() as (uow, store):
             plans = await _plan(store, valid, report)
-            now = utcnow()
-            await _write(store, plans, now)
+            await _write(store, plans, utcnow())
             _audit(uow, plans, actor)
         for plan in plans:
             if plan.new_unit:
@@ -103,15 +96,51 @@ async def import_register(
                 report.updated += 1
             else:
                 report.unchanged += 1
+        if progress is not None:
+            progress(report)
+
+    # A pipeline of two: batch N+1 is checked (Python's CPU) while batch N's transaction runs (PostgreSQL's
+    # CPU, on the other core). Transactions stay one after the other, so a batch's plan always sees every
+    # earlier batch committed.
+    writing: asyncio.Task[None] | None = None
+    for batch in _batches(records, BATCH):
+        valid = await _check_batch(batch, numbers, ctx.registry.province_abbr, ctx.registry.area_name, report)
         for _line, _record, parsed in valid:
             for number in parsed:
                 key = (number.year, number.kind.value)
                 highest[key] = max(highest.get(key, 0), number.seq)
-        if progress is not None:
-            progress(report)
+        if writing is not None:
+            await writing
+        writing = asyncio.create_task(apply(valid))
+    if writing is not None:
+        await writing
     async with ctx.unit_of_work() as (_uow, store):
         await _advance_counters(store, ctx.registry.admin_code, highest)
     return report
+
+
+_Valid = tuple[int, UnitRecord, list[CertificateNumber]]
+_YIELD_EVERY = 25  # records checked between two turns of the event loop (the writing batch's round trips)
+
+
+async def _check_batch(
+    batch: list[tuple[int, dict[str, Any] | str]],
+    numbers: NumberFormat,
+    province: str,
+    area: str,
+    report: ImportReport,
+) -> list[_Valid]:
+    valid: list[_Valid] = []
+    for i, (line, raw) in enumerate(batch, start=1):
+        report.read += 1
+        checked = _check(raw, numbers, province, area)
+        if isinstance(checked, str):
+            report.refused.append((line, checked))
+        else:
+            valid.append((line, *checked))
+        if i % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return valid
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -143,9 +172,7 @@ def _check(
     return "; ".join(problems) if problems else (record, parsed)
 
 
-async def _plan(
-    store: Store, valid: list[tuple[int, UnitRecord, list[CertificateNumber]]], report: ImportReport
-) -> list[_Plan]:
+async def _plan(store: Store, valid: list[_Valid], report: ImportReport) -> list[_Plan]:
     """Compare each record with the register as it stands (read in three statements for the batch)."""
     codes = [r.unit.unit_code for _l, r, _n in valid]
     session = store.session
