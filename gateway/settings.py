@@ -111,6 +111,10 @@ class Settings(CryptoSettings):
 
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
+    # A file whose first line decrypts data_dir/registry/registry.key (OpenSSL's `-passin file:` rule), e.g.
+    # a systemd credential (deploy/systemd): the registry key is encrypted at rest in production.
+    registry_key_password_file: Path | None = None
+
     request_skew_seconds: int = 300
     # SM4 keys for personal data at rest: key id -> 32 hex chars (16 bytes). Created in data_dir on first
     # run in the embedded mode; given explicitly in production.
