@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,29 @@ def test_the_nginx_site_matches_the_gateway_settings() -> None:
         assert int(timeout) > api.request_timeout_seconds
     assert "proxy_http_version 1.1;" in site and "X-Forwarded-For" in site and "X-Forwarded-Proto" in site
     assert re.search(r"location = /metrics \{\s*return 404;", site)
+
+
+def test_gateway_admin_runs_a_command_with_the_environment_file(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("gateway-admin runs as root (runuser)")
+    root = Path(__file__).resolve().parents[2]
+    sample = (DEPLOY / "systemd" / "gateway.env").read_text()
+    env_file = tmp_path / "gateway.env"
+    env_file.write_text(
+        sample.replace("REPLACE-WITH-32-HEX", "ab" * 16)
+        .replace("REPLACE-WITH-64-HEX", "cd" * 32)
+        .replace("/etc/gateway/parties.toml", str(root / "config" / "parties.sample.toml"))
+        .replace("/var/lib/gateway", str(tmp_path))
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")} | {
+        "GATEWAY_ENV_FILE": str(env_file),
+        "GATEWAY_USER": "root",
+        "GATEWAY_BIN": str(Path(sys.executable).with_name("gateway")),
+        "GATEWAY_CREDENTIAL": str(tmp_path / "none.cred"),
+    }
+    result = subprocess.run(
+        [str(DEPLOY / "gateway-admin"), "config", "show"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"env": "production"' in result.stdout and '"2026a": "**********"' in result.stdout
+    assert "ab" * 16 not in result.stdout
