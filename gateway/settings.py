@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.domain.identifiers import CreditCode
@@ -42,6 +42,9 @@ class ApiSettings(BaseModel):
     # A claim whose request never completed (process died) is taken over after this long.
     idempotency_lease_seconds: int = 60
     token_ttl_minutes: int = 8 * 60  # a back-office working day
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the caller in the request log;
+    # empty: the peer's address is the caller's (deploy/nginx/gateway.conf, docs/deployment.md).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
 
 class JobSettings(BaseModel):

@@ -56,6 +56,7 @@ def test_the_environment_sample_names_only_settings_and_every_value_parses(
     settings = Settings()
     assert settings.env == "production" and list(settings.pii_keys) == [settings.pii_current_key_id]
     assert settings.api.max_upload_bytes == 24 * 1024 * 1024
+    assert [str(n) for n in settings.api.trusted_proxies] == ["127.0.0.1/32", "::1/128"]
 
 
 def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
