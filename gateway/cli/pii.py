@@ -40,7 +40,12 @@ async def _rekey(args: argparse.Namespace, settings: Settings) -> int:
     cipher = personal_data_cipher(settings)
     started = time.monotonic()
 
+    shown = [started]
+
     def progress(report: RekeyReport) -> None:
+        if time.monotonic() - shown[0] < 1.0:  # a line a second at most, on a city's register too
+            return
+        shown[0] = time.monotonic()
         print(
             f"{report.rows_scanned:,} rows read, {report.rows_rewritten:,} rewritten",
             file=sys.stderr,
