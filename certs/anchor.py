@@ -1,4 +1,4 @@
-"""The CA certificate and its revocations: all a relying party needs to check a certificate, and no key."""
+"""The CA certificate, its records and revocations: all a relying party (or a gateway) needs, and no key."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from certs import ca_store
-from certs.ca_store import CERT_FILE, REVOKED_FILE, Revocation
+from certs.ca_store import CERT_FILE, REVOKED_FILE, IssuedRecord, Revocation, serial_hex
 from certs.crl import read_crl
 from certs.x509 import Certificate
-from gateway.errors import BadSignature, CertificateExpired, CertificateRevoked, ConfigError
+from gateway.errors import BadSignature, CertificateExpired, CertificateRevoked, ConfigError, NotFound
 
 
 class TrustAnchor:
@@ -78,6 +78,25 @@ class TrustAnchor:
             for serial, revocation in revoked.items():
                 self._revoked.setdefault(serial, revocation)  # never un-revoked
             self._revoked_stamp = stamp
+
+    # --- what the CA issued (its directory's public records) ---------------------------------------
+
+    def issued(self) -> list[IssuedRecord]:
+        """Every certificate the CA directory records (serials.json), oldest first; none without a directory."""
+        if self._directory is None:
+            return []
+        records = ca_store.read_issued(self._directory).values()
+        return sorted(records, key=lambda record: record.not_before)
+
+    def issued_certificate(self, serial: int) -> Certificate:
+        """The PEM kept for `serial` in the CA directory's issued/."""
+        pem_bytes = ca_store.read_issued_pem(self._directory, serial) if self._directory else None
+        if pem_bytes is None:
+            raise NotFound(
+                f"no certificate with serial {serial_hex(serial)}",
+                f"没有序列号为 {serial_hex(serial)} 的证书",
+            )
+        return Certificate.from_pem(pem_bytes)
 
     # --- verification -------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from certs import (
     RedisNonceStore,
     RevocationState,
     SM2PrivateKey,
+    TrustAnchor,
     TrustStore,
 )
 from gateway.db import Database
@@ -35,7 +36,13 @@ from gateway.jobs.runner import DeliveryRunner
 from gateway.jobs.sweeper import Sweeper
 from gateway.logging import get_logger
 from gateway.ports.utilities import UtilityProvider
-from gateway.registry_keys import REGISTRY_CODE, RegistryKeys, create_registry_key, load_registry_keys
+from gateway.registry_keys import (
+    REGISTRY_CODE,
+    RegistryKeys,
+    create_registry_key,
+    load_registry_keys,
+    registry_key_password,
+)
 from gateway.security.idempotency import IdempotencyStore
 from gateway.security.nonces import DatabaseNonceStore
 from gateway.security.users import UserDirectory
@@ -191,26 +198,31 @@ DEVELOPMENT_CA_NAME = "Gateway Development CA"  # what a first embedded run name
 def load_or_create_keys(
     data_dir: Path, *, create: bool
 ) -> tuple[CertificateAuthority, SM2PrivateKey, Certificate]:
-    """The gateway CA (`data_dir/ca`) and the registry's signing key and certificate (`data_dir/registry`).
+    """The gateway CA with its key (`data_dir/ca`) and the registry's signing key and certificate
+    (`data_dir/registry`), for the embedded mode, the sandbox and the benches, which issue certificates.
 
     In the embedded mode (`create=True`) a development CA and registry key are made on first run.
     """
-    ca, keys = _load_or_create(data_dir, create=create)
-    return ca, keys.key, keys.certificate
+    _, keys = _load_or_create(data_dir, create=create)
+    return CertificateAuthority.load(data_dir / "ca"), keys.key, keys.certificate
 
 
-def _load_or_create(data_dir: Path, *, create: bool) -> tuple[CertificateAuthority, RegistryKeys]:
+def _load_or_create(
+    data_dir: Path, *, create: bool, registry_password: bytes | None = None
+) -> tuple[TrustAnchor, RegistryKeys]:
+    """The CA's public records and the registry keys. A running gateway never needs the CA's key, so in
+    production it stays offline (docs/deployment.md): only ca.pem, serials.json, issued/ and revoked.json
+    are read here."""
     ca_dir, registry_dir = data_dir / "ca", data_dir / REGISTRY_CODE
     if create and not (ca_dir / "ca.pem").exists():
         log.warning("creating a development CA", directory=str(ca_dir))
         CertificateAuthority.create(DEVELOPMENT_CA_NAME).save(ca_dir)
-    ca = CertificateAuthority.load(ca_dir)
     if create and not (registry_dir / "registry.key").exists():
-        create_registry_key(registry_dir, ca, ca_dir)
-    return ca, load_registry_keys(registry_dir)
+        create_registry_key(registry_dir, CertificateAuthority.load(ca_dir), ca_dir)
+    return TrustAnchor.load(ca_dir), load_registry_keys(registry_dir, registry_password)
 
 
-def trust_from_ca(ca: CertificateAuthority, revocations: RevocationState | None = None) -> CATrustStore:
+def trust_from_ca(ca: TrustAnchor, revocations: RevocationState | None = None) -> CATrustStore:
     """Trust every participant certificate the CA issued and has not revoked (the newest per code wins)."""
     trust = CATrustStore(ca, revocations=revocations)
     for record in ca.issued():  # sorted by not_before, so a rollover's newer certificate is added last
@@ -229,10 +241,12 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     redis = overrides.pop("redis", None)
     if redis is None and settings.redis_url:
         redis = Redis.from_url(settings.redis_url)
-    ca: CertificateAuthority | None = None
+    ca: TrustAnchor | None = None
     revocations: RevocationState | None = None  # one per process: inbound requests and adapters share it
     if "trust" not in overrides or "registry_key" not in overrides:
-        ca, keys = _load_or_create(settings.data_dir, create=settings.is_embedded)
+        ca, keys = _load_or_create(
+            settings.data_dir, create=settings.is_embedded, registry_password=registry_key_password(settings)
+        )
         revocations = RevocationState(ca)
         if "trust" not in overrides:
             overrides["trust"] = trust_from_ca(ca, revocations)

@@ -84,6 +84,14 @@ def _keys(settings: Settings) -> Iterator[Problem]:
         key_file = ca_dir / "ca.key"
         if key_file.exists() and b"ENCRYPTED" not in key_file.read_bytes()[:64]:
             yield Problem("error", f"{key_file} is not encrypted", f"{key_file} 未加密")
+        registry_key = registry_dir / "registry.key"
+        if b"ENCRYPTED" not in registry_key.read_bytes()[:64]:
+            yield Problem(
+                "error",
+                f"{registry_key} is not encrypted: encrypt it (openssl pkcs8 -topk8 -passout file:…) and give "
+                "GW_REGISTRY_KEY_PASSWORD_FILE",
+                f"{registry_key} 未加密：请加密并配置 GW_REGISTRY_KEY_PASSWORD_FILE",
+            )
     if not settings.pii_keys:
         yield Problem(
             "error",

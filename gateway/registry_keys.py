@@ -1,8 +1,10 @@
 """The registry's signing key and every certificate it has had: load, make on first run, rotate.
 
-Layout under `data_dir/registry/`: `registry.key` (PKCS#8, 0600) and `registry.pem`, the key in use and its
-certificate; `history/<SERIAL>.pem`, every registry certificate the gateway has signed with, kept for
-good. A certificate issued today is checked decades later against the registry certificate that signed it
+Layout under `data_dir/registry/`: `registry.key` (PKCS#8, 0600, encrypted with the first line of
+GW_REGISTRY_KEY_PASSWORD_FILE when that is set) and `registry.pem`, the key in use and its certificate; `history/<SERIAL>.pem`, every registry certificate the gateway has signed with, kept for
+good. The gateway CA's key is needed only to issue a new registry certificate (`rotate_registry_key`,
+from the CA directory on its offline medium); running gateways read the CA's public records alone. A
+certificate issued today is checked decades later against the registry certificate that signed it
 (e_license.verify), so rotating the key never invalidates what the old one signed.
 """
 
@@ -13,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certs import Certificate, CertificateAuthority, SM2PrivateKey
+from certs.keyfile import read_password_file
 from gateway.errors import ConfigError, GatewayError
 from gateway.logging import get_logger
+from gateway.settings import Settings
 
 __all__ = [
     "REGISTRY_CODE",
     "RegistryKeys",
     "create_registry_key",
     "load_registry_keys",
+    "registry_key_password",
     "rotate_registry_key",
 ]
 
@@ -67,6 +72,20 @@ def _history(registry_dir: Path) -> list[Certificate]:
     return found
 
 
+def registry_key_password(settings: Settings) -> bytes | None:
+    """The first line of GW_REGISTRY_KEY_PASSWORD_FILE, read as OpenSSL's `-passin file:` reads it."""
+    path = settings.registry_key_password_file
+    if path is None:
+        return None
+    try:
+        return read_password_file(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(
+            f"GW_REGISTRY_KEY_PASSWORD_FILE {path} cannot be read: {exc.strerror}",
+            f"无法读取 GW_REGISTRY_KEY_PASSWORD_FILE {path}：{exc.strerror}",
+        ) from exc
+
+
 def create_registry_key(registry_dir: Path, ca: CertificateAuthority, ca_dir: Path) -> None:
     """A first registry key and certificate from the gateway CA (the embedded mode's first run)."""
     key = SM2PrivateKey.generate()
@@ -78,10 +97,10 @@ def create_registry_key(registry_dir: Path, ca: CertificateAuthority, ca_dir: Pa
     _write_atomically(registry_dir / CERT_FILE, certificate.pem, 0o644)
 
 
-def load_registry_keys(registry_dir: Path) -> RegistryKeys:
+def load_registry_keys(registry_dir: Path, password: bytes | None = None) -> RegistryKeys:
     """The key in use with its certificate, and the history; ConfigError when there is no key."""
     try:
-        key = SM2PrivateKey.from_pem((registry_dir / KEY_FILE).read_bytes())
+        key = SM2PrivateKey.from_pem((registry_dir / KEY_FILE).read_bytes(), password)
         current = Certificate.from_pem((registry_dir / CERT_FILE).read_bytes())
     except FileNotFoundError as exc:
         raise ConfigError(
@@ -97,21 +116,30 @@ def load_registry_keys(registry_dir: Path) -> RegistryKeys:
     return RegistryKeys(key, certificate, history)
 
 
-def rotate_registry_key(data_dir: Path, *, days: int = DEFAULT_DAYS) -> tuple[Certificate, Certificate]:
+def rotate_registry_key(
+    data_dir: Path,
+    *,
+    days: int = DEFAULT_DAYS,
+    ca_dir: Path | None = None,
+    ca_password: bytes | None = None,
+    key_password: bytes | None = None,
+) -> tuple[Certificate, Certificate]:
     """A new registry key and certificate from the gateway CA; the old certificate stays trusted.
 
-    Returns (old certificate, new certificate). Gateway processes sign with the new key once restarted.
+    `ca_dir` (default data_dir/ca) holds the CA key, decrypted with `ca_password`; the new registry key is
+    written encrypted with `key_password` (and the old one read with it). Returns (old certificate, new
+    certificate). Gateway processes sign with the new key once restarted.
     """
-    ca_dir, registry_dir = data_dir / "ca", data_dir / REGISTRY_CODE
-    ca = CertificateAuthority.load(ca_dir)
-    old = load_registry_keys(registry_dir)
+    registry_dir = data_dir / REGISTRY_CODE
+    ca = CertificateAuthority.load(ca_dir or data_dir / "ca", ca_password)
+    old = load_registry_keys(registry_dir, key_password)
     for certificate in old.history:  # also a registry.pem placed by hand before there was a history
         _archive(registry_dir, certificate)
     key = SM2PrivateKey.generate()
     new = ca.issue(key.public_key, REGISTRY_CODE, REGISTRY_CODE, days)
-    ca.save(ca_dir)
+    ca.save(ca_dir or data_dir / "ca")
     _archive(registry_dir, new)  # first: a crash after it leaves the old key and certificate in use
-    _write_atomically(registry_dir / KEY_FILE, key.to_pem(), 0o600)
+    _write_atomically(registry_dir / KEY_FILE, key.to_pem(password=key_password), 0o600)
     _write_atomically(registry_dir / CERT_FILE, new.pem, 0o644)
     log.warning(
         "registry key rotated",

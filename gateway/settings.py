@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.domain.identifiers import CreditCode
@@ -42,6 +42,9 @@ class ApiSettings(BaseModel):
     # A claim whose request never completed (process died) is taken over after this long.
     idempotency_lease_seconds: int = 60
     token_ttl_minutes: int = 8 * 60  # a back-office working day
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the caller in the request log;
+    # empty: the peer's address is the caller's (deploy/nginx/gateway.conf, docs/deployment.md).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
 
 # Between the end of an attempt's time (job_timeout_seconds) and the expiry of its in-progress lock: 1 s for
@@ -175,6 +178,10 @@ class Settings(CryptoSettings):
     # How often a running process looks whether `gateway calendar load` changed the stored year tables (one
     # tiny query then; the tables are re-read only when they changed).
     calendar_check_seconds: float = Field(default=2.0, ge=0)
+
+    # A file whose first line decrypts data_dir/registry/registry.key (OpenSSL's `-passin file:` rule), e.g.
+    # a systemd credential (deploy/systemd): the registry key is encrypted at rest in production.
+    registry_key_password_file: Path | None = None
 
     request_skew_seconds: int = 300
     # SM4 keys for personal data at rest: key id -> 32 hex chars (16 bytes). Created in data_dir on first

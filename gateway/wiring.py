@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import AdapterContext, GatewayIdentity
 from adapters.registry import Adapters, build_adapters
 from adapters.utilities import build_utility_providers
-from certs import CertificateAuthority, FieldCipher, RevocationState, SM2PrivateKey
+from certs import FieldCipher, RevocationState, SM2PrivateKey, TrustAnchor
 from gateway.db import Database
 from gateway.domain.parties import Institution
 from gateway.errors import ConfigError
@@ -82,7 +82,7 @@ def build_services(settings: Settings, database: Database, **overrides: Any) -> 
 def build_parties(
     settings: Settings,
     registry_key: SM2PrivateKey,
-    ca: CertificateAuthority | None,
+    ca: TrustAnchor | None,
     revocations: RevocationState | None = None,
 ) -> tuple[Adapters, dict[str, UtilityProvider]]:
     """Every configured bank, tax and utility adapter, validated now (ConfigError naming the entry).

@@ -57,7 +57,8 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1:
         # A first embedded run makes the development CA, registry key and PII keys: here, once, before the
         # processes start — each making its own at the same moment left one of them with no usable files.
-        load_or_create_keys(settings.data_dir, create=settings.is_embedded)
+        if settings.is_embedded:
+            load_or_create_keys(settings.data_dir, create=True)
         personal_data_cipher(settings)
         return await _supervise(args.workers, host, port, args.no_dispatch)
     container = build_container(settings)

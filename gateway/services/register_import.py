@@ -420,18 +420,17 @@ async def export_register(ctx: ServiceContext, *, page: int = 1000) -> AsyncIter
             ):
                 entries.setdefault(row.unit_code, []).append(store.entry_from_row(row._mapping))
         for unit in units:
-            yield dump_line(
-                UnitRecord(
-                    unit=Unit.model_validate(unit.facts),
-                    entries=[
-                        ExchangeEntry(
-                            facts=e.facts,
-                            certificate_number=e.certificate_number,
-                            rank=e.rank,
-                            registered_at=e.opened_at,
-                        )
-                        for e in entries.get(unit.unit_code, [])
-                    ],
+            exchanged = [
+                ExchangeEntry(
+                    facts=e.facts,
+                    certificate_number=e.certificate_number,
+                    rank=e.rank,
+                    registered_at=e.opened_at,
                 )
-            )
+                for e in entries.get(unit.unit_code, [])
+            ]
+            # The database returns a unit's entries in no set order (PostgreSQL's changes once a row is
+            # rewritten, e.g. by `gateway pii rekey`); sorted by content, equal registers export equal files.
+            exchanged.sort(key=lambda e: (e.registered_at, e.model_dump_json()))
+            yield dump_line(UnitRecord(unit=Unit.model_validate(unit.facts), entries=exchanged))
         after = codes[-1]
