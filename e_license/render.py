@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from gateway.errors import InputError
 
-from .content import CertificateContent, chinese_date
+from .content import CertificateContent, OwnershipCertificateContent, chinese_date, unit_code_groups
 from .drawing import FONT_NAME, draw_qr, ensure_font, text_width, wrap
 from .numbers import CertificateKind
+from .seal import draw_seal
 
 PAGE_WIDTH, PAGE_HEIGHT = float(A4[0]), float(A4[1])
 MARGIN = 58.0
@@ -33,6 +35,7 @@ TABLE_TOP = PAGE_HEIGHT - 150.0
 FOOTER_TOP = 178.0  # the statement, the issuer, the date, the QR code and the identifier live below
 VALUE_SIZES = (11.0, 10.0, 9.0, 8.0)  # shrink a crowded page before giving up
 QR_SIZE = 82.0
+SEAL_SIZE = 119.0  # 42 mm, the diameter of an official round seal
 _INVARIANT_SEED = b"946684800.0"  # reportlab's invariant timestamp, 2000-01-01, as it seeds the /ID
 
 INK = HexColor("#1A1A1A")
@@ -60,7 +63,7 @@ class _Row:
 
 
 def render(content: CertificateContent) -> bytes:
-    """The certificate as PDF bytes (one A4 page, fonts embedded as subsets)."""
+    """The certificate as PDF bytes (one A4 page, and 附图页 when there is a plan; fonts embedded as subsets)."""
     font = ensure_font()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=font, pageCompression=1)
@@ -71,6 +74,9 @@ def render(content: CertificateContent) -> bytes:
     table_bottom = _draw_table(canvas, content)
     _draw_footer(canvas, content, table_bottom)
     canvas.showPage()
+    if content.plan is not None:
+        _draw_plan_page(canvas, content, content.plan)
+        canvas.showPage()
     canvas.save()
     return buffer.getvalue()
 
@@ -112,6 +118,9 @@ def _draw_heading(canvas: Canvas, content: CertificateContent) -> None:
     spacing = 4.0 if len(title) > 8 else 12.0
     width = text_width(title, size) + spacing * (len(title) - 1)
     canvas.saveState()  # character spacing and render mode are graphics state: keep them to the title
+    # The spaced-out letters would extract as "不 动 产 登 记 证 明" (a gap wider than a word space);
+    # /ActualText (ISO 32000-1 §14.9.4) gives readers, search and copy the title as one word.
+    canvas._code.append(f"/Span <</ActualText <{_utf16_hex(title)}>>> BDC")
     heading = canvas.beginText((PAGE_WIDTH - width) / 2, PAGE_HEIGHT - 92)
     heading.setFont(FONT_NAME, size)
     heading.setCharSpace(spacing)
@@ -121,9 +130,14 @@ def _draw_heading(canvas: Canvas, content: CertificateContent) -> None:
     canvas.setFillColor(INK)
     heading.textOut(title)
     canvas.drawText(heading)
+    canvas._code.append("EMC")
     canvas.restoreState()
     canvas.setFont(FONT_NAME, 13)
     canvas.drawCentredString(PAGE_WIDTH / 2, PAGE_HEIGHT - 126, content.number_text)
+
+
+def _utf16_hex(text: str) -> str:
+    return "FEFF" + text.encode("utf-16-be").hex().upper()
 
 
 def _layout_rows(content: CertificateContent, size: float) -> list[_Row]:
@@ -203,20 +217,52 @@ def _draw_footer(canvas: Canvas, content: CertificateContent, table_bottom: floa
 
     canvas.setFont(FONT_NAME, 12)
     right = TABLE_RIGHT - 6
-    canvas.drawRightString(right, 104, f"登记机构（章）：{content.issuer_name}")
+    issuing = f"登记机构（章）：{content.issuer_name}"
+    canvas.drawRightString(right, 104, issuing)
     canvas.drawRightString(right, 82, chinese_date(content.issue_date))
+    if content.seal is not None:
+        # Stamped over the registry's name and the date, as the seal is pressed on the paper form.
+        name_centre = right - text_width(content.issuer_name, 12) / 2
+        draw_seal(canvas, content.seal, name_centre, 98, SEAL_SIZE)
 
     qr_x, qr_y = TABLE_LEFT, 44.0
     draw_qr(canvas, content.verification_url, qr_x, qr_y, QR_SIZE)
     # Beside the QR code, bottom-up, wrapped so that a long URL stays inside the frame.
     small = 7.5
     x = qr_x + QR_SIZE + 8
+    # Left of the seal, which covers the issuing line's right part.
+    seal_left = TABLE_RIGHT - 6 - text_width(content.issuer_name, 12) / 2 - SEAL_SIZE / 2
+    limit = (TABLE_RIGHT if content.seal is None else seal_left - 6) - x
     lines = [
         "扫码或上传文件核验本证照的状态与签名",
-        *wrap(f"证照标识：{content.identifier}", small, TABLE_RIGHT - x),
-        *wrap(f"核验地址：{content.verification_url}", small, TABLE_RIGHT - x),
+        *wrap(f"证照标识：{content.identifier}", small, limit),
+        *wrap(f"核验地址：{content.verification_url}", small, limit),
     ]
     canvas.setFillColor(MUTED)
     canvas.setFont(FONT_NAME, small)
     for i, line in enumerate(reversed(lines)):
         canvas.drawString(x, qr_y + i * small * 1.5, line)
+
+
+def _draw_plan_page(canvas: Canvas, content: CertificateContent, plan: bytes) -> None:
+    """附图页: the unit's plan (分户图/宗地图), scaled into the frame under the number and the unit code."""
+    _draw_frame(canvas)
+    canvas.setFillColor(INK)
+    canvas.setFont(FONT_NAME, 20)
+    canvas.drawCentredString(PAGE_WIDTH / 2, PAGE_HEIGHT - 86, "附图页")
+    canvas.setFont(FONT_NAME, 11)
+    canvas.drawCentredString(PAGE_WIDTH / 2, PAGE_HEIGHT - 112, content.number_text)
+    if isinstance(content, OwnershipCertificateContent):
+        canvas.drawCentredString(
+            PAGE_WIDTH / 2, PAGE_HEIGHT - 130, f"不动产单元号：{unit_code_groups(content.unit_code)}"
+        )
+    image = ImageReader(io.BytesIO(plan))
+    pixels_w, pixels_h = image.getSize()
+    box_w, box_h = TABLE_RIGHT - TABLE_LEFT, PAGE_HEIGHT - 150 - 70
+    scale = min(box_w / pixels_w, box_h / pixels_h)
+    width, height = pixels_w * scale, pixels_h * scale
+    x, y = (PAGE_WIDTH - width) / 2, 70 + (box_h - height) / 2
+    canvas.drawImage(image, x, y, width, height)
+    canvas.setStrokeColor(INK)
+    canvas.setLineWidth(0.6)
+    canvas.rect(x, y, width, height, stroke=1, fill=0)

@@ -86,7 +86,10 @@ def render_page(facts: CertificateFacts | None) -> str:
         ("颁发日期", _day(facts.issued_on) if facts.issued_on else "—"),
         ("权利人", facts.holder),
         ("证照状态", f"{facts.status_zh}{since}"),
-        ("SM3摘要", facts.sm3 or "—"),
+        # Two digests, named: the signature covers the PDF as rendered; the holder's file also carries
+        # the signature after it, so a checksum tool run on that file gives the second one.
+        ("SM3摘要（签名范围：签名时的PDF）", facts.sm3 or "—"),
+        ("SM3摘要（完整文件：含内嵌签名）", facts.file_sm3 or "—"),
     ]
     table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     body = (

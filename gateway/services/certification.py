@@ -76,6 +76,7 @@ class RegistrySeal:
     certificate: certs.Certificate
     public_base_url: str
     executor: Executor | None = None
+    seal_image: bytes | None = None  # PNG or SVG drawn over 登记机构（章）, inside the signed bytes
 
     def __post_init__(self) -> None:
         # A wrong pairing is a start-up error, not a surprise at the first 缮证.
@@ -176,6 +177,7 @@ class Certification:
             verification_url=self.seal.verification_url(token),
             registry=registry,
             reissue=reissue,
+            seal=self.seal.seal_image,
         )
         content = build_content(issuance, entry, unit, case, ownership_number)
         signed = await issue_async(content, self.seal.key, self.seal.certificate, self.seal.executor)
@@ -189,6 +191,7 @@ class Certification:
                 .values(
                     pdf=distributable,
                     sm3=signed.sm3_hex,
+                    file_sm3=certs.sm3_hex(distributable),
                     signature=signed.signature,
                     identifier=str(identifier),
                     version=identifier.version,
