@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen.canvas import Canvas
 
 from gateway.errors import InputError
 
 from .content import CertificateContent, OwnershipCertificateContent, chinese_date, unit_code_groups
 from .drawing import FONT_NAME, draw_qr, ensure_font, text_width, wrap
 from .numbers import CertificateKind
+from .ofd import DocumentInfo, RecordingCanvas, write_ofd
 from .seal import draw_seal
 
 PAGE_WIDTH, PAGE_HEIGHT = float(A4[0]), float(A4[1])
@@ -64,9 +64,27 @@ class _Row:
 
 def render(content: CertificateContent) -> bytes:
     """The certificate as PDF bytes (one A4 page, and 附图页 when there is a plan; fonts embedded as subsets)."""
+    return _draw(content)[0]
+
+
+def render_pair(content: CertificateContent) -> tuple[bytes, bytes]:
+    """The certificate as PDF and as OFD (GB/T 33190), drawn once: the same text at the same places."""
+    pdf, canvas = _draw(content)
+    info = DocumentInfo(
+        doc_id=hashlib.md5(str(content.identifier).encode(), usedforsecurity=False).hexdigest(),
+        title=f"{content.kind.title_zh} {content.number_text}",
+        author=content.issuer_name,
+        creation_date=content.issue_date.isoformat(),
+        identifier=str(content.identifier),
+        number=content.number_text,
+    )
+    return pdf, write_ofd(canvas.recorded, info, PAGE_WIDTH, PAGE_HEIGHT)
+
+
+def _draw(content: CertificateContent) -> tuple[bytes, RecordingCanvas]:
     font = ensure_font()
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=True, initialFontName=font, pageCompression=1)
+    canvas = RecordingCanvas(buffer, pagesize=A4, invariant=True, initialFontName=font, pageCompression=1)
     _reseed_document_id(canvas)
     _set_metadata(canvas, content)
     _draw_frame(canvas)
@@ -78,10 +96,10 @@ def render(content: CertificateContent) -> bytes:
         _draw_plan_page(canvas, content, content.plan)
         canvas.showPage()
     canvas.save()
-    return buffer.getvalue()
+    return buffer.getvalue(), canvas
 
 
-def _reseed_document_id(canvas: Canvas) -> None:
+def _reseed_document_id(canvas: RecordingCanvas) -> None:
     """Seed the /ID digest as invariant mode does by default, whatever SOURCE_DATE_EPOCH says.
 
     reportlab seeds it with that environment variable when set, so the same content would hash
@@ -92,7 +110,7 @@ def _reseed_document_id(canvas: Canvas) -> None:
     canvas._doc.signature = signature
 
 
-def _set_metadata(canvas: Canvas, content: CertificateContent) -> None:
+def _set_metadata(canvas: RecordingCanvas, content: CertificateContent) -> None:
     canvas.setTitle(f"{content.kind.title_zh} {content.number_text}")
     # The identifier in /Subject is plain ASCII inside the signed bytes: verification binds the embedded
     # signature blob to it (signing.py).
@@ -104,7 +122,7 @@ def _set_metadata(canvas: Canvas, content: CertificateContent) -> None:
     canvas.setDateFormatter(lambda *_: f"D:{day:%Y%m%d}000000+08'00'")
 
 
-def _draw_frame(canvas: Canvas) -> None:
+def _draw_frame(canvas: RecordingCanvas) -> None:
     canvas.setStrokeColor(FRAME)
     canvas.setLineWidth(2.2)
     canvas.rect(26, 26, PAGE_WIDTH - 52, PAGE_HEIGHT - 52, stroke=1, fill=0)
@@ -112,7 +130,7 @@ def _draw_frame(canvas: Canvas) -> None:
     canvas.rect(32, 32, PAGE_WIDTH - 64, PAGE_HEIGHT - 64, stroke=1, fill=0)
 
 
-def _draw_heading(canvas: Canvas, content: CertificateContent) -> None:
+def _draw_heading(canvas: RecordingCanvas, content: CertificateContent) -> None:
     title = content.kind.title_zh
     size = 24.0
     spacing = 4.0 if len(title) > 8 else 12.0
@@ -130,6 +148,7 @@ def _draw_heading(canvas: Canvas, content: CertificateContent) -> None:
     canvas.setFillColor(INK)
     heading.textOut(title)
     canvas.drawText(heading)
+    canvas.note_text((PAGE_WIDTH - width) / 2, PAGE_HEIGHT - 92, title, size, spacing)
     canvas._code.append("EMC")
     canvas.restoreState()
     canvas.setFont(FONT_NAME, 13)
@@ -153,7 +172,7 @@ def _layout_rows(content: CertificateContent, size: float) -> list[_Row]:
     return rows
 
 
-def _draw_table(canvas: Canvas, content: CertificateContent) -> float:
+def _draw_table(canvas: RecordingCanvas, content: CertificateContent) -> float:
     """Draw the ruled table with 附记 as its last, stretching row; return the table's bottom edge."""
     available = TABLE_TOP - FOOTER_TOP
     value_width = TABLE_RIGHT - TABLE_LEFT - LABEL_WIDTH - 2 * PAD_X
@@ -206,7 +225,7 @@ def _draw_table(canvas: Canvas, content: CertificateContent) -> float:
     return bottom
 
 
-def _draw_footer(canvas: Canvas, content: CertificateContent, table_bottom: float) -> None:
+def _draw_footer(canvas: RecordingCanvas, content: CertificateContent, table_bottom: float) -> None:
     size = 10.0
     y = table_bottom - 20
     canvas.setFillColor(INK)
@@ -223,7 +242,8 @@ def _draw_footer(canvas: Canvas, content: CertificateContent, table_bottom: floa
     if content.seal is not None:
         # Stamped over the registry's name and the date, as the seal is pressed on the paper form.
         name_centre = right - text_width(content.issuer_name, 12) / 2
-        draw_seal(canvas, content.seal, name_centre, 98, SEAL_SIZE)
+        box = draw_seal(canvas, content.seal, name_centre, 98, SEAL_SIZE)
+        canvas.note_image(content.seal, *box)
 
     qr_x, qr_y = TABLE_LEFT, 44.0
     draw_qr(canvas, content.verification_url, qr_x, qr_y, QR_SIZE)
@@ -244,7 +264,7 @@ def _draw_footer(canvas: Canvas, content: CertificateContent, table_bottom: floa
         canvas.drawString(x, qr_y + i * small * 1.5, line)
 
 
-def _draw_plan_page(canvas: Canvas, content: CertificateContent, plan: bytes) -> None:
+def _draw_plan_page(canvas: RecordingCanvas, content: CertificateContent, plan: bytes) -> None:
     """附图页: the unit's plan (分户图/宗地图), scaled into the frame under the number and the unit code."""
     _draw_frame(canvas)
     canvas.setFillColor(INK)
@@ -263,6 +283,7 @@ def _draw_plan_page(canvas: Canvas, content: CertificateContent, plan: bytes) ->
     width, height = pixels_w * scale, pixels_h * scale
     x, y = (PAGE_WIDTH - width) / 2, 70 + (box_h - height) / 2
     canvas.drawImage(image, x, y, width, height)
+    canvas.note_image(plan, x, y, width, height)
     canvas.setStrokeColor(INK)
     canvas.setLineWidth(0.6)
     canvas.rect(x, y, width, height, stroke=1, fill=0)

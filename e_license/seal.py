@@ -21,6 +21,7 @@ from .drawing import FONT_CANDIDATES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SAMPLE_SEAL_NAME = "sample-seal.png"
+MAX_SEAL_PIXELS = 300
 _lock = threading.Lock()
 
 
@@ -43,8 +44,10 @@ def load_seal(path: Path) -> bytes:
         raise ConfigError(f"cannot read the seal image {path}: {exc}", f"无法读取印章图片 {path}") from exc
 
 
-def draw_seal(canvas: Canvas, data: bytes, cx: float, cy: float, size: float) -> None:
-    """Draw the seal centred on (cx, cy), `size` points across (its longer side)."""
+def draw_seal(
+    canvas: Canvas, data: bytes, cx: float, cy: float, size: float
+) -> tuple[float, float, float, float]:
+    """Draw the seal centred on (cx, cy), `size` points across (its longer side); returns x, y, w, h."""
     art = _art(hashlib.sha256(data).hexdigest(), data)
     if isinstance(art, Drawing):
         scale = size / max(art.width, art.height)
@@ -54,12 +57,13 @@ def draw_seal(canvas: Canvas, data: bytes, cx: float, cy: float, size: float) ->
         canvas.scale(scale, scale)
         renderPDF.draw(art, canvas, 0, 0)
         canvas.restoreState()
-        return
+        return cx - width / 2, cy - height / 2, width, height
     pixels_w, pixels_h = art.getSize()
     scale = size / max(pixels_w, pixels_h)
     width, height = pixels_w * scale, pixels_h * scale
     # mask="auto": the PNG's alpha becomes a soft mask, so the text under the seal shows through like ink.
     canvas.drawImage(art, cx - width / 2, cy - height / 2, width, height, mask="auto")
+    return cx - width / 2, cy - height / 2, width, height
 
 
 @lru_cache(maxsize=8)
@@ -69,6 +73,10 @@ def _art(_digest: str, data: bytes) -> ImageReader | Drawing:
         if data.startswith(PNG_MAGIC):
             image = Image.open(io.BytesIO(data))
             image.load()
+            if max(image.size) > MAX_SEAL_PIXELS:
+                # reportlab re-compresses the pixels into every certificate: 300 px across 42 mm is
+                # 180 dpi, and a large scan would cost more than the rest of the page.
+                image.thumbnail((MAX_SEAL_PIXELS, MAX_SEAL_PIXELS), Image.Resampling.LANCZOS)
             return ImageReader(image)
         from svglib.svglib import svg2rlg  # imported on use: only registries with an SVG seal need it
 
@@ -78,7 +86,7 @@ def _art(_digest: str, data: bytes) -> ImageReader | Drawing:
         return drawing
 
 
-def sample_seal_png(name: str, size: int = 360) -> bytes:
+def sample_seal_png(name: str, size: int = MAX_SEAL_PIXELS) -> bytes:
     """An obviously fake seal for demos and tests: a red ring, a star, 样章 SAMPLE and "not valid"."""
     red = (200, 30, 30, 215)
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))

@@ -181,9 +181,9 @@ class Certification:
         )
         content = build_content(issuance, entry, unit, case, ownership_number)
         signed = await issue_async(content, self.seal.key, self.seal.certificate, self.seal.executor)
-        distributable = await asyncio.get_running_loop().run_in_executor(
-            self.seal.executor, signed.distributable
-        )
+        loop = asyncio.get_running_loop()
+        distributable = await loop.run_in_executor(self.seal.executor, signed.distributable)
+        ofd = signed.distributable_ofd()
         async with self.services.unit_of_work() as (uow, store):
             result = await store.session.execute(
                 update(CERTIFICATE)
@@ -192,6 +192,9 @@ class Certification:
                     pdf=distributable,
                     sm3=signed.sm3_hex,
                     file_sm3=certs.sm3_hex(distributable),
+                    ofd=ofd or None,
+                    ofd_sm3=signed.ofd_sm3_hex or None,
+                    ofd_signature=signed.ofd_signature or None,
                     signature=signed.signature,
                     identifier=str(identifier),
                     version=identifier.version,

@@ -53,4 +53,9 @@ class CertificateRow(SQLModel, table=True):
     file_sm3: str | None = Field(default=None, max_length=64)  # of the distributed file, signature attached
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The same certificate as OFD (GB/T 33190): the distributed package, its signed bytes' SM3 and the
+    # detached SM2 signature over them (None for certificates issued before OFD).
+    ofd: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    ofd_sm3: str | None = Field(default=None, max_length=64)
+    ofd_signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     version: int = 1
