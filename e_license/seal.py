@@ -9,7 +9,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageStat
 from reportlab.graphics import renderPDF
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.utils import ImageReader
@@ -21,7 +21,7 @@ from .drawing import FONT_CANDIDATES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SAMPLE_SEAL_NAME = "sample-seal.png"
-MAX_SEAL_PIXELS = 300
+MAX_SEAL_PIXELS = 256
 _lock = threading.Lock()
 
 
@@ -74,16 +74,35 @@ def _art(_digest: str, data: bytes) -> ImageReader | Drawing:
             image = Image.open(io.BytesIO(data))
             image.load()
             if max(image.size) > MAX_SEAL_PIXELS:
-                # reportlab re-compresses the pixels into every certificate: 300 px across 42 mm is
-                # 180 dpi, and a large scan would cost more than the rest of the page.
+                # reportlab re-compresses the pixels into every certificate: 256 px across 42 mm is
+                # 155 dpi, and a large scan would cost more than the rest of the page.
                 image.thumbnail((MAX_SEAL_PIXELS, MAX_SEAL_PIXELS), Image.Resampling.LANCZOS)
-            return ImageReader(image)
+            return ImageReader(_one_ink(image))
         from svglib.svglib import svg2rlg  # imported on use: only registries with an SVG seal need it
 
         drawing = svg2rlg(io.BytesIO(data))
         if drawing is None or drawing.width <= 0 or drawing.height <= 0:
             raise ValueError("not an SVG drawing with a size")
         return drawing
+
+
+def _one_ink(image: Image.Image) -> Image.Image:
+    """A one-colour seal (they are: red ink) as that colour everywhere, its shape in the alpha channel.
+
+    reportlab compresses the colour pixels into every certificate; a flat colour compresses almost for
+    free, and the soft mask keeps every edge. A seal of several colours is kept as it is.
+    """
+    rgba = image.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    inked = alpha.point(lambda a: 255 if a > 64 else 0)
+    if inked.getbbox() is None:
+        return rgba
+    stat = ImageStat.Stat(rgba.convert("RGB"), inked)
+    if max(high - low for low, high in stat.extrema) > 80:
+        return rgba
+    flat = Image.new("RGBA", rgba.size, (*(round(v) for v in stat.mean), 0))
+    flat.putalpha(alpha)
+    return flat
 
 
 def sample_seal_png(name: str, size: int = MAX_SEAL_PIXELS) -> bytes:
