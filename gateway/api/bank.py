@@ -98,6 +98,13 @@ class CaseQuery(BaseModel):
     before: datetime | None = None  # cursor: received_at of the last case of the previous page
 
 
+class DownloadQuery(BaseModel):
+    """?format= of a certificate download: the PDF, or the same certificate as OFD (GB/T 33190, 36905)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["pdf", "ofd"] = "pdf"
+
+
 def _material_kind(request: web.Request) -> MaterialKind:
     given = request.query.get("kind", MaterialKind.OTHER.value)
     try:
@@ -240,6 +247,7 @@ async def upload_material(request: web.Request) -> web.Response:
 @endpoint(
     "Download a certificate issued in one's own case (signed PDF, or OFD with ?format=ofd)",
     summary_zh="下载电子证照",
+    query=DownloadQuery,
     response_content_type="application/pdf",
     tags=TAGS,
     errors=(404,),
@@ -253,13 +261,7 @@ async def upload_material(request: web.Request) -> web.Response:
 )
 async def download_certificate(request: web.Request) -> web.Response:
     case_id, number = request.match_info["case_id"], request.match_info["number"]
-    file_format = request.query.get("format", "pdf")
-    if file_format not in _FILE_TYPES:
-        raise InputError(
-            f"format must be pdf or ofd, not {file_format!r}",
-            "format 只能是 pdf 或 ofd",
-            [FieldReason("format", "只能是 pdf 或 ofd", "must be pdf or ofd")],
-        )
+    file_format = read_query(request, DownloadQuery).format
     async with services(request).reading() as store:
         await store.load_case(case_id, party=_party(request))
         data = await store.certificate_file(case_id, number, file_format)
@@ -272,7 +274,6 @@ async def download_certificate(request: web.Request) -> web.Response:
     )
 
 
-# ?format= of a certificate download: the PDF, or the same certificate as OFD (GB/T 33190, GB/T 36905).
 _FILE_TYPES = {"pdf": "application/pdf", "ofd": "application/ofd"}
 
 
