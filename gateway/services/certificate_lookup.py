@@ -57,6 +57,7 @@ class CertificateRecord:
     case_id: str | None
     unit_code: str
     file_bytes: int | None  # size of the stored PDF; None until 缮证 has stored it
+    ofd_sm3: str | None = None  # SM3 of the signed OFD package, to match an uploaded OFD
 
 
 _COLUMNS = (
@@ -70,6 +71,7 @@ _COLUMNS = (
     CERTIFICATE.c.holder_masked,
     CERTIFICATE.c.sm3,
     CERTIFICATE.c.file_sm3,
+    CERTIFICATE.c.ofd_sm3,
     CERTIFICATE.c.case_id,
     CERTIFICATE.c.unit_code,
     func.length(CERTIFICATE.c.pdf).label("file_bytes"),
@@ -121,7 +123,7 @@ async def _find(
         sm3=row.sm3,
         file_sm3=row.file_sm3,
     )
-    return CertificateRecord(facts, row.case_id, row.unit_code, row.file_bytes)
+    return CertificateRecord(facts, row.case_id, row.unit_code, row.file_bytes, row.ofd_sm3)
 
 
 def _local_day(at: datetime | None, tz: ZoneInfo) -> date | None:

@@ -172,6 +172,16 @@ async def test_upload_of_the_genuine_file_is_valid_and_one_changed_byte_is_not(
         assert verdict["result"] == "invalid" and verdict["certificate"] is None
         assert verdict["reason"] and verdict["reason_zh"], verdict
 
+    # The OFD of the same certificate is checked the same way, against the OFD the registry signed.
+    ofd = bytes(proof.ofd or b"")
+    as_ofd = await client.post("/public/api/v1/verify", data=ofd, headers={"Content-Type": "application/ofd"})
+    verdict = await as_ofd.json()
+    assert (verdict["result"], verdict["sm3"]) == ("valid", proof.ofd_sm3), verdict
+    changed_ofd = bytearray(ofd)
+    changed_ofd[300] ^= 0x01
+    verdict = await (await client.post("/public/api/v1/verify", data=bytes(changed_ofd))).json()
+    assert verdict["result"] == "invalid"
+
     too_big = await client.post("/public/api/v1/verify", data=pdf + b"\0" * MAX_UPLOAD_BYTES)
     assert too_big.status == 413 and (await too_big.json())["code"] == "payload_too_large"
     empty = await client.post("/public/api/v1/verify", data=b"")

@@ -10,6 +10,7 @@ import base64
 import io
 import re
 import subprocess
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,11 @@ async def certified_transfer(
         return case.id, sorted(rows.scalars(), key=lambda r: r.kind)
 
 
+def _files(package: bytes) -> list[bytes]:
+    with zipfile.ZipFile(io.BytesIO(package)) as ofd:
+        return [ofd.read(name) for name in ofd.namelist()]
+
+
 def pdftotext(pdf: bytes, tmp_path: Path, *, layout: bool = False) -> str:
     path = tmp_path / "c.pdf"
     path.write_bytes(pdf)
@@ -147,6 +153,14 @@ async def test_building_facts_per_use_terms_and_the_plan_page(
     assert "附图页" in page_two and ownership.number in page_two
     assert reader.pages[1].images, "the plan image is on the second page"
     assert verify_file(ownership.pdf, registry_cert).number == ownership.number
+    # The OFD has the 附图页 too: a second page with the plan as its image.
+    with zipfile.ZipFile(io.BytesIO(ownership.ofd or b"")) as ofd:
+        names = ofd.namelist()
+    assert sorted(n for n in names if n.endswith("Content.xml")) == [
+        "Doc_0/Pages/Page_0/Content.xml",
+        "Doc_0/Pages/Page_1/Content.xml",
+    ]
+    assert plan_png() in [ofd_file for ofd_file in _files(ownership.ofd or b"")]
     # The proof has no 附图页: one page, and no blank second one.
     assert len(pypdf.PdfReader(io.BytesIO(proof.pdf)).pages) == 1
 
