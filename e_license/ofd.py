@@ -23,27 +23,24 @@ gives the same bytes, and its SM3 is what the registry signs.
 from __future__ import annotations
 
 import io
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
-from fontTools.fontBuilder import FontBuilder
-from fontTools.ttLib import TTFont, newTable
 from lxml import etree
 from reportlab.lib.colors import Color
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.pathobject import PDFPathObject
 
-from .drawing import FONT_CANDIDATES, FONT_NAME, text_width
+from .drawing import FONT_NAME, text_width
+from .ofd_font import FONT_FAMILY, subset_font
 
 OFD_NS = "http://www.ofdspec.org/2016"
 _O = "{" + OFD_NS + "}"
 MM_PER_PT = 25.4 / 72
 _ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 FONT_FILE = "font.ttf"
-FONT_FAMILY = "WenQuanYi Zen Hei"
 
 
 @dataclass(frozen=True)
@@ -359,69 +356,6 @@ def _abbreviated(code: tuple[str, ...]) -> str:
         elif name == "h":
             out.append("C")
     return " ".join(out)
-
-
-class _FontSource:
-    """The CJK font parsed once per process; its glyphs are copied into each certificate's subset."""
-
-    def __init__(self) -> None:
-        path = next(p for p in FONT_CANDIDATES if p.exists())
-        self.font = TTFont(str(path), fontNumber=0)
-        self.cmap = self.font.getBestCmap()
-        self.glyf = self.font["glyf"]
-        self.hmtx = self.font["hmtx"]
-        self.lock = threading.Lock()
-
-
-_source: _FontSource | None = None
-_source_lock = threading.Lock()
-
-
-def _font_source() -> _FontSource:
-    global _source
-    if _source is None:
-        with _source_lock:
-            if _source is None:
-                _source = _FontSource()
-    return _source
-
-
-def subset_font(text: str) -> bytes:
-    """A TrueType font holding only the glyphs of `text` (plus .notdef), with a Unicode cmap."""
-    source = _font_source()
-    chars = sorted({ord(ch) for ch in text if ord(ch) in source.cmap})
-    names = list(dict.fromkeys([".notdef", *(source.cmap[c] for c in chars)]))
-    with source.lock:  # fontTools expands glyphs lazily: one thread at a time
-        glyphs = {}
-        for name in list(names):
-            # The raw glyph, copied as the font stores it: compiling outlines again costs 10x the rest.
-            glyph = source.glyf.glyphs[name]
-            data = getattr(glyph, "data", b"")
-            if len(data) >= 2 and int.from_bytes(data[:2], "big", signed=True) < 0:  # composite
-                for component in source.glyf[name].getComponentNames(source.glyf):
-                    if component not in names:
-                        names.append(component)
-                        glyphs[component] = source.glyf.glyphs[component]
-            glyphs[name] = glyph
-        metrics = {name: source.hmtx[name] for name in names}
-        builder = FontBuilder(source.font["head"].unitsPerEm, isTTF=True)
-        builder.font.recalcBBoxes = False  # the glyphs' own boxes, as stored
-        builder.setupGlyphOrder(names)
-        builder.setupCharacterMap({c: source.cmap[c] for c in chars})
-        # setupGlyf would expand every glyph to check for cubic curves (a TrueType font has none).
-        builder.font["loca"] = newTable("loca")
-        builder.font["glyf"] = newTable("glyf")
-        builder.font["glyf"].glyphs = glyphs
-        builder.font["glyf"].glyphOrder = names
-        builder.setupHorizontalMetrics(metrics)
-        hhea = source.font["hhea"]
-        builder.setupHorizontalHeader(ascent=hhea.ascent, descent=hhea.descent)
-        builder.setupNameTable({"familyName": FONT_FAMILY, "styleName": "Regular"})
-        builder.setupOS2()
-        builder.setupPost(keepGlyphNames=False)  # post format 3: readers map text through the cmap
-        out = io.BytesIO()
-        builder.save(out)
-    return out.getvalue()
 
 
 __all__ = ["FONT_NAME", "OFD_NS", "DocumentInfo", "RecordingCanvas", "subset_font", "write_ofd"]
