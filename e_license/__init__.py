@@ -1,4 +1,4 @@
-"""Electronic certificates (电子证照): numbers, GB/T 36904 identifiers, PDF rendering, SM2 signing, verification."""
+"""Electronic certificates (电子证照): numbers, GB/T 36904 identifiers, PDF and OFD rendering, SM2 signing, verification."""
 
 from .content import (
     CertificateContent,
@@ -11,7 +11,7 @@ from .content import (
 )
 from .identifier import ROOT_OID, LicenseIdentifier, check_character, identifier_for, serial_for
 from .numbers import CertificateKind, CertificateNumber, NumberFormat, format_number, parse_number
-from .render import render
+from .render import render, render_pair
 from .signing import SignedCertificate, issue, issue_async, sign_pdf
 from .status import CertificateStatus
 from .verify import VerifyResult, verify_detached, verify_file
@@ -39,6 +39,7 @@ __all__ = [
     "issue_async",
     "parse_number",
     "render",
+    "render_pair",
     "serial_for",
     "sign_pdf",
     "verify_detached",

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +18,7 @@ from .numbers import parse_number
 from .render import render
 from .samples import sample_ownership, sample_proof
 from .signing import issue
-from .verify import verify_file
+from .verify_command import verify_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +39,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="a directory of registry certificates (*.pem), e.g. var/registry/history / 登记机构证书目录",
     )
-    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.add_argument(
+        "--ca",
+        type=Path,
+        help="the gateway CA certificate (PEM): trusts every registry certificate it issued / 网关CA证书",
+    )
+    verify.add_argument(
+        "--online",
+        metavar="URL",
+        help="ask the gateway at URL for the certificate's status (有效/已注销/已作废) / 联网查询证照状态",
+    )
+    verify.add_argument("--json", action="store_true", help="print the result as JSON, also on failure")
 
     sample = commands.add_parser("render", help="render a sample certificate / 生成样例证书")
     sample.add_argument("--kind", choices=("ownership", "proof"), default="ownership")
@@ -57,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "verify":
-            if not args.cert and args.cert_dir is None:
-                parser.error("give --cert or --cert-dir / 须给出 --cert 或 --cert-dir")
-            return _verify(args.file, _trusted(args.cert, args.cert_dir), args.json)
+            if not args.cert and args.cert_dir is None and args.ca is None:
+                parser.error("give --cert, --cert-dir or --ca / 须给出 --cert、--cert-dir 或 --ca")
+            return verify_command(args.file, args.cert, args.cert_dir, args.ca, args.online, args.json)
         if args.command == "render":
             return _render(args.kind, args.out, args.key, args.cert)
         if args.command == "identifier":
@@ -75,28 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"无法读写文件 / cannot read or write a file: {exc}", file=sys.stderr)
         return 2
-
-
-def _trusted(cert_paths: list[Path], cert_dir: Path | None) -> list[certs.Certificate]:
-    """Every registry certificate given: the file names its signer, which must be one of them."""
-    paths = [*cert_paths, *(sorted(cert_dir.glob("*.pem")) if cert_dir is not None else [])]
-    if not paths:
-        raise OSError(f"no *.pem in {cert_dir}")
-    return [certs.Certificate.from_pem(path.read_bytes()) for path in paths]
-
-
-def _verify(file: Path, trusted: list[certs.Certificate], as_json: bool) -> int:
-    result = verify_file(file.read_bytes(), trusted)
-    if as_json:
-        print(json.dumps({"valid": True, **asdict(result)}, ensure_ascii=False, indent=2))
-        return 0
-    print("验证通过 / signature valid")
-    print(f"  证号 number:          {result.number}")
-    print(f"  证照标识 identifier:  {result.identifier}")
-    print(f"  SM3:                  {result.sm3_hex}")
-    print(f"  签名者 signer:        {result.signer_party_code} ({result.signer_fingerprint[:16]}…)")
-    print(f"  签名证书 certificate: {result.signer_serial}, 签发日 issued on {result.signed_on}")
-    return 0
 
 
 def _render(kind: str, out: Path | None, key_path: Path | None, cert_path: Path | None) -> int:

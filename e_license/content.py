@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from gateway.domain.register import LandUseTerm
 from gateway.domain.shares import Share, share_text, share_zh
 
 from .identifier import LicenseIdentifier
@@ -98,6 +99,10 @@ class CertificateCommon(_Frozen):
     issue_date: date
     verification_url: str = Field(pattern=r"^https?://\S+$")  # what the QR code points at
     remarks: Lines = ()  # 附记
+    # The registry's seal (PNG or SVG bytes), drawn over 登记机构（章）; None prints the line alone.
+    seal: bytes | None = None
+    # 附图页: the unit's plan (PNG or JPEG bytes) on a second page; None: no second page.
+    plan: bytes | None = None
 
     @property
     def number_text(self) -> str:
@@ -129,6 +134,7 @@ class OwnershipCertificateContent(CertificateCommon):
     building_area: Area | None = None  # 房屋建筑面积
     term_start: date | None = None  # 使用期限 (land use right)
     term_end: date | None = None
+    land_terms: tuple[LandUseTerm, ...] = ()  # 使用期限 per land use (printed instead of the single term)
     other_conditions: Lines = ()  # 权利其他状况
 
     @model_validator(mode="after")
@@ -193,6 +199,10 @@ class OwnershipCertificateContent(CertificateCommon):
 
     @property
     def term_text(self) -> str:
+        if self.land_terms:
+            return "\n".join(
+                f"{t.use}：{chinese_date(t.start)}起{chinese_date(t.end)}止" for t in self.land_terms
+            )
         if self.term_start is None or self.term_end is None:
             return ""
         return f"{chinese_date(self.term_start)}起{chinese_date(self.term_end)}止"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -23,6 +24,8 @@ _font_lock = threading.Lock()
 _font_registered = False
 QR_MASK = 0
 _NO_LINE_START = frozenset("，。、；：？！）》」』】％%,.;:?!)")
+# A certificate number (粤（2020）东莞市不动产权第0123456号) is read and copied as one thing: never broken.
+_KEEP_WHOLE = re.compile(r"[\u4e00-\u9fa5][（(]\d{4}[）)][\u4e00-\u9fa5]{1,12}?不动产(?:权|证明)第\d+号")
 
 
 def ensure_font() -> str:
@@ -52,7 +55,7 @@ def wrap(text: str, size: float, width: float) -> list[str]:
     """Break text into lines no wider than `width`; explicit newlines start new lines.
 
     Chinese breaks between any two characters; a run of Latin letters or digits (a unit code, an amount)
-    is kept whole when it fits on a line, so numbers are never split.
+    and a certificate number are kept whole when they fit on a line, so numbers are never split.
     """
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -75,7 +78,15 @@ def wrap(text: str, size: float, width: float) -> list[str]:
 
 def _tokens(paragraph: str) -> list[str]:
     tokens: list[str] = []
-    for ch in paragraph:
+    i = 0
+    while i < len(paragraph):
+        whole = _KEEP_WHOLE.match(paragraph, i)
+        if whole:
+            tokens.append(whole.group())
+            i = whole.end()
+            continue
+        ch = paragraph[i]
+        i += 1
         if (
             tokens
             and ch.isascii()

@@ -14,6 +14,9 @@ How a certificate is signed and carried (what `verify.py` checks):
    attachment. A verifier takes the first `signed_length` bytes, re-hashes and verifies them, checks that
    the identifier and number in the blob are the ones in the signed PDF's /Subject and /Keywords, and
    rebuilds the update to prove no byte was added or changed after the signed range.
+4. The same page is rendered as OFD (GB/T 33190, `ofd.py`) and signed the same way over the package's
+   bytes; its signature.json travels as the ZIP archive comment (`ofd_package.py`), and the record keeps
+   the OFD's detached signature and SM3 beside the PDF's.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from gateway.errors import BadKey
 
 from .content import CertificateContent
 from .embedding import attach_signature_blob
-from .render import render
+from .ofd_package import attach_ofd_signature
+from .render import render_pair
 
 BLOB_FORMAT = "re-gateway/e-licence-signature/1"
 SIGNATURE_ALGORITHM = "SM2-with-SM3 (GM/T 0009, signer ID 1234567812345678, DER)"
@@ -47,16 +51,26 @@ class SignedCertificate:
     sm3_hex: str  # SM3 of `pdf`, shown on the verification page
     identifier: str
     number: str
+    # The same page as OFD (GB/T 33190), signed the same way over its own bytes (empty: PDF only).
+    ofd: bytes = b""
+    ofd_signature: bytes = b""
+    ofd_sm3_hex: str = ""
 
     def blob(self) -> bytes:
         """signature.json: canonical JSON (sorted keys, UTF-8), so the distributed file is reproducible."""
+        return self._blob(self.pdf, self.signature, self.sm3_hex)
+
+    def ofd_blob(self) -> bytes:
+        return self._blob(self.ofd, self.ofd_signature, self.ofd_sm3_hex)
+
+    def _blob(self, signed: bytes, signature: bytes, sm3_hex: str) -> bytes:
         document: dict[str, Any] = {
             "format": BLOB_FORMAT,
             "identifier": self.identifier,
             "number": self.number,
-            "signed_length": len(self.pdf),
-            "sm3": self.sm3_hex,
-            "signature": base64.b64encode(self.signature).decode("ascii"),
+            "signed_length": len(signed),
+            "sm3": sm3_hex,
+            "signature": base64.b64encode(signature).decode("ascii"),
             "signature_algorithm": SIGNATURE_ALGORITHM,
             "signer_certificate": self.signer_cert_pem.decode("ascii"),
         }
@@ -65,6 +79,10 @@ class SignedCertificate:
     def distributable(self) -> bytes:
         """The file handed to the bank or the holder: the signed PDF with the signature attached."""
         return attach_signature_blob(self.pdf, self.blob())
+
+    def distributable_ofd(self) -> bytes:
+        """The OFD handed out: the signed package with signature.json as its archive comment."""
+        return attach_ofd_signature(self.ofd, self.ofd_blob()) if self.ofd else b""
 
 
 def sign_pdf(
@@ -78,8 +96,20 @@ def sign_pdf(
 def issue(
     content: CertificateContent, key: certs.SM2PrivateKey, signer: certs.Certificate
 ) -> SignedCertificate:
-    """Render and sign (CPU-bound: call from a worker thread or `issue_async`)."""
-    return sign_pdf(render(content), key, signer, str(content.identifier), content.number_text)
+    """Render both formats and sign each (CPU-bound: call from a worker thread or `issue_async`)."""
+    _check_signer(key, signer)
+    pdf, ofd = render_pair(content)
+    return SignedCertificate(
+        pdf,
+        key.sign(pdf),
+        signer.pem,
+        certs.sm3_hex(pdf),
+        str(content.identifier),
+        content.number_text,
+        ofd,
+        key.sign(ofd),
+        certs.sm3_hex(ofd),
+    )
 
 
 async def issue_async(
@@ -90,10 +120,20 @@ async def issue_async(
 ) -> SignedCertificate:
     """Render in `executor` (a process pool scales rendering across cores) and sign off the event loop."""
     _check_signer(key, signer)
-    pdf = await asyncio.get_running_loop().run_in_executor(executor, render, content)
-    signature = await certs.sign_async(key, pdf)
+    pdf, ofd = await asyncio.get_running_loop().run_in_executor(executor, render_pair, content)
+    pdf_signature, ofd_signature = await asyncio.gather(
+        certs.sign_async(key, pdf), certs.sign_async(key, ofd)
+    )
     return SignedCertificate(
-        pdf, signature, signer.pem, certs.sm3_hex(pdf), str(content.identifier), content.number_text
+        pdf,
+        pdf_signature,
+        signer.pem,
+        certs.sm3_hex(pdf),
+        str(content.identifier),
+        content.number_text,
+        ofd,
+        ofd_signature,
+        certs.sm3_hex(ofd),
     )
 
 

@@ -21,6 +21,7 @@ import certs
 from gateway.errors import BadSignature, GatewayError
 
 from .embedding import attach_signature_blob, read_signature_blob
+from .ofd_package import is_ofd, read_doc_info, split_ofd_signature
 from .signing import BLOB_FORMAT
 
 _BLOB_FIELDS = ("identifier", "number", "signed_length", "sm3", "signature", "signer_certificate")
@@ -39,6 +40,7 @@ class VerifyResult:
     signer_fingerprint: str  # SM3 of the signer certificate's DER
     signer_serial: str = ""  # hex, as `gw-certs list` prints it
     signed_on: str = ""  # ISO date the signed PDF was issued on, within the signer certificate's validity
+    format: str = "pdf"  # pdf / ofd
 
 
 # The issue date in a certificate's PDF is the registry's local day (render.py writes it with +08'00').
@@ -46,17 +48,26 @@ _PDF_DATE = re.compile(r"D:(\d{4})(\d{2})(\d{2})\d{6}([+-])(\d{2})'(\d{2})'")
 
 
 def verify_file(
-    data: bytes, trusted_registry_cert: certs.Certificate | Iterable[certs.Certificate]
+    data: bytes,
+    trusted_registry_cert: certs.Certificate | Iterable[certs.Certificate],
+    *,
+    ca: certs.Certificate | None = None,
 ) -> VerifyResult:
-    """Check a distributed certificate file; raise `BadSignature` naming the first thing that fails.
+    """Check a distributed certificate file (PDF or OFD); raise `BadSignature` naming the first failure.
 
     `trusted_registry_cert` is the registry certificate, or every one the registry has used (current first).
+    With `ca` (the gateway CA's certificate), a registry certificate the file names is also trusted when
+    that CA issued it for the registry — so the CA alone verifies files of every registry key.
     """
     trusted = (
         [trusted_registry_cert]
         if isinstance(trusted_registry_cert, certs.Certificate)
         else list(trusted_registry_cert)
     )
+    if ca is not None:
+        trusted = [*trusted, *_issued_by(ca, data)]
+    if is_ofd(data):
+        return _verify_ofd(data, trusted)
     blob_bytes = read_signature_blob(data)
     blob = _parse_blob(blob_bytes)
     length = blob["signed_length"]
@@ -66,6 +77,67 @@ def verify_file(
             f"签名范围{length}字节与文件长度{len(data)}字节不符",
         )
     signed = data[:length]
+    signer, registry_cert, actual = _check_signature(blob, signed, trusted)
+    signed_on = _check_signed_while_valid(_info_string(signed, "CreationDate") or "", registry_cert)
+    _check_bound(_info_string(signed, "Subject"), blob["identifier"], "identifier", "证照标识")
+    _check_bound(_info_string(signed, "Keywords"), blob["number"], "number", "证号")
+    if attach_signature_blob(signed, blob_bytes) != data:
+        raise _bad(
+            "bytes were added or changed after the signed range (the file was edited or re-saved)",
+            "签名范围之后的内容被追加或改动（文件被编辑或另存）",
+        )
+    return _result(blob, actual, signer, signed_on, "pdf")
+
+
+def _verify_ofd(data: bytes, trusted: list[certs.Certificate]) -> VerifyResult:
+    """The OFD form: the signed package is the file with its archive comment (signature.json) removed."""
+    signed, blob_bytes = split_ofd_signature(data)
+    blob = _parse_blob(blob_bytes)
+    if blob["signed_length"] != len(signed):
+        raise _bad(
+            f"the signed length {blob['signed_length']} is not the package's {len(signed)} bytes",
+            "签名范围与OFD文件长度不符",
+        )
+    signer, registry_cert, actual = _check_signature(blob, signed, trusted)
+    info = read_doc_info(signed)
+    day = (info.creation_date or "").replace("-", "")
+    signed_on = _check_signed_while_valid(f"D:{day}000000+08'00'", registry_cert)
+    _check_bound(info.identifier, blob["identifier"], "identifier", "证照标识")
+    _check_bound(info.number, blob["number"], "number", "证号")
+    return _result(blob, actual, signer, signed_on, "ofd")
+
+
+def _issued_by(ca: certs.Certificate, data: bytes) -> list[certs.Certificate]:
+    """The file's named signer, when `ca` issued it as a registry certificate; else nothing."""
+    try:
+        blob = _parse_blob(split_ofd_signature(data)[1] if is_ofd(data) else read_signature_blob(data))
+        signer = certs.Certificate.from_pem(blob["signer_certificate"].encode("ascii"))
+        certs.TrustAnchor(ca).check_chain(signer)
+    except (GatewayError, ValueError, UnicodeEncodeError):
+        return []  # the checks that follow name what is wrong
+    return [signer] if signer.party_kind == "registry" else []
+
+
+def _result(
+    blob: dict[str, Any], actual: str, signer: certs.Certificate, signed_on: date, file_format: str
+) -> VerifyResult:
+    return VerifyResult(
+        identifier=blob["identifier"],
+        number=blob["number"],
+        sm3_hex=actual,
+        signed_length=blob["signed_length"],
+        signer_party_code=signer.party_code,
+        signer_fingerprint=signer.fingerprint,
+        signer_serial=format(signer.serial, "X"),
+        signed_on=signed_on.isoformat(),
+        format=file_format,
+    )
+
+
+def _check_signature(
+    blob: dict[str, Any], signed: bytes, trusted: list[certs.Certificate]
+) -> tuple[certs.Certificate, certs.Certificate, str]:
+    """(the signer named by the file, the trusted certificate that verified it, SM3 of the signed bytes)."""
     actual = certs.sm3_hex(signed)
     if actual != blob["sm3"]:
         raise _bad(
@@ -93,35 +165,18 @@ def verify_file(
             "the SM2 signature does not verify with the registry's public key",
             "SM2签名无法用登记机构公钥验证通过",
         ) from exc
-    signed_on = _check_signed_while_valid(signed, registry_cert)
-    _check_bound(signed, "Subject", blob["identifier"], "identifier", "证照标识")
-    _check_bound(signed, "Keywords", blob["number"], "number", "证号")
-    if attach_signature_blob(signed, blob_bytes) != data:
-        raise _bad(
-            "bytes were added or changed after the signed range (the file was edited or re-saved)",
-            "签名范围之后的内容被追加或改动（文件被编辑或另存）",
-        )
-    return VerifyResult(
-        identifier=blob["identifier"],
-        number=blob["number"],
-        sm3_hex=actual,
-        signed_length=length,
-        signer_party_code=signer.party_code,
-        signer_fingerprint=signer.fingerprint,
-        signer_serial=format(signer.serial, "X"),
-        signed_on=signed_on.isoformat(),
-    )
+    return signer, registry_cert, actual
 
 
-def _check_signed_while_valid(signed: bytes, registry_cert: certs.Certificate) -> date:
+def _check_signed_while_valid(creation_date: str, registry_cert: certs.Certificate) -> date:
     """The issue date in the signed PDF, which must lie within the signing certificate's validity.
 
     Days in the PDF's own time zone: the PDF records the day only, so the certificate counts as valid on a
     day it was valid at any moment of.
     """
-    found = _PDF_DATE.fullmatch(_info_string(signed, "CreationDate") or "")
+    found = _PDF_DATE.fullmatch(creation_date)
     if found is None:
-        raise _bad("the signed PDF carries no issue date (/CreationDate)", "已签名PDF中没有签发日期")
+        raise _bad("the signed file carries no issue date", "已签名文件中没有签发日期")
     year, month, day, sign, hours, minutes = found.groups()
     offset = timedelta(hours=int(hours), minutes=int(minutes)) * (1 if sign == "+" else -1)
     try:
@@ -178,13 +233,12 @@ def _parse_blob(blob_bytes: bytes) -> dict[str, Any]:
     return blob
 
 
-def _check_bound(signed: bytes, key: str, expected: str, what_en: str, what_zh: str) -> None:
-    """The blob is outside the signature; tie it to the signed bytes through the PDF's document info."""
-    found = _info_string(signed, key)
+def _check_bound(found: str | None, expected: str, what_en: str, what_zh: str) -> None:
+    """The blob is outside the signature; tie it to the signed bytes through the document's own info."""
     if found != expected:
         raise _bad(
-            f"the embedded {what_en} {expected!r} is not the one in the signed PDF ({found!r})",
-            f"内嵌签名数据中的{what_zh}与已签名PDF中的不一致",
+            f"the embedded {what_en} {expected!r} is not the one in the signed file ({found!r})",
+            f"内嵌签名数据中的{what_zh}与已签名文件中的不一致",
         )
 
 

@@ -25,6 +25,7 @@ from certs import (
     TrustAnchor,
     TrustStore,
 )
+from e_license.seal import SAMPLE_SEAL_NAME, load_seal, sample_seal_png
 from gateway.db import Database
 from gateway.db.audit_chain import AuditSealer
 from gateway.db.calendar_store import CalendarSource
@@ -77,6 +78,8 @@ class Container:
     # Every registry certificate the gateway has signed with (current first; gateway.registry_keys): an
     # uploaded file is checked against the one that signed it.
     registry_history: tuple[Certificate, ...] = ()
+    # The registry's seal image (PNG or SVG) printed over 登记机构（章）; None: certificates carry no seal.
+    registry_seal_image: bytes | None = None
     # The use cases (submit, review, 登簿 …) on this process's database; None only in framework tests.
     services: ServiceContext | None = None
     jobs: JobRegistry = field(default_factory=JobRegistry)
@@ -222,6 +225,20 @@ def _load_or_create(
     return TrustAnchor.load(ca_dir), load_registry_keys(registry_dir, registry_password)
 
 
+def registry_seal_image(settings: Settings) -> bytes | None:
+    """The configured seal (checked now, not at the first 缮证); in the embedded mode a fake sample."""
+    if settings.registry.seal_image is not None:
+        return load_seal(settings.registry.seal_image)
+    if not settings.is_embedded:
+        return None
+    sample = settings.data_dir / REGISTRY_CODE / SAMPLE_SEAL_NAME
+    if not sample.exists():
+        log.warning("creating a sample seal (样章, not valid)", path=str(sample))
+        sample.parent.mkdir(parents=True, exist_ok=True)
+        sample.write_bytes(sample_seal_png(settings.registry.name))
+    return load_seal(sample)
+
+
 def trust_from_ca(ca: TrustAnchor, revocations: RevocationState | None = None) -> CATrustStore:
     """Trust every participant certificate the CA issued and has not revoked (the newest per code wins)."""
     trust = CATrustStore(ca, revocations=revocations)
@@ -254,6 +271,8 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
             overrides.setdefault("registry_cert", keys.certificate)
             overrides.setdefault("registry_history", keys.history)
         overrides.setdefault("registry_key", keys.key)
+    if "registry_seal_image" not in overrides:
+        overrides["registry_seal_image"] = registry_seal_image(settings)
     nonces = overrides.pop("nonces", None) or (
         RedisNonceStore(redis) if redis else DatabaseNonceStore(database)
     )

@@ -140,6 +140,10 @@ def read_records(name: str, stream: Iterable[str]) -> Iterator[tuple[int, dict[s
         yield number, raw if isinstance(raw, dict) else "not a JSON object / 不是 JSON 对象"
 
 
+# Unit columns that hold a structure: JSON inside the CSV cell (empty: not given).
+_JSON_COLUMNS = frozenset({"developer", "land_terms"})
+
+
 def _read_csv(stream: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
     reader = csv.DictReader(stream)
     missing = {"unit_code", "entries"} - set(reader.fieldnames or [])
@@ -153,8 +157,8 @@ def _read_csv(stream: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | str
             unit: dict[str, Any] = {
                 k: v for k, v in row.items() if k in _UNIT_COLUMNS and v not in ("", None)
             }
-            if "developer" in unit:
-                unit["developer"] = orjson.loads(unit["developer"])
+            for column in _JSON_COLUMNS & unit.keys():
+                unit[column] = orjson.loads(unit[column])
         except orjson.JSONDecodeError as exc:
             yield line, f"a JSON column does not parse: {exc} / JSON 列无法解析"
             continue
@@ -175,8 +179,8 @@ def csv_text(records: Iterable[UnitRecord]) -> Iterator[str]:
         writer.writerow(
             [
                 orjson.dumps(unit[c], option=orjson.OPT_SORT_KEYS).decode()
-                if c == "developer" and c in unit
-                else _cell(unit.get(c))
+                if c in _JSON_COLUMNS and unit.get(c)
+                else _cell(unit.get(c) if c not in _JSON_COLUMNS else None)
                 for c in _UNIT_COLUMNS
             ]
             + [orjson.dumps(shape.get("entries", []), option=orjson.OPT_SORT_KEYS).decode()]

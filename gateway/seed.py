@@ -108,14 +108,23 @@ PRESALE_CONTRACT = "YS-2025-0088"  # 陈静's filed pre-sale contract (商品房
 
 
 def _unit(code: str, address: str, area: str, **kw: object) -> Unit:
+    floor_area = Decimal(area)
+    exclusive = (floor_area * Decimal("0.82")).quantize(Decimal("0.01"))  # a typical 得房率
     return Unit.model_validate(
         {
             "unit_code": code,
             "address": address,
-            "floor_area": Decimal(area),
+            "floor_area": floor_area,
             "land_area": Decimal("12.35"),
             "right_type": _HOUSE,
             "land_term": _TERM,
+            # The building facts 权利其他状况 prints (every demo flat is on the first floor of its block).
+            "structure": "钢筋混凝土结构",
+            "total_floors": 18,
+            "floor": "1",
+            "exclusive_area": exclusive,
+            "shared_area": floor_area - exclusive,
+            "completed_on": date(2008, 6, 30),
             **kw,
         }
     )

@@ -26,6 +26,9 @@ class RegistrySettings(BaseModel):
     # Certificate-number pattern; {seq} is the 7-digit per-registry/year/kind counter
     number_pattern: str = "{province}（{year}）{area}不动产{kind}第{seq:07d}号"
     timezone: str = "Asia/Shanghai"
+    # The registry's seal (PNG, transparent background, or SVG), printed over 登记机构（章） inside the signed
+    # bytes. Unset: the embedded mode makes an obviously fake sample (data_dir/registry/sample-seal.png).
+    seal_image: Path | None = None
 
 
 class ApiSettings(BaseModel):

@@ -106,7 +106,10 @@ def register_handlers(container: Container) -> None:
     }
     if container.registry_cert is not None:
         seal = RegistrySeal(
-            container.registry_key, container.registry_cert, container.settings.public_base_url
+            container.registry_key,
+            container.registry_cert,
+            container.settings.public_base_url,
+            seal_image=container.registry_seal_image,
         )
         handlers.update(certification_handlers(services, seal))
     for name, handler in handlers.items():

@@ -98,6 +98,13 @@ class CaseQuery(BaseModel):
     before: datetime | None = None  # cursor: received_at of the last case of the previous page
 
 
+class DownloadQuery(BaseModel):
+    """?format= of a certificate download: the PDF, or the same certificate as OFD (GB/T 33190, 36905)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["pdf", "ofd"] = "pdf"
+
+
 def _material_kind(request: web.Request) -> MaterialKind:
     given = request.query.get("kind", MaterialKind.OTHER.value)
     try:
@@ -238,8 +245,9 @@ async def upload_material(request: web.Request) -> web.Response:
 
 @routes.get(BANK_API + "cases/{case_id}/certificates/{number}")
 @endpoint(
-    "Download a certificate issued in one's own case (signed PDF)",
+    "Download a certificate issued in one's own case (signed PDF, or OFD with ?format=ofd)",
     summary_zh="下载电子证照",
+    query=DownloadQuery,
     response_content_type="application/pdf",
     tags=TAGS,
     errors=(404,),
@@ -253,16 +261,20 @@ async def upload_material(request: web.Request) -> web.Response:
 )
 async def download_certificate(request: web.Request) -> web.Response:
     case_id, number = request.match_info["case_id"], request.match_info["number"]
+    file_format = read_query(request, DownloadQuery).format
     async with services(request).reading() as store:
         await store.load_case(case_id, party=_party(request))
-        pdf = await store.certificate_file(case_id, number)
-    if pdf is None:
-        raise NotFound("the certificate is not issued yet", "证照尚未签发")
+        data = await store.certificate_file(case_id, number, file_format)
+    if data is None:
+        raise NotFound("the certificate is not issued yet (in this format)", "证照尚未签发（该格式）")
     return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={"Content-Disposition": content_disposition(f"{number}.pdf")},
+        body=data,
+        content_type=_FILE_TYPES[file_format],
+        headers={"Content-Disposition": content_disposition(f"{number}.{file_format}")},
     )
+
+
+_FILE_TYPES = {"pdf": "application/pdf", "ofd": "application/ofd"}
 
 
 @routes.get(BANK_API + "units/{unit_code}")

@@ -86,7 +86,10 @@ def render_page(facts: CertificateFacts | None) -> str:
         ("颁发日期", _day(facts.issued_on) if facts.issued_on else "—"),
         ("权利人", facts.holder),
         ("证照状态", f"{facts.status_zh}{since}"),
-        ("SM3摘要", facts.sm3 or "—"),
+        # Two digests, named: the signature covers the PDF as rendered; the holder's file also carries
+        # the signature after it, so a checksum tool run on that file gives the second one.
+        ("SM3摘要（签名范围：签名时的PDF）", facts.sm3 or "—"),
+        ("SM3摘要（完整文件：含内嵌签名）", facts.file_sm3 or "—"),
     ]
     table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     body = (
@@ -174,8 +177,8 @@ def _facts_response(record: CertificateRecord | None) -> web.Response:
     request_content_type="application/pdf",
     tags=TAGS,
     errors=(413, 422),
-    description="The body is the PDF itself (application/pdf), or a multipart/form-data form whose first "
-    "file part is the PDF. At most 5 MiB.",
+    description="The body is the PDF or OFD itself (application/pdf, application/ofd), or a "
+    "multipart/form-data form whose first file part is the file. At most 5 MiB.",
 )
 async def verify_upload(request: web.Request) -> web.Response:
     data = _uploaded_file(request.headers.get("Content-Type", ""), await read_body(request))
@@ -214,7 +217,8 @@ async def check_file(
             "文件签名有效，但登记簿中没有与其证号和证照标识相符的证照",
             result.sm3_hex,
         )
-    if record.facts.sm3 != result.sm3_hex:
+    issued_sm3 = record.ofd_sm3 if result.format == "ofd" else record.facts.sm3
+    if issued_sm3 != result.sm3_hex:
         return _invalid(
             f"the file is not the one issued as {result.number} (its SM3 differs from the record)",
             f"该文件不是证号{result.number}所签发的文件（SM3摘要与登记记录不符）",

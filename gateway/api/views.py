@@ -82,6 +82,7 @@ class CaseView(BaseModel):
     """A case as its bank (or the back office) sees it."""
 
     id: str
+    receipt_number: str | None = None  # 受理编号, as on the counter receipt and the certificate's 业务件号
     kind: CaseKind
     kind_zh: str
     state: CaseState
@@ -125,6 +126,7 @@ class CaseView(BaseModel):
         data = case.input.model_dump(mode="json")
         return cls(
             id=case.id,
+            receipt_number=case.receipt_number,
             kind=case.kind,
             kind_zh=case.kind.label_zh,
             state=case.state,

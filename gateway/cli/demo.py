@@ -87,7 +87,7 @@ def summary(outcomes: list[Outcome]) -> str:
 
 
 async def _export(stage: Stage, outcomes: list[Outcome]) -> list[tuple[str, Path, str]]:
-    """Write each issued certificate to data_dir/certificates and find its public verification page."""
+    """Write each issued certificate (PDF and OFD) to data_dir/certificates; find its verification page."""
     folder = stage.settings.data_dir / "certificates"
     folder.mkdir(parents=True, exist_ok=True)
     db = await stage.database()
@@ -101,6 +101,8 @@ async def _export(stage: Stage, outcomes: list[Outcome]) -> list[tuple[str, Path
                     ).scalar_one()
                     path = folder / f"{number.replace('（', '(').replace('）', ')')}.pdf"
                     await asyncio.to_thread(path.write_bytes, row.pdf or b"")
+                    if row.ofd:  # the same certificate as OFD (GB/T 33190), beside it
+                        await asyncio.to_thread(path.with_suffix(".ofd").write_bytes, row.ofd)
                     found.append((number, path, f"{stage.base_url}/public/verify/{row.qr_token}"))
     finally:
         await db.dispose()
@@ -135,7 +137,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
         outcomes = await walk(stage, progress=print)
         print("\n" + summary(outcomes))
         exported = await _export(stage, outcomes)
-        print(f"\n证照文件 certificates (SM2-signed PDF): {data_dir / 'certificates'}")
+        print(f"\n证照文件 certificates (SM2-signed PDF and OFD): {data_dir / 'certificates'}")
         for number, path, url in exported:
             print(f"  {number}\n    file:   {path}\n    verify: {url}")
         print(

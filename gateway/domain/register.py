@@ -2,18 +2,64 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.domain.parties import CoOwnership, Institution, Owner, Party
 
+PLAN_MAX_BYTES = 2 * 1024 * 1024
+_PLAN_URI = re.compile(r"data:(image/png|image/jpeg);base64,(.+)", re.DOTALL)
+_PLAN_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+_AREA_TOLERANCE = Decimal("0.01")  # surveyed areas are printed to the cent; their sum may round once
+
+
+class LandUseTerm(BaseModel):
+    """土地使用期限 of one land use: a mixed-use plot has one per use (住宅 70 years, 商服 40)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    use: str = Field(min_length=1)  # 土地用途, e.g. 城镇住宅用地
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LandUseTerm:
+        if self.end <= self.start:
+            raise ValueError(
+                f"{self.use}的使用期限止日须晚于起日 / the term of {self.use} must end after it starts"
+            )
+        return self
+
+
+def plan_image(plan: str) -> tuple[str, bytes]:
+    """(content type, bytes) of a unit's 附图 stored as a data URI; ValueError when it is not a PNG/JPEG."""
+    found = _PLAN_URI.fullmatch(plan)
+    if found is None:
+        raise ValueError("附图须为PNG或JPEG的data URI / the plan must be a data: URI of a PNG or JPEG")
+    try:
+        content = base64.b64decode(found.group(2), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("附图的base64编码有误 / the plan is not valid base64") from exc
+    if len(content) > PLAN_MAX_BYTES:
+        raise ValueError(f"附图超过{PLAN_MAX_BYTES // 1024 // 1024} MiB / the plan is too large")
+    if not content.startswith(_PLAN_MAGIC[found.group(1)]):
+        raise ValueError(f"附图内容不是{found.group(1)} / the plan's bytes are not {found.group(1)}")
+    return found.group(1), content
+
 
 class Unit(BaseModel):
-    """A 不动产单元 as surveyed: its physical facts, not its rights."""
+    """A 不动产单元 as surveyed: its physical facts, not its rights.
+
+    The register records a unit's 自然状况 (坐落, 面积, 用途 …; 不动产登记暂行条例 第8条); the building
+    facts below are what the certificate prints under 权利其他状况, and the plan (分户图/宗地图) its 附图页.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,6 +78,35 @@ class Unit(BaseModel):
     first_registered_on: date | None = None
     for_sale: bool = False  # a developer's flat open for 商品房买卖合同备案
     developer: Institution | None = None
+    # Building facts, as the 房产测绘 surveyed them (printed under 权利其他状况).
+    structure: str = ""  # 房屋结构, e.g. 钢筋混凝土结构
+    total_floors: int | None = Field(default=None, ge=1, le=300)  # 总层数
+    floor: str = Field(default="", max_length=20)  # 所在层: 12, 12-13 for a duplex, -1 for a basement
+    exclusive_area: Decimal | None = Field(default=None, gt=0)  # 专有建筑面积 (套内), m²
+    shared_area: Decimal | None = Field(default=None, ge=0)  # 分摊建筑面积, m²
+    completed_on: date | None = None  # 房屋竣工时间
+    land_terms: tuple[LandUseTerm, ...] = ()  # 土地使用期限 per land use (else `land_term`)
+    # 附图 (分户图/宗地图): a PNG or JPEG as a data: URI, at most 2 MiB; printed on a second page.
+    plan: str | None = None
+
+    @field_validator("plan")
+    @classmethod
+    def _plan_is_an_image(cls, value: str | None) -> str | None:
+        if value is not None:
+            plan_image(value)
+        return value
+
+    @model_validator(mode="after")
+    def _areas_add_up(self) -> Unit:
+        if self.exclusive_area is not None and self.shared_area is not None:
+            total = self.exclusive_area + self.shared_area
+            if abs(total - self.floor_area) > _AREA_TOLERANCE:
+                raise ValueError(
+                    f"专有建筑面积与分摊建筑面积之和{total}不等于建筑面积{self.floor_area} / "
+                    f"exclusive {self.exclusive_area} + shared {self.shared_area} is not the floor area "
+                    f"{self.floor_area}"
+                )
+        return self
 
 
 class EntryKind(StrEnum):

@@ -177,6 +177,14 @@ def all_passed(tracks: dict[Track, TrackState], required: frozenset[Track]) -> b
     return all(tracks.get(t, TrackState()).status is TrackStatus.PASSED for t in required)
 
 
+RECEIPT_COUNTER = "receipt"  # the counter kind beside the certificate kinds (per registry and year)
+
+
+def receipt_number(year: int, registry_code: str, seq: int) -> str:
+    """受理编号, e.g. 2026-441900-000123: year, the registry's administrative code, a yearly sequence."""
+    return f"{year}-{registry_code}-{seq:06d}"
+
+
 class Case(BaseModel):
     """A case as the workflow sees it; services load it, change it through `move`, and save it."""
 
@@ -186,6 +194,9 @@ class Case(BaseModel):
     kind: CaseKind
     state: CaseState
     unit_code: str
+    # 受理编号: the registry's number on the counter receipt and the certificate's 业务件号 (None: a case
+    # accepted before numbering began)
+    receipt_number: str | None = None
     submitted_by: str  # participant code of the submitting bank
     branch: str
     clerk: str

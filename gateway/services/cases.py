@@ -10,12 +10,14 @@ from gateway.domain.cases import CaseInput, TransferInput
 from gateway.domain.register import MortgageFacts, RegisterView
 from gateway.domain.registration import mortgage_ranks_needed, next_mortgage_rank
 from gateway.domain.workflow import (
+    RECEIPT_COUNTER,
     Case,
     CaseState,
     Track,
     TrackState,
     Transition,
     is_immediate_kind,
+    receipt_number,
     required_tracks,
 )
 from gateway.errors import Conflict, RuleViolation
@@ -63,11 +65,16 @@ async def submit(
         if failed:
             raise RuleViolation(failed)
         deadline = calendar.add_working_days(now, ctx.deadline_working_days)
+        # 受理编号 from the registry's yearly counter, in this transaction: a refused or rolled-back
+        # submission gives its number back, and processes never share one (the counter row is locked).
+        year = now.astimezone(calendar.tz).year
+        seq = await store.next_number(ctx.registry.admin_code, year, RECEIPT_COUNTER)
         case = Case(
             id=new_id(),
             kind=case_input.kind,
             state=CaseState.RECEIVED,
             unit_code=case_input.unit_code,
+            receipt_number=receipt_number(year, ctx.registry.admin_code, seq),
             submitted_by=party,
             branch=branch,
             clerk=clerk,

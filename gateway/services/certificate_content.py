@@ -26,12 +26,19 @@ from gateway.domain.cases import (
     TransferInput,
     TransferType,
 )
-from gateway.domain.register import Entry, MortgageFacts, MortgageKind, OwnershipFacts, Unit
+from gateway.domain.register import (
+    Entry,
+    MortgageFacts,
+    MortgageKind,
+    OwnershipFacts,
+    Unit,
+    plan_image,
+)
 from gateway.domain.workflow import Case
 from gateway.errors import ConfigError
 from gateway.settings import RegistrySettings
 
-__all__ = ["Issuance", "Reissue", "build_content", "land_term"]
+__all__ = ["Issuance", "Reissue", "build_content", "building_conditions", "land_term"]
 
 _CO_OWNERSHIP = {
     parties.CoOwnership.SOLE: CoOwnership.SOLE,
@@ -72,6 +79,7 @@ class Issuance:
     verification_url: str
     registry: RegistrySettings
     reissue: Reissue | None = None
+    seal: bytes | None = None  # the registry's seal image (PNG or SVG), drawn over 登记机构（章）
 
 
 def land_term(text: str) -> tuple[date, date] | None:
@@ -120,6 +128,7 @@ def _common(issuance: Issuance, remarks: list[str]) -> dict[str, object]:
         "issue_date": issuance.issue_date,
         "verification_url": issuance.verification_url,
         "remarks": tuple(remarks),
+        "seal": issuance.seal,
     }
 
 
@@ -135,7 +144,7 @@ def _ownership(
         for owner in facts.owners
     )
     term = land_term(unit.land_term)
-    other: list[str] = []
+    other = building_conditions(unit)
     if len(holders) > 1:
         other.append(f"持证人：{holders[0].name}")  # one book for co-owners, held by the first named
     if not unit.first_registered:
@@ -157,8 +166,39 @@ def _ownership(
         building_area=unit.floor_area.quantize(_CENT),
         term_start=term[0] if term else None,
         term_end=term[1] if term else None,
+        land_terms=unit.land_terms,
         other_conditions=tuple(other),
+        plan=plan_image(unit.plan)[1] if unit.plan else None,
     )
+
+
+def building_conditions(unit: Unit) -> list[str]:
+    """权利其他状况 of a house as the official form prints them: areas, structure, floors, completion."""
+    lines = []
+    areas = []
+    if unit.exclusive_area is not None:
+        areas.append(f"专有建筑面积：{_area(unit.exclusive_area)}")
+    if unit.shared_area is not None:
+        areas.append(f"分摊建筑面积：{_area(unit.shared_area)}")
+    if areas:
+        lines.append("，".join(areas))
+    if unit.structure:
+        lines.append(f"房屋结构：{unit.structure}")
+    floors = []
+    if unit.total_floors is not None:
+        floors.append(f"房屋总层数：{unit.total_floors}层")
+    if unit.floor:
+        floors.append(f"所在层：{unit.floor}层")
+    if floors:
+        lines.append("，".join(floors))
+    if unit.completed_on is not None:
+        d = unit.completed_on
+        lines.append(f"房屋竣工时间：{d.year}年{d.month}月{d.day}日")
+    return lines
+
+
+def _area(value: Decimal) -> str:
+    return f"{value.quantize(_CENT)}㎡"
 
 
 def _mortgage_proof(
@@ -213,7 +253,8 @@ def _reason(case: Case | None, *, ownership: bool) -> str:
 def _tail_remarks(issuance: Issuance, case: Case | None) -> list[str]:
     lines = []
     if case is not None:
-        lines.append(f"业务件号：{case.id}")
+        # The 受理编号 the counter receipt shows; a case accepted before numbering keeps its id.
+        lines.append(f"业务件号：{case.receipt_number or case.id}")
     if issuance.reissue is not None:
         r = issuance.reissue
         lines.append(f"本证系{r.label_zh}（{r.reason}），原证号{r.replaces}同时作废。")

@@ -41,7 +41,12 @@ class CertificateFacts(BaseModel):
     status_zh: str = Field(description="有效 / 已注销 / 已作废")
     status_changed_on: date | None = Field(description="when it was cancelled or voided")
     holder: str = Field(description="权利人, masked (张*) — a bank's name for a mortgage proof")
-    sm3: str | None = Field(description="SM3 of the signed PDF bytes, to compare with a file offline")
+    sm3: str | None = Field(
+        description="SM3 of the signed range: the PDF as rendered, before the signature was attached"
+    )
+    file_sm3: str | None = Field(
+        default=None, description="SM3 of the whole distributed file (signature attached), as a holder has it"
+    )
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class CertificateRecord:
     case_id: str | None
     unit_code: str
     file_bytes: int | None  # size of the stored PDF; None until 缮证 has stored it
+    ofd_sm3: str | None = None  # SM3 of the signed OFD package, to match an uploaded OFD
 
 
 _COLUMNS = (
@@ -64,6 +70,8 @@ _COLUMNS = (
     CERTIFICATE.c.status_changed_at,
     CERTIFICATE.c.holder_masked,
     CERTIFICATE.c.sm3,
+    CERTIFICATE.c.file_sm3,
+    CERTIFICATE.c.ofd_sm3,
     CERTIFICATE.c.case_id,
     CERTIFICATE.c.unit_code,
     func.length(CERTIFICATE.c.pdf).label("file_bytes"),
@@ -113,8 +121,9 @@ async def _find(
         status_changed_on=_local_day(row.status_changed_at, tz) if not status.in_force else None,
         holder=row.holder_masked,
         sm3=row.sm3,
+        file_sm3=row.file_sm3,
     )
-    return CertificateRecord(facts, row.case_id, row.unit_code, row.file_bytes)
+    return CertificateRecord(facts, row.case_id, row.unit_code, row.file_bytes, row.ofd_sm3)
 
 
 def _local_day(at: datetime | None, tz: ZoneInfo) -> date | None:

@@ -76,6 +76,7 @@ class RegistrySeal:
     certificate: certs.Certificate
     public_base_url: str
     executor: Executor | None = None
+    seal_image: bytes | None = None  # PNG or SVG drawn over 登记机构（章）, inside the signed bytes
 
     def __post_init__(self) -> None:
         # A wrong pairing is a start-up error, not a surprise at the first 缮证.
@@ -176,12 +177,13 @@ class Certification:
             verification_url=self.seal.verification_url(token),
             registry=registry,
             reissue=reissue,
+            seal=self.seal.seal_image,
         )
         content = build_content(issuance, entry, unit, case, ownership_number)
         signed = await issue_async(content, self.seal.key, self.seal.certificate, self.seal.executor)
-        distributable = await asyncio.get_running_loop().run_in_executor(
-            self.seal.executor, signed.distributable
-        )
+        loop = asyncio.get_running_loop()
+        distributable = await loop.run_in_executor(self.seal.executor, signed.distributable)
+        ofd = signed.distributable_ofd()
         async with self.services.unit_of_work() as (uow, store):
             result = await store.session.execute(
                 update(CERTIFICATE)
@@ -189,6 +191,10 @@ class Certification:
                 .values(
                     pdf=distributable,
                     sm3=signed.sm3_hex,
+                    file_sm3=certs.sm3_hex(distributable),
+                    ofd=ofd or None,
+                    ofd_sm3=signed.ofd_sm3_hex or None,
+                    ofd_signature=signed.ofd_signature or None,
                     signature=signed.signature,
                     identifier=str(identifier),
                     version=identifier.version,

@@ -58,18 +58,17 @@ class CertificateRecords:
         )
         return list(result.scalars())
 
-    async def certificate_file(self, case_id: str, number: str) -> bytes | None:
-        """The signed PDF of a certificate issued in this case (NotFound for any other)."""
+    async def certificate_file(self, case_id: str, number: str, file_format: str = "pdf") -> bytes | None:
+        """The signed PDF (or OFD) of a certificate issued in this case (NotFound for any other)."""
+        column = CERTIFICATE.c.ofd if file_format == "ofd" else CERTIFICATE.c.pdf
         row = (
             await self.session.execute(
-                select(CERTIFICATE.c.pdf).where(
-                    CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.number == number
-                )
+                select(column).where(CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.number == number)
             )
         ).one_or_none()
         if row is None:
             raise NotFound(f"certificate {number} not found in this case", f"本业务件中没有证照 {number}")
-        return bytes(row.pdf) if row.pdf is not None else None
+        return bytes(row[0]) if row[0] is not None else None
 
     async def certificates_of(self, case_id: str) -> list[dict[str, Any]]:
         """The certificates issued in a case: number, kind, status, and whether the signed file exists yet."""

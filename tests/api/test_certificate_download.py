@@ -25,7 +25,7 @@ async def test_a_certificate_downloads_by_its_number_through_the_client(stage: S
     # Was: 401 for every certificate, since the client signed the path unencoded while aiohttp sent it
     # percent-encoded (appendix A signs the path "exactly as on the request line").
     outcome = await presale_conversion(Walker(stage, lambda _: None, 30.0))
-    # Step ④ issues the buyer's 不动产权证书 and the bank's 不动产登记证明: the bank downloads its proof.
+    # The new-home transfer with the conversion issues the buyer's certificate and the bank's proof.
     [number] = [n for n in outcome.certificates if "不动产证明" in n]
     bank = stage.bank(outcome.bank)  # checks the registry's signature on the reply too
     reply = await bank.get(f"/api/v1/cases/{outcome.case_id}/certificates/{number}")
@@ -39,6 +39,13 @@ async def test_a_certificate_downloads_by_its_number_through_the_client(stage: S
     # The same number given already percent-encoded (as a browser would send it) is the same certificate.
     encoded = await bank.get(f"/api/v1/cases/{outcome.case_id}/certificates/{quote(number, safe='')}")
     assert encoded.status == 200 and encoded.body == reply.body
+    # The same certificate as OFD (GB/T 33190), a ZIP package with its signature as the archive comment.
+    ofd = await bank.get(f"/api/v1/cases/{outcome.case_id}/certificates/{number}?format=ofd")
+    assert ofd.status == 200 and ofd.body.startswith(b"PK\x03\x04")
+    assert ofd.headers["Content-Type"] == "application/ofd"
+    assert f"filename*=UTF-8''{quote(number + '.ofd', safe='')}" in ofd.headers["Content-Disposition"]
+    wrong = await bank.get(f"/api/v1/cases/{outcome.case_id}/certificates/{number}?format=docx")
+    assert wrong.status == 422
     async with stage.session.get(stage.base_url + "/openapi.json") as response:
         document = await response.json()
     download = document["paths"]["/api/v1/cases/{case_id}/certificates/{number}"]["get"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,6 +176,16 @@ async def test_upload_of_the_genuine_file_is_valid_and_one_changed_byte_is_not(
         assert verdict["result"] == "invalid" and verdict["certificate"] is None
         assert verdict["reason"] and verdict["reason_zh"], verdict
 
+    # The OFD of the same certificate is checked the same way, against the OFD the registry signed.
+    ofd = bytes(proof.ofd or b"")
+    as_ofd = await client.post("/public/api/v1/verify", data=ofd, headers={"Content-Type": "application/ofd"})
+    verdict = await as_ofd.json()
+    assert (verdict["result"], verdict["sm3"]) == ("valid", proof.ofd_sm3), verdict
+    changed_ofd = bytearray(ofd)
+    changed_ofd[300] ^= 0x01
+    verdict = await (await client.post("/public/api/v1/verify", data=bytes(changed_ofd))).json()
+    assert verdict["result"] == "invalid"
+
     too_big = await client.post("/public/api/v1/verify", data=pdf + b"\0" * MAX_UPLOAD_BYTES)
     assert too_big.status == 413 and (await too_big.json())["code"] == "payload_too_large"
     empty = await client.post("/public/api/v1/verify", data=b"")
@@ -187,3 +201,44 @@ async def test_public_routes_are_documented(client: TestClient[Any, Any]) -> Non
         "/public/api/v1/verify",
     } <= set(spec["paths"])
     assert spec["paths"]["/public/api/v1/verify"]["post"].get("security", []) == []
+
+
+async def _gw_elicense(*args: str) -> tuple[int, dict[str, Any]]:
+    """`gw-elicense verify … --json` in a subprocess, while this event loop keeps serving the gateway."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "e_license.cli", "verify", *args, "--json", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, json.loads(out)
+
+
+async def test_gw_elicense_asks_the_register_whether_a_genuine_certificate_is_still_in_force(
+    client: TestClient[Any, Any],
+    certification: Certification,
+    ownership: CertificateRow,
+    participants: Participants,
+    tmp_path: Path,
+) -> None:
+    file, ca_pem = tmp_path / "c.pdf", tmp_path / "ca.pem"
+    file.write_bytes(ownership.pdf or b"")
+    ca_pem.write_bytes(participants.ca.certificate.pem)
+    base = str(client.make_url("/"))
+
+    # The CA alone trusts the registry certificate the file names; offline, the status is not known.
+    code, report = await _gw_elicense(str(file), "--ca", str(ca_pem))
+    assert code == 0 and report["valid"] and report["status"] is None
+    assert "须向登记机构查询" in report["status_notice_zh"]
+    code, report = await _gw_elicense(str(file), "--ca", str(ca_pem), "--online", base)
+    assert (code, report["status"], report["in_force"]) == (0, "valid", True)
+
+    await certification.reissue(ownership.number, actor="registrar-c", reason="证书污损")
+    code, report = await _gw_elicense(str(file), "--ca", str(ca_pem), "--online", base)
+    assert (code, report["valid"], report["status"], report["in_force"]) == (3, True, "void", False)
+    assert report["status_zh"] == "已作废"
+
+    # Another CA: the signature is not trusted, and the JSON says why.
+    other_ca = tmp_path / "other-ca.pem"
+    other_ca.write_bytes(certs.CertificateAuthority.create("Other CA").certificate.pem)
+    code, report = await _gw_elicense(str(file), "--ca", str(other_ca))
+    assert code == 1 and report["valid"] is False and "登记机构证书" in report["reason_zh"]

@@ -38,3 +38,16 @@ def test_demo_with_redis_and_no_processes_starts_a_worker(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "starting 1 gateway process and 1 worker" in result.stdout
     assert "4/4 已办结" in result.stdout  # the utilities were delivered: a worker ran the jobs
+    # Each certificate is written as PDF and as OFD, and both verify offline against the registry's history.
+    folder = tmp_path / "demo" / "certificates"
+    pdfs, ofds = sorted(folder.glob("*.pdf")), sorted(folder.glob("*.ofd"))
+    assert pdfs and [p.stem for p in pdfs] == [o.stem for o in ofds]
+    history = tmp_path / "demo" / "registry" / "history"
+    for file in (pdfs[0], ofds[0]):
+        verified = subprocess.run(
+            [str(command.with_name("gw-elicense")), "verify", str(file), "--cert-dir", str(history)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert verified.returncode == 0, verified.stderr

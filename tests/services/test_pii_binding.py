@@ -20,7 +20,7 @@ from gateway.db.tables.cases import CaseRow
 from gateway.db.tables.infra import OutboxRow
 from gateway.db.tables.register import EntryRow
 from gateway.errors import CryptoError
-from gateway.privacy import PersonalDataProtector, outbox_payload
+from gateway.privacy import PersonalDataProtector, case_input, outbox_payload
 from gateway.seed import INSTITUTIONS, LIU_YANG, PROOF_LI_WANG_ICBC, UNITS, ZHANG_WEI, seed_demo_register
 from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.context import ServiceContext
@@ -122,8 +122,10 @@ async def test_migration_0011_binds_the_tokens_written_before_it(
     old = {table.name: await stored(ctx, table, column) for table, column in places}
     old_tokens = [t for docs in old.values() for d in docs.values() for t in tokens(d)]
     assert old_tokens and all(not t.startswith("v2:") and t.startswith("k1:") for t in old_tokens)
+    # (Read through the protector, not the case repository: later revisions add columns that the schema of
+    # 0008 has not, so today's repository cannot load a row of it at all.)
     with pytest.raises(CryptoError, match="run `gateway migrate`"):
-        await cases.get_case(ctx, case_id)
+        ctx.protector.reveal(old["case_record"][case_id], case_input(case_id))
 
     await ctx.db.dispose()
     await ctx.db.migrate(cipher)

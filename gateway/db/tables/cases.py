@@ -24,12 +24,14 @@ class CaseRow(SQLModel, table=True):
         Index("ix_case_record_party_received", "submitted_by", "received_at"),
         Index("ix_case_record_unit_state", "unit_code", "state"),
         Index("ix_case_record_state", "state"),
+        Index("ix_case_record_receipt", "receipt_number", unique=True),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # random, never sequential (OWASP API1)
     kind: str = Field(max_length=40)
     state: str = Field(max_length=24)
     unit_code: str = Field(max_length=28)
+    receipt_number: str | None = Field(default=None, max_length=24)  # 受理编号, 2026-441900-000123
     submitted_by: str = Field(max_length=40)  # participant code of the bank
     branch: str = Field(max_length=100)
     clerk: str = Field(max_length=100)

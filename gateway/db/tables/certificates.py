@@ -49,7 +49,13 @@ class CertificateRow(SQLModel, table=True):
     status_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # When the file reached the bank that submitted the case (发证); the case is archived when all have.
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
-    sm3: str | None = Field(default=None, max_length=64)
+    sm3: str | None = Field(default=None, max_length=64)  # of the signed bytes (the signed range)
+    file_sm3: str | None = Field(default=None, max_length=64)  # of the distributed file, signature attached
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The same certificate as OFD (GB/T 33190): the distributed package, its signed bytes' SM3 and the
+    # detached SM2 signature over them (None for certificates issued before OFD).
+    ofd: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    ofd_sm3: str | None = Field(default=None, max_length=64)
+    ofd_signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     version: int = 1
