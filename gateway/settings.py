@@ -37,6 +37,14 @@ class ApiSettings(BaseModel):
     # A claim whose request never completed (process died) is taken over after this long.
     idempotency_lease_seconds: int = 60
     token_ttl_minutes: int = 8 * 60  # a back-office working day
+    # Back-office web pages: a session unused this long ends (等保 2.0 level 3: 登录连接超时自动退出).
+    session_idle_minutes: int = Field(default=30, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)  # wrong passwords in a row before the account locks
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    # The session cookie's Secure flag: "auto" sets it when the request came over TLS, directly or as
+    # X-Forwarded-Proto: https from one of `trusted_proxies` (a TLS-terminating load balancer).
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    trusted_proxies: list[str] = Field(default_factory=list)  # client IPs whose X-Forwarded-* is believed
 
 
 class JobSettings(BaseModel):
