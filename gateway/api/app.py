@@ -12,6 +12,8 @@ from gateway.api.middleware import authenticate, idempotency, request_context, s
 from gateway.api.problem import errors_middleware
 from gateway.api.state import ApiState
 from gateway.bootstrap import Container
+from gateway.web import setup_web
+from gateway.web.middleware import pages
 
 __all__ = ["create_app"]
 
@@ -23,11 +25,13 @@ def create_app(
     before it starts); each handler declares its contract with `@endpoint`. Nothing connects until startup.
 
     Prefixes: `/api/v1/` bank API (signed), `/callbacks/v1/` (signed), `/backoffice/api/v1/` (bearer token),
-    `/public/` (none), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`.
+    `/public/` (none), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`; the back office's
+    HTML pages under `/backoffice/` (session cookie; gateway.web), with `/` leading there.
     """
     api = container.settings.api
     app = web.Application(
-        middlewares=[request_context, sign_responses, errors_middleware, authenticate, idempotency],
+        # `pages` last: it serves only the HTML pages (gateway.web), after the API's own checks.
+        middlewares=[request_context, sign_responses, errors_middleware, authenticate, idempotency, pages],
         # The hard ceiling for any route; each route's own (smaller) limit is enforced by the middleware.
         client_max_size=max(api.max_upload_bytes, api.max_json_bytes),
     )
@@ -43,6 +47,8 @@ def create_app(
         for table in (bank.routes, review.routes, callbacks.routes, utilities.routes):
             app.router.add_routes(table)
     app.router.add_routes(list(routes))
+    if container.services is not None:  # the back office's pages work cases
+        setup_web(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await container.open(dispatch=dispatch)

@@ -48,12 +48,7 @@ async def apply_registration(
     at: datetime,
 ) -> None:
     """Record the case in the register (the case is APPROVED and the unit locked by the caller)."""
-    ctx_rules = rules.RuleContext(
-        submitter=submitter,
-        at_registration=True,
-        tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
-    )
-    results = rules.check(case.input, view, ctx_rules)
+    results = rules.check(case.input, view, registration_rule_context(ctx, case, submitter))
     failed = rules.failures(results)
     if failed:
         raise RuleViolation(failed)
@@ -117,6 +112,17 @@ async def apply_registration(
         )
     else:
         case.move(CaseState.COMPLETED, actor=actor, at=at)
+
+
+def registration_rule_context(
+    ctx: ServiceContext, case: Case, submitter: Institution | None = None
+) -> rules.RuleContext:
+    """The rules' context at 登簿: the submitter, and whether the tax bureau has confirmed payment."""
+    return rules.RuleContext(
+        submitter=submitter or ctx.institution(case.submitted_by),
+        at_registration=True,
+        tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
+    )
 
 
 async def _allocate_number(ctx: ServiceContext, store: Store, new: NewEntry, at: datetime) -> str:
