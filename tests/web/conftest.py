@@ -68,7 +68,8 @@ class Person:
         await self.goto("/backoffice/login")
         await self.page.fill("#username", self.username)
         await self.page.fill("#password", password)
-        await self.page.click("button[type=submit]")
+        async with self.page.expect_navigation():  # the next page, not the sign-in form still showing
+            await self.page.click("main button[type=submit]")
 
     async def shot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -44,13 +44,13 @@ async def test_a_case_from_the_queue_to_its_certificate(stage: Stage, person: An
     assert "待办" in await page.title()
     row = page.locator(f"a[href='/backoffice/cases/{case_id}']")
     assert await row.count() == 1  # the case is in examiner-a's 待办
-    await row.click()
-    await page.wait_for_url(f"**/backoffice/cases/{case_id}")
+    async with page.expect_navigation():
+        await row.click()
     await examiner.shot("case-first-review")
     assert await page.locator("#register-link").count() == 0  # no registrar's button for an examiner
     await page.fill("#first-opinion", "材料齐全，同意")
-    await page.click("#first-pass")
-    await page.wait_for_url(f"**/backoffice/cases/{case_id}")
+    async with page.expect_navigation():
+        await page.click("#first-pass")
     assert "复审/核定" in await page.inner_text("main")
     assert "初审通过：材料齐全，同意" in await page.inner_text("main")  # in the history, by name
 
@@ -60,21 +60,21 @@ async def test_a_case_from_the_queue_to_its_certificate(stage: Stage, person: An
     await senior.goto(f"/backoffice/cases/{case_id}")
     await senior.page.fill("#second-opinion", "同意初审意见")
     await senior.shot("case-second-review")
-    await senior.page.click("#second-pass")
-    await senior.page.wait_for_url(f"**/backoffice/cases/{case_id}")
+    async with senior.page.expect_navigation():
+        await senior.page.click("#second-pass")
     assert "已核定" in await senior.page.inner_text("#case-state")
 
     registrar = await person("registrar-c")
     await registrar.sign_in()
     assert await registrar.page.locator(f"a[href='/backoffice/cases/{case_id}']").count() == 1
     await registrar.goto(f"/backoffice/cases/{case_id}")
-    await registrar.page.click("#register-link")
-    await registrar.page.wait_for_url(f"**/backoffice/cases/{case_id}/register")
+    async with registrar.page.expect_navigation():
+        await registrar.page.click("#register-link")
     confirm_text = await registrar.page.inner_text("main")
     assert "将记载的登记事项" in confirm_text and "不动产登记证明" in confirm_text
     await registrar.shot("register-confirm")
-    await registrar.page.click("#confirm-register")
-    await registrar.page.wait_for_url(f"**/backoffice/cases/{case_id}")
+    async with registrar.page.expect_navigation():
+        await registrar.page.click("#confirm-register")
 
     async def certificate_shown() -> bool:
         await registrar.goto(f"/backoffice/cases/{case_id}")
@@ -86,6 +86,17 @@ async def test_a_case_from_the_queue_to_its_certificate(stage: Stage, person: An
     pdf = await registrar.page.request.get(stage.base_url + str(link))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert (await pdf.body()).startswith(b"%PDF")
+
+    # The supervisor's dashboard shows it certified within one hour, and /metrics has 受理→出证.
+    supervisor = await person("supervisor-d")
+    await supervisor.sign_in()
+    await supervisor.goto("/backoffice/dashboard")
+    await supervisor.shot("dashboard")
+    row = supervisor.page.locator("#timing tr[data-kind=mortgage_registration]")
+    assert int(await row.locator(".certified").inner_text()) == 1
+    assert int(await row.locator(".within-hour").inner_text()) == 1
+    metrics = await (await supervisor.page.request.get(stage.base_url + "/metrics")).text()
+    assert 'gateway_case_time_to_certificate_seconds_count{kind="mortgage_registration"}' in metrics
 
     # examiner-a can neither see nor post the registrar's action on an approved case.
     second = await submit_case_approved(stage, examiner, senior)
@@ -108,12 +119,13 @@ async def submit_case_approved(stage: Stage, examiner: Any, senior: Any) -> str:
     case_id = str(reply.json()["id"])
     await examiner.goto(f"/backoffice/cases/{case_id}")
     await examiner.page.fill("#first-opinion", "同意")
-    await examiner.page.click("#first-pass")
+    async with examiner.page.expect_navigation():
+        await examiner.page.click("#first-pass")
     await until(lambda: bank_confirmed(stage, case_id))
     await senior.goto(f"/backoffice/cases/{case_id}")
     await senior.page.fill("#second-opinion", "同意")
-    await senior.page.click("#second-pass")
-    await senior.page.wait_for_url(f"**/backoffice/cases/{case_id}")
+    async with senior.page.expect_navigation():
+        await senior.page.click("#second-pass")
     return case_id
 
 

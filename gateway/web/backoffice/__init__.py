@@ -2,8 +2,14 @@
 
 from aiohttp import web
 
-from gateway.web.backoffice import actions, auth, cases, queue
+from gateway.web.backoffice import actions, auth, cases, oversight, queue
 
-routes: list[web.AbstractRouteDef] = [*auth.routes, *queue.routes, *cases.routes, *actions.routes]
+routes: list[web.AbstractRouteDef] = [
+    *auth.routes,
+    *queue.routes,
+    *cases.routes,
+    *actions.routes,
+    *oversight.routes,
+]
 
 __all__ = ["routes"]
