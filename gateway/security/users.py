@@ -271,6 +271,39 @@ class UserDirectory:
         check_password(new, username=username)
         await self._set_password(user.id, new, must_change=True)
 
+    async def list_users(self) -> list[tuple[Actor, bool, datetime | None]]:
+        """Every user with whether it is active and until when it is locked (None: not locked)."""
+        async with self._db.session() as session:
+            conn = await session.connection()
+            rows = (await conn.execute(select(_USERS).order_by(_USERS.c.username))).all()
+        now = self._clock()
+        return [
+            (_actor(r), bool(r.active), r.locked_until if r.locked_until and r.locked_until > now else None)
+            for r in rows
+        ]
+
+    async def set_active(self, username: str, active: bool) -> None:
+        """Disable (every session ends) or enable a user."""
+        user = await self.get(username)
+        async with self._db.engine.begin() as conn:
+            await conn.execute(update(_USERS).where(_USERS.c.id == user.id).values(active=active))
+            if not active:
+                await conn.execute(delete(_TOKENS).where(_TOKENS.c.user_id == user.id))
+
+    async def set_roles(self, username: str, roles: Iterable[Role]) -> None:
+        role_set = frozenset(Role(r) for r in roles)
+        if not role_set:
+            raise InputError(
+                "a user needs at least one role",
+                "用户至少需要一个岗位角色",
+                [FieldReason("roles", "请至少选择一个岗位", "choose at least one role")],
+            )
+        user = await self.get(username)
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                update(_USERS).where(_USERS.c.id == user.id).values(roles=sorted(r.value for r in role_set))
+            )
+
     async def _set_password(self, user_id: str, new: str, *, must_change: bool) -> None:
         password_hash = await asyncio.to_thread(_HASHER.hash, new)
         async with self._db.engine.begin() as conn:

@@ -1,8 +1,8 @@
-"""The registry's back office in a browser: sign-in, 待办, the case page and its actions."""
+"""The registry's back office in a browser: sign-in, 待办, the case page and its actions, oversight, admin."""
 
 from aiohttp import web
 
-from gateway.web.backoffice import actions, auth, cases, oversight, queue
+from gateway.web.backoffice import actions, admin, auth, cases, oversight, queue
 
 routes: list[web.AbstractRouteDef] = [
     *auth.routes,
@@ -10,6 +10,7 @@ routes: list[web.AbstractRouteDef] = [
     *cases.routes,
     *actions.routes,
     *oversight.routes,
+    *admin.routes,
 ]
 
 __all__ = ["routes"]
