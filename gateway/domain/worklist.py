@@ -7,13 +7,13 @@ registrar's 登簿. The deadline counts working time on the registry's calendar 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus
 
-__all__ = ["OPEN_STAGES", "TimeLeft", "WorkStage", "time_left", "work_stage"]
+__all__ = ["OPEN_STAGES", "TimeLeft", "WorkStage", "time_left", "work_stage", "working_hours"]
 
 
 class WorkStage(StrEnum):
@@ -60,11 +60,27 @@ class TimeLeft:
 
 
 def time_left(calendar: WorkingCalendar, deadline: datetime, now: datetime) -> TimeLeft:
+    day_hours = _day_hours(calendar)
     if deadline <= now:
-        late = calendar.working_time_between(deadline, now)
-        return TimeLeft(0, -round(late / timedelta(hours=1), 1), True)
-    hours = calendar.working_time_between(now, deadline) / timedelta(hours=1)
-    day_hours = (
-        datetime.combine(datetime.min, calendar.closes) - datetime.combine(datetime.min, calendar.opens)
-    ) / timedelta(hours=1)
+        late = working_hours(calendar, deadline, now)
+        return TimeLeft(int(late // day_hours), -round(late, 1), True)
+    hours = working_hours(calendar, now, deadline)
     return TimeLeft(int(hours // day_hours), round(hours, 1), False)
+
+
+def _day_hours(calendar: WorkingCalendar) -> float:
+    span = datetime.combine(date.min, calendar.closes) - datetime.combine(date.min, calendar.opens)
+    return span / timedelta(hours=1)
+
+
+def working_hours(calendar: WorkingCalendar, a: datetime, b: datetime) -> float:
+    """Working hours from a to b (a <= b). Over more than a week the whole days between are counted as
+    days, not as windows: a case a year overdue costs a loop over dates, not a year of datetimes."""
+    if b - a <= timedelta(days=7):
+        return calendar.working_time_between(a, b) / timedelta(hours=1)
+    first, last = a.astimezone(calendar.tz).date(), b.astimezone(calendar.tz).date()
+    midnight = datetime.combine(first + timedelta(days=1), time(), tzinfo=calendar.tz)
+    head = calendar.working_time_between(a, midnight)
+    tail = calendar.working_time_between(datetime.combine(last, time(), tzinfo=calendar.tz), b)
+    days = sum(calendar.is_working_day(first + timedelta(days=k)) for k in range(1, (last - first).days))
+    return (head + tail) / timedelta(hours=1) + days * _day_hours(calendar)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, case, func, select
 
 from gateway.db.tables.cases import CaseRow, TransitionRow
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
@@ -82,11 +82,31 @@ async def dashboard(ctx: ServiceContext, *, days: int = 7) -> Dashboard:
                 .group_by(c.submitted_by, c.kind)
             )
         ).all()
-        open_rows = (
+        age = case(*((c.received_at >= now - limit, label) for limit, label in AGE_BANDS), else_=">3d").label(
+            "band"
+        )
+        backlog = (
             await session.execute(
-                select(c.id, c.kind, c.state, c.unit_code, c.received_at, c.deadline_at, c.assignee).where(
-                    c.state.in_(OPEN)
-                )
+                select(c.state, age, func.count()).where(c.state.in_(OPEN)).group_by(c.state, age)
+            )
+        ).all()
+        late = (c.state.in_(OPEN), c.deadline_at < now)
+        overdue_count = (
+            await session.execute(select(func.count()).select_from(CASE).where(*late))
+        ).scalar_one()
+        overdue = (
+            await session.execute(
+                select(c.id, c.kind, c.state, c.unit_code, c.received_at, c.deadline_at, c.assignee)
+                .where(*late)
+                .order_by(c.deadline_at)
+                .limit(20)
+            )
+        ).all()
+        held = (
+            await session.execute(
+                select(c.assignee, func.count())
+                .where(c.state.in_(OPEN), c.assignee.is_not(None))
+                .group_by(c.assignee)
             )
         ).all()
         failing = (
@@ -120,11 +140,11 @@ async def dashboard(ctx: ServiceContext, *, days: int = 7) -> Dashboard:
         since=since,
         timing=_timing(ctx, certified),
         volumes={(bank, kind): n for bank, kind, n in volumes},
-        backlog=_backlog(open_rows, now),
-        overdue=_overdue(open_rows, now),
-        overdue_count=sum(1 for r in open_rows if r.deadline_at < now),
+        backlog=_backlog(backlog),
+        overdue=[dict(r._mapping) for r in overdue],
+        overdue_count=int(overdue_count),
         refusals=_refusals(failing),
-        workload=_workload(open_rows, decided, usernames),
+        workload=_workload(held, decided, usernames),
         utility_jobs={(p, s): n for p, s, n in utilities},
         dead_letters=int(dead),
     )
@@ -152,20 +172,11 @@ def _timing(ctx: ServiceContext, rows: Sequence[Any]) -> list[KindTiming]:
     return sorted(by_kind.values(), key=lambda t: t.kind)
 
 
-def _band(age: timedelta) -> str:
-    return next((label for limit, label in AGE_BANDS if age <= limit), ">3d")
-
-
-def _backlog(rows: Sequence[Any], now: datetime) -> dict[str, dict[str, int]]:
-    found: dict[str, Counter[str]] = {}
-    for r in rows:
-        found.setdefault(r.state, Counter())[_band(now - r.received_at)] += 1
-    return {state: dict(bands) for state, bands in sorted(found.items())}
-
-
-def _overdue(rows: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
-    late = sorted((r for r in rows if r.deadline_at < now), key=lambda r: r.deadline_at)[:20]
-    return [dict(r._mapping) for r in late]
+def _backlog(rows: Sequence[Any]) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for state, band, n in rows:
+        found.setdefault(state, {})[band] = int(n)
+    return dict(sorted(found.items()))
 
 
 def _refusals(rows: Sequence[Any]) -> dict[str, int]:
@@ -176,13 +187,12 @@ def _refusals(rows: Sequence[Any]) -> dict[str, int]:
 
 
 def _workload(
-    open_rows: Sequence[Any], decided: Sequence[Any], usernames: dict[str, str]
+    held: Sequence[Any], decided: Sequence[Any], usernames: dict[str, str]
 ) -> dict[str, dict[str, int]]:
     """Per user name: open cases held, and decisions (history steps) taken in the window."""
     found: dict[str, dict[str, int]] = {}
-    for r in open_rows:
-        if r.assignee:
-            found.setdefault(r.assignee, {"held": 0, "decided": 0})["held"] += 1
+    for assignee, n in held:
+        found.setdefault(assignee, {"held": 0, "decided": 0})["held"] += int(n)
     for actor, n in decided:
         user = usernames.get(actor) or actor.removeprefix("user:")
         if ":" in user or user in ("rules", "workflow", "registry"):  # the system or a party, not staff

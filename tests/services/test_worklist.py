@@ -138,3 +138,18 @@ async def test_a_rule_failing_at_registration_suspends_the_case_visibly(ctx: Ser
     assert [(i.case.id, i.stage) for i in team.items] == [(case_id, WorkStage.SUSPENDED)]
     case = await review.recheck(ctx, people["registrar-c"].id, case_id)
     assert case.state is CaseState.SUSPENDED  # still seized
+
+
+def test_working_hours_over_long_spans_match_the_calendar() -> None:
+    from datetime import UTC, datetime
+
+    from gateway.domain.calendar import WorkingCalendar
+    from gateway.domain.worklist import working_hours
+
+    calendar = WorkingCalendar()
+    a = datetime(2026, 1, 5, 3, 17, tzinfo=UTC)
+    for days in (3, 8, 40, 200):
+        b = a + timedelta(days=days, hours=5)
+        assert working_hours(calendar, a, b) == pytest.approx(
+            calendar.working_time_between(a, b) / timedelta(hours=1)
+        )
