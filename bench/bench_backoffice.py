@@ -77,7 +77,9 @@ async def signed_in(base: str, username: str) -> aiohttp.ClientSession:
     session = aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True))
     html = await (await session.get("/backoffice/login")).text()
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-    await session.post("/backoffice/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+    await session.post(
+        "/backoffice/login", data={"csrf_token": token, "username": username, "password": PASSWORD}
+    )
     return session
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from weakref import WeakKeyDictionary
 
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus
@@ -82,5 +83,25 @@ def working_hours(calendar: WorkingCalendar, a: datetime, b: datetime) -> float:
     midnight = datetime.combine(first + timedelta(days=1), time(), tzinfo=calendar.tz)
     head = calendar.working_time_between(a, midnight)
     tail = calendar.working_time_between(datetime.combine(last, time(), tzinfo=calendar.tz), b)
-    days = sum(calendar.is_working_day(first + timedelta(days=k)) for k in range(1, (last - first).days))
+    days = _working_days(calendar, first + timedelta(days=1), last)
     return (head + tail) / timedelta(hours=1) + days * _day_hours(calendar)
+
+
+# Per calendar: a first date and the running count of working days from it, so the working days between
+# two dates are one subtraction (a queue page shows 30 cases, some a year overdue).
+_COUNTS: WeakKeyDictionary[WorkingCalendar, tuple[date, list[int]]] = WeakKeyDictionary()
+
+
+def _working_days(calendar: WorkingCalendar, start: date, end: date) -> int:
+    """Working days in [start, end)."""
+    if end <= start:
+        return 0
+    base, counts = _COUNTS.get(calendar, (start, [0]))
+    if start < base or (end - base).days >= len(counts):
+        base = min(base, start) - timedelta(days=366)
+        stop = max(end, base + timedelta(days=len(counts))) + timedelta(days=366)
+        counts = [0]
+        for k in range((stop - base).days):
+            counts.append(counts[-1] + calendar.is_working_day(base + timedelta(days=k)))
+        _COUNTS[calendar] = (base, counts)
+    return counts[(end - base).days] - counts[(start - base).days]

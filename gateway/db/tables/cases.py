@@ -27,6 +27,9 @@ class CaseRow(SQLModel, table=True):
         # The back office's 待办: cases at one stage, soonest deadline first (keyset pagination).
         Index("ix_case_record_stage_deadline", "stage", "deadline_at", "id"),
         Index("ix_case_record_assignee_deadline", "assignee", "deadline_at", "id"),
+        # The supervisor's dashboard: the last days' receipts and certificates, not the whole table.
+        Index("ix_case_record_received_at", "received_at"),
+        Index("ix_case_record_certified_at", "certified_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # random, never sequential (OWASP API1)

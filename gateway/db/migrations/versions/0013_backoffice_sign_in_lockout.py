@@ -47,6 +47,8 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_case_record_assignee_deadline", ["assignee", "deadline_at", "id"], unique=False
         )
+        batch_op.create_index("ix_case_record_received_at", ["received_at"], unique=False)
+        batch_op.create_index("ix_case_record_certified_at", ["certified_at"], unique=False)
     cases = sa.table(
         "case_record", sa.column("id"), sa.column("state"), sa.column("tracks", sa.JSON), sa.column("stage")
     )
@@ -64,6 +66,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("case_record", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_record_certified_at")
+        batch_op.drop_index("ix_case_record_received_at")
         batch_op.drop_index("ix_case_record_assignee_deadline")
         batch_op.drop_index("ix_case_record_stage_deadline")
         batch_op.drop_column("stage")
