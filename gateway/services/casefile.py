@@ -21,7 +21,15 @@ from gateway.services.registration import registration_rule_context
 from gateway.services.store_queue import QueueFilter
 from gateway.services.worklist import _names
 
-__all__ = ["CaseFile", "RegistrationPreview", "case_file", "preview_registration", "record_reveal"]
+__all__ = [
+    "CaseFile",
+    "RegistrationPreview",
+    "UnitFile",
+    "case_file",
+    "preview_registration",
+    "record_reveal",
+    "unit_file",
+]
 
 
 @dataclass(frozen=True)
@@ -99,3 +107,21 @@ async def preview_registration(ctx: ServiceContext, case_id: str) -> Registratio
     change = registration_change(case.input, view, submitter, case.rank)
     closing = set(change.closes)
     return RegistrationPreview(case, change.opens, [e for e in view.entries if e.id in closing], [])
+
+
+@dataclass(frozen=True)
+class UnitFile:
+    """A unit's page: its register as it stands, every entry ever (closed ones too), its open cases."""
+
+    register: RegisterView
+    entries: list[Entry]
+    open_cases: list[Case]
+
+
+async def unit_file(ctx: ServiceContext, unit_code: str) -> UnitFile:
+    async with ctx.reading() as store:
+        unit = await store.load_unit(unit_code)
+        view = await store.view(unit)
+        entries = await store.entries_of(unit_code)
+        cases, _ = await store.work_queue(QueueFilter(unit_code=unit_code), limit=50)
+    return UnitFile(view, entries, cases)

@@ -1,11 +1,12 @@
-"""Register entries made outside the five bank case kinds: a court's seizure, a building's first registration."""
+"""Register entries made outside the five bank case kinds: a court's seizure and its lifting, an objection
+and its cancellation, a building's first registration."""
 
 from __future__ import annotations
 
-from gateway.domain.parties import CoOwnership, Institution, Owner
-from gateway.domain.register import OwnershipFacts, SeizureFacts
+from gateway.domain.parties import CoOwnership, Institution, Owner, Party
+from gateway.domain.register import EntryKind, ObjectionFacts, OwnershipFacts, SeizureFacts
 from gateway.domain.registration import NewEntry
-from gateway.errors import Conflict
+from gateway.errors import Conflict, NotFound
 from gateway.services.context import ServiceContext
 
 
@@ -15,7 +16,15 @@ async def record_seizure(
     """查封: a court's order recorded at once; it blocks transfers and mortgages not yet registered."""
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
-        await store.lock_unit(unit_code)
+        view = await store.view(await store.lock_unit(unit_code))
+        for entry in view.seizures:
+            assert isinstance(entry.facts, SeizureFacts)
+            if entry.facts.document_no.strip() == document_no.strip():
+                # The same court order delivered twice (a resent fax, a second clerk): one seizure, not two.
+                raise Conflict(
+                    f"the seizure by document {document_no} is already recorded",
+                    f"文书 {document_no} 的查封已登记，不能重复登记",
+                )
         entry_id = await store.open_entry(
             unit_code,
             NewEntry(SeizureFacts(authority=authority, document_no=document_no)),
@@ -53,3 +62,68 @@ async def record_first_registration(
             details={"entry_id": entry_id, "developer": developer.code},
         )
     return entry_id
+
+
+async def _close_open(
+    ctx: ServiceContext,
+    actor: str,
+    unit_code: str,
+    entry_id: str,
+    kind: EntryKind,
+    action: str,
+    details: dict[str, str],
+) -> None:
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        view = await store.view(await store.lock_unit(unit_code))
+        if not any(e.id == entry_id for e in view.open_of(kind)):
+            raise NotFound(
+                f"no open {kind.value} entry {entry_id} on unit {unit_code}", "该不动产单元没有此项登记"
+            )
+        await store.close_entries([entry_id], case_id=None, at=now)
+        uow.audit(
+            actor=actor, action=action, subject=f"unit:{unit_code}", details={"entry_id": entry_id, **details}
+        )
+
+
+async def release_seizure(
+    ctx: ServiceContext, actor: str, unit_code: str, entry_id: str, authority: str, document_no: str
+) -> None:
+    """解封: the court's order lifting a seizure closes its entry (民事诉讼法 第一百零六条 及 查封规定)."""
+    await _close_open(
+        ctx, actor, unit_code, entry_id, EntryKind.SEIZURE, "register.seizure_released",
+        {"authority": authority, "document_no": document_no},
+    )  # fmt: skip
+
+
+async def record_objection(
+    ctx: ServiceContext, actor: str, unit_code: str, applicant: Party, matter: str
+) -> str:
+    """异议登记: a person who claims the register is wrong (民法典 第二百二十条 第二款)."""
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        await store.lock_unit(unit_code)
+        entry_id = await store.open_entry(
+            unit_code, NewEntry(ObjectionFacts(applicant=applicant, matter=matter)), case_id=None, at=now,
+            certificate_number=None,
+        )  # fmt: skip
+        uow.audit(
+            actor=actor, action="register.objection", subject=f"unit:{unit_code}",
+            details={"entry_id": entry_id, "matter": matter},
+        )  # fmt: skip
+    return entry_id
+
+
+async def cancel_objection(
+    ctx: ServiceContext, actor: str, unit_code: str, entry_id: str, reason: str
+) -> None:
+    """异议登记 cancelled: withdrawn, or lapsed when no suit followed within 15 days (民法典 第二百二十条)."""
+    await _close_open(
+        ctx,
+        actor,
+        unit_code,
+        entry_id,
+        EntryKind.OBJECTION,
+        "register.objection_cancelled",
+        {"reason": reason},
+    )

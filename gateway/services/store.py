@@ -200,7 +200,7 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         )
         return entry_id
 
-    async def close_entries(self, entry_ids: list[str], *, case_id: str, at: datetime) -> None:
+    async def close_entries(self, entry_ids: list[str], *, case_id: str | None, at: datetime) -> None:
         if not entry_ids:
             return
         result = await self.session.execute(

@@ -87,6 +87,20 @@ async def test_a_case_from_the_queue_to_its_certificate(stage: Stage, person: An
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert (await pdf.body()).startswith(b"%PDF")
 
+    # 换发: a new number, the old certificate void.
+    number = (await registrar.page.inner_text("#certificate")).split(" · ")[0].strip()
+    await registrar.goto(f"/backoffice/certificates?number={number}")
+    await registrar.shot("certificate")
+    await registrar.page.fill("#reason", "证书污损，申请换发")
+    async with registrar.page.expect_navigation():
+        await registrar.page.click("#reissue")
+    assert "有效" in await registrar.page.inner_text("#status")
+    assert number not in await registrar.page.inner_text("#certificate h2")
+    await registrar.goto(f"/backoffice/certificates?number={number}")
+    assert "作废" in await registrar.page.inner_text("#status")
+    await registrar.goto(f"/backoffice/units?q={number}")
+    await registrar.shot("unit")
+
     # The supervisor's dashboard shows it certified within one hour, and /metrics has 受理→出证.
     supervisor = await person("supervisor-d")
     await supervisor.sign_in()

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from gateway.web.backoffice import actions, admin, auth, cases, oversight, queue
+from gateway.web.backoffice import actions, admin, auth, cases, oversight, queue, register
 
 routes: list[web.AbstractRouteDef] = [
     *auth.routes,
@@ -11,6 +11,7 @@ routes: list[web.AbstractRouteDef] = [
     *actions.routes,
     *oversight.routes,
     *admin.routes,
+    *register.routes,
 ]
 
 __all__ = ["routes"]

@@ -117,7 +117,7 @@ async def material(request: web.Request) -> web.Response:
         record, content = await store.material_content(
             request.match_info["case_id"], request.match_info["material_id"]
         )
-    return _inline(content, record.content_type, record.name)
+    return inline_file(content, record.content_type, record.name)
 
 
 @routes.get(CASE + "/certificates/{number}")
@@ -128,10 +128,10 @@ async def certificate(request: web.Request) -> web.Response:
         pdf = await store.certificate_file(request.match_info["case_id"], number)
     if pdf is None:
         raise NotFound(f"certificate {number} has no file yet", f"证书 {number} 尚未缮证")
-    return _inline(pdf, "application/pdf", f"{number}.pdf")
+    return inline_file(pdf, "application/pdf", f"{number}.pdf")
 
 
-def _inline(content: bytes, content_type: str, name: str) -> web.Response:
+def inline_file(content: bytes, content_type: str, name: str) -> web.Response:
     """A file shown inside our own page (an <iframe> or <img>): its true type, never sniffed, and a
     policy that lets only our pages frame it."""
     return web.Response(
