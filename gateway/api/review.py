@@ -274,13 +274,13 @@ async def assign_case(request: web.Request) -> web.Response:
 
 @routes.post(BACKOFFICE_API + "units/{unit_code}/seizures")
 @endpoint(
-    "Record a court's seizure (查封)",
+    "Record a court's seizure (查封); the same court document twice is refused (409)",
     summary_zh="查封登记",
     request=SeizureRequest,
     response=EntryCreated,
     status=201,
     tags=TAGS,
-    errors=(422,),
+    errors=(409, 422),
 )
 @require_role(Role.REGISTRAR)
 async def seize_unit(request: web.Request) -> web.Response:

@@ -13,7 +13,11 @@ from gateway.services.context import ServiceContext
 async def record_seizure(
     ctx: ServiceContext, actor: str, unit_code: str, authority: str, document_no: str
 ) -> str:
-    """查封: a court's order recorded at once; it blocks transfers and mortgages not yet registered."""
+    """查封: a court's order recorded at once; it blocks transfers and mortgages not yet registered.
+
+    On a unit already seized the order is a 轮候查封 (最高人民法院关于人民法院民事执行中查封、扣押、冻结财产的
+    规定 第二十六条): recorded in the order received, it takes effect by itself when the seizures before it
+    are lifted — the earliest open seizure entry is the one in effect, so no entry changes."""
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
         view = await store.view(await store.lock_unit(unit_code))
@@ -36,7 +40,12 @@ async def record_seizure(
             actor=actor,
             action="register.seized",
             subject=f"unit:{unit_code}",
-            details={"entry_id": entry_id, "authority": authority, "document_no": document_no},
+            details={
+                "entry_id": entry_id,
+                "authority": authority,
+                "document_no": document_no,
+                "waiting": bool(view.seizures),  # 轮候查封
+            },
         )
     return entry_id
 

@@ -97,3 +97,31 @@ async def test_an_examiner_cannot_record_a_seizure(office: Any) -> None:
         UNIT + "/seizures", data={"csrf_token": token, "authority": "x法院", "document_no": "1"}
     )
     assert refused.status == 403
+
+
+async def test_a_second_courts_seizure_waits_and_takes_effect_when_the_first_is_lifted(office: Any) -> None:
+    await sign_in(office, "registrar-c")
+    token = await csrf_of(office, UNIT)
+    for court, document in (
+        ("东莞市第一人民法院", "(2026)粤1971执保1号"),
+        ("东莞市第二人民法院", "(2026)粤1972执保2号"),
+    ):
+        data = {"csrf_token": token, "authority": court, "document_no": document}
+        assert (await office.post(UNIT + "/seizures", data=data, allow_redirects=False)).status == 303
+    seizures = (await (await office.get(UNIT)).text()).split('id="seizures"', 1)[1].split("</dd>", 1)[0]
+    first, second = seizures.split('class="seizure"')[1:3]
+    assert "执保1号" in first and "轮候" not in first
+    assert "执保2号" in second and "轮候查封（第 1 轮候）" in second
+    entry = first.split("/seizures/", 1)[1].split("/", 1)[0]
+    lifted = await office.post(
+        f"{UNIT}/seizures/{entry}/release",
+        data={
+            "csrf_token": token,
+            "release_authority": "东莞市第一人民法院",
+            "release_document_no": "解封1号",
+        },
+        allow_redirects=False,
+    )
+    assert lifted.status == 303
+    seizures = (await (await office.get(UNIT)).text()).split('id="seizures"', 1)[1].split("</dd>", 1)[0]
+    assert "执保2号" in seizures and "轮候" not in seizures  # now the one in effect
