@@ -14,7 +14,16 @@ from weakref import WeakKeyDictionary
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.workflow import Case, CaseState, Track, TrackStatus
 
-__all__ = ["OPEN_STAGES", "TimeLeft", "WorkStage", "time_left", "work_stage", "working_hours"]
+__all__ = [
+    "OPEN_STAGES",
+    "TimeLeft",
+    "WorkStage",
+    "add_working_hours",
+    "resumed_deadline",
+    "time_left",
+    "work_stage",
+    "working_hours",
+]
 
 
 class WorkStage(StrEnum):
@@ -85,6 +94,33 @@ def working_hours(calendar: WorkingCalendar, a: datetime, b: datetime) -> float:
     tail = calendar.working_time_between(datetime.combine(last, time(), tzinfo=calendar.tz), b)
     days = _working_days(calendar, first + timedelta(days=1), last)
     return (head + tail) / timedelta(hours=1) + days * _day_hours(calendar)
+
+
+def add_working_hours(calendar: WorkingCalendar, start: datetime, hours: float) -> datetime:
+    """The instant `hours` working hours after `start` (the close of the day it ends on, at most)."""
+    remaining = timedelta(hours=hours)
+    day = start.astimezone(calendar.tz).date()
+    for _ in range(3660):  # ten years of days: any real remainder ends long before
+        if calendar.is_working_day(day):
+            opens = datetime.combine(day, calendar.opens, tzinfo=calendar.tz)
+            closes = datetime.combine(day, calendar.closes, tzinfo=calendar.tz)
+            begin = max(start, opens)
+            if begin < closes:
+                if remaining <= closes - begin:
+                    return (begin + remaining).astimezone(start.tzinfo)
+                remaining -= closes - begin
+        day += timedelta(days=1)
+    raise ValueError("working hours beyond ten years")
+
+
+def resumed_deadline(
+    calendar: WorkingCalendar, deadline: datetime, paused_at: datetime, resumed_at: datetime
+) -> datetime:
+    """补正 time does not count against the deadline: the working time left when the examiner asked for
+    material is what is left when the bank answers. A case already late when paused stays late."""
+    if deadline <= paused_at:
+        return deadline
+    return add_working_hours(calendar, resumed_at, working_hours(calendar, paused_at, deadline))
 
 
 # Per calendar: a first date and the running count of working days from it, so the working days between

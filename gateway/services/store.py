@@ -260,6 +260,7 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
             "reason": case.reason,
             "assignee": case.assignee,
             "stage": work_stage(case).value,
+            "deadline_at": case.deadline_at,
             "rank": case.rank,
             "approved_at": case.approved_at,
             "registered_at": case.registered_at,
@@ -278,7 +279,6 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
             "clerk": case.clerk,
             "input": self.protector.protect(case.input.model_dump(mode="json")),
             "received_at": case.received_at,
-            "deadline_at": case.deadline_at,
             "deadline_provisional": case.deadline_provisional,
             "updated_at": at,
             "version": case.version,
@@ -376,6 +376,15 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         data = dict(row._mapping)
         content = data.pop("content")
         return MaterialRecord(**data), bytes(content)
+
+    async def paused_since(self, case_id: str) -> datetime | None:
+        """When the case last went to 补正 (NEED_MORE_MATERIAL), if it ever did."""
+        found = await self.session.execute(
+            select(func.max(TRANSITION.c.at)).where(
+                TRANSITION.c.case_id == case_id, TRANSITION.c.to_state == CaseState.NEED_MORE_MATERIAL.value
+            )
+        )
+        return cast(datetime | None, found.scalar_one())
 
     async def history(self, case_id: str) -> list[TransitionRow]:
         rows = await self.session.execute(

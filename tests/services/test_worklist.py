@@ -153,3 +153,22 @@ def test_working_hours_over_long_spans_match_the_calendar() -> None:
         assert working_hours(calendar, a, b) == pytest.approx(
             calendar.working_time_between(a, b) / timedelta(hours=1)
         )
+
+
+async def test_correction_time_does_not_count_against_the_deadline(ctx: ServiceContext) -> None:
+    from datetime import UTC, datetime
+
+    people = await staff(ctx)
+    wednesday_10 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)  # 10:00 in Dongguan
+    now = [wednesday_10]
+    ctx.clock = lambda: now[0]
+    case_id = await submit(ctx)
+    case = await cases.get_case(ctx, case_id)
+    assert case.deadline_at == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # Thursday 17:00
+    now[0] = wednesday_10 + timedelta(hours=1)  # 11:00: 6 + 8 = 14 working hours left
+    await review.request_material(ctx, people["examiner-a"].id, case_id, "缺少抵押合同签字页")
+    now[0] = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # the bank answers on Monday 10:00
+    case = await cases.resubmit(ctx, "boc-dg", case_id, "已补充签字页")
+    # Monday 10:00–17:00 is 7 hours, then 7 more on Tuesday: 16:00.
+    assert case.deadline_at == datetime(2026, 12, 8, 8, 0, tzinfo=UTC)
+    assert (await cases.get_case(ctx, case_id)).deadline_at == case.deadline_at
