@@ -147,7 +147,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
             waiting = await leave_work(stage)
             print("\n待办 cases waiting for you:")
             for w in waiting:
-                print(f"  {w.waits_for:<10} {w.who:<12} {stage.base_url}/backoffice/cases/{w.case_id}")
+                print(f"  {_cell(w.waits_for, 12)} {w.who:<12} {stage.base_url}/backoffice/cases/{w.case_id}")
             print("Ctrl-C to stop.")
             await asyncio.Event().wait()
         return 1 if failed else 0

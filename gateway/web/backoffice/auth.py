@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.api.clients import client_address
 from gateway.api.keys import ACTOR, API, CONTAINER
-from gateway.errors import InputError, LoginRequired
+from gateway.errors import FieldReason, InputError, LoginRequired
 from gateway.web.i18n import LOCALES
 from gateway.web.keys import LOCALE, SESSION_TOKEN
 from gateway.web.pages import FormErrors, form_of, page, redirect, render
@@ -49,7 +49,7 @@ async def login(request: web.Request) -> web.Response:
     form = await form_of(request)
     username, password, target = form.get("username", ""), form.get("password", ""), form.get("next")
     missing = [
-        (field, zh, en)
+        FieldReason(field, zh, en)
         for field, value, zh, en in (
             ("username", username, "请输入用户名", "Enter your user name"),
             ("password", password, "请输入密码", "Enter your password"),
@@ -59,9 +59,7 @@ async def login(request: web.Request) -> web.Response:
     state = request.app[API]
     try:
         if missing:
-            from gateway.errors import FieldReason
-
-            raise InputError("missing", "请填写", [FieldReason(f, zh, en) for f, zh, en in missing])
+            raise InputError("enter your user name and password", "请输入用户名和密码", missing)
         issued = await state.users.login(
             username,
             password,
@@ -89,8 +87,6 @@ async def login(request: web.Request) -> web.Response:
 
 
 def _login_errors(exc: LoginRequired, locale: str) -> FormErrors:
-    from gateway.errors import FieldReason
-
     reason = FieldReason("password", exc.message_zh, exc.message_en)
     return FormErrors([reason], exc.message_zh if locale == "zh_CN" else exc.message_en)
 
@@ -121,8 +117,6 @@ async def change_password(request: web.Request) -> web.Response:
     users = request.app[API].users
     try:
         if form.get("new", "") != form.get("again", ""):
-            from gateway.errors import FieldReason
-
             raise InputError(
                 "the two new passwords differ",
                 "两次输入的新密码不一致",
