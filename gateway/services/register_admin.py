@@ -1,12 +1,14 @@
 """Register entries made outside the five bank case kinds: a court's seizure and its lifting, an objection
-and its cancellation, a building's first registration."""
+and its cancellation, a building's first registration, a correction of a unit's surveyed facts."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from gateway.domain.parties import CoOwnership, Institution, Owner, Party
 from gateway.domain.register import EntryKind, ObjectionFacts, OwnershipFacts, SeizureFacts
 from gateway.domain.registration import NewEntry
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.services.context import ServiceContext
 
 
@@ -136,3 +138,36 @@ async def cancel_objection(
         "register.objection_cancelled",
         {"reason": reason},
     )
+
+
+async def correct_unit(
+    ctx: ServiceContext, actor: str, unit_code: str, address: str, floor_area: Decimal, reason: str
+) -> None:
+    """更正登记 of a unit's surveyed facts (坐落, 建筑面积) found wrong on the register (不动产登记暂行条例
+    实施细则 第七十九条、第八十条): the old and new values and the reason go to the audit log."""
+    if not reason.strip():
+        raise InputError(
+            "a reason is required",
+            "须填写更正依据",
+            [FieldReason("reason", "须填写更正依据", "a reason is required")],
+        )
+    if floor_area <= 0:
+        raise InputError(
+            "the floor area must be positive",
+            "建筑面积须大于零",
+            [FieldReason("floor_area", "建筑面积须大于零", "must be positive")],
+        )
+    async with ctx.unit_of_work() as (uow, store):
+        unit = await store.lock_unit(unit_code)
+        corrected = unit.model_copy(update={"address": address.strip(), "floor_area": floor_area})
+        await store.replace_unit_facts(corrected)
+        uow.audit(
+            actor=actor,
+            action="register.unit_corrected",
+            subject=f"unit:{unit_code}",
+            details={
+                "reason": reason,
+                "before": {"address": unit.address, "floor_area": unit.floor_area},
+                "after": {"address": corrected.address, "floor_area": corrected.floor_area},
+            },
+        )

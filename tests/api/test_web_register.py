@@ -125,3 +125,30 @@ async def test_a_second_courts_seizure_waits_and_takes_effect_when_the_first_is_
     assert lifted.status == 303
     seizures = (await (await office.get(UNIT)).text()).split('id="seizures"', 1)[1].split("</dd>", 1)[0]
     assert "执保2号" in seizures and "轮候" not in seizures  # now the one in effect
+
+
+async def test_a_correction_of_the_units_facts_is_recorded_with_its_grounds(
+    office: Any, database: Any
+) -> None:
+    await sign_in(office, "registrar-c")
+    token = await csrf_of(office, UNIT)
+    wrong = await office.post(
+        UNIT + "/correction",
+        data={"csrf_token": token, "address": "x", "floor_area": "很大", "reason": "测绘"},
+    )
+    assert wrong.status == 422 and 'href="#floor_area"' in await wrong.text()
+    done = await office.post(
+        UNIT + "/correction",
+        data={
+            "csrf_token": token,
+            "address": "松湖花园1栋101房",
+            "floor_area": "90.25",
+            "reason": "测绘报告（2026）12号",
+        },
+        allow_redirects=False,
+    )
+    assert done.status == 303
+    page = await (await office.get(UNIT)).text()
+    assert "松湖花园1栋101房 · 90.25 m²" in page
+    trail = await (await office.get(f"/backoffice/units/{UNITS.single_owner}")).text()
+    assert "90.25" in trail

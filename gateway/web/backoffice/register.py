@@ -3,6 +3,7 @@ cancellation, 首次登记; a certificate with its PDF and 换发/补发."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -154,6 +155,26 @@ async def cancel_objection(request: web.Request) -> web.Response:
     async def run(ctx: Any, actor: str, unit_code: str, form: dict[str, str]) -> None:
         _required(form, ("cancel_reason", "请填写注销原因", "enter the reason"))
         await register_admin.cancel_objection(ctx, actor, unit_code, entry_id, form["cancel_reason"])
+
+    return await _change(request, run)
+
+
+@routes.post(UNITS + "/{unit_code}/correction")
+@page()
+@require_role(Role.REGISTRAR)
+async def correct(request: web.Request) -> web.Response:
+    async def run(ctx: Any, actor: str, unit_code: str, form: dict[str, str]) -> None:
+        _required(form, ("address", "请填写坐落", "enter the address"), ("floor_area", "请填写建筑面积", "enter the floor area"),
+                  ("reason", "请填写更正依据", "enter the reason"))  # fmt: skip
+        try:
+            area = Decimal(form["floor_area"])
+        except InvalidOperation:
+            raise InputError(
+                "not a number",
+                "建筑面积须为数字",
+                [FieldReason("floor_area", "建筑面积须为数字", "enter a number")],
+            ) from None
+        await register_admin.correct_unit(ctx, actor, unit_code, form["address"], area, form["reason"])
 
     return await _change(request, run)
 
