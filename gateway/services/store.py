@@ -377,15 +377,6 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         content = data.pop("content")
         return MaterialRecord(**data), bytes(content)
 
-    async def paused_since(self, case_id: str) -> datetime | None:
-        """When the case last went to 补正 (NEED_MORE_MATERIAL), if it ever did."""
-        found = await self.session.execute(
-            select(func.max(TRANSITION.c.at)).where(
-                TRANSITION.c.case_id == case_id, TRANSITION.c.to_state == CaseState.NEED_MORE_MATERIAL.value
-            )
-        )
-        return cast(datetime | None, found.scalar_one())
-
     async def history(self, case_id: str) -> list[TransitionRow]:
         rows = await self.session.execute(
             select(TransitionRow).where(TRANSITION.c.case_id == case_id).order_by(TRANSITION.c.id)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db.tables.api import BackofficeUser
-from gateway.db.tables.cases import CaseRow
+from gateway.db.tables.cases import CaseRow, TransitionRow
 from gateway.domain.cases import CaseKind
 from gateway.domain.workflow import Case, CaseState
 from gateway.domain.worklist import WorkStage
@@ -21,6 +21,7 @@ __all__ = ["QueueFilter", "QueueRecords", "StaffMember", "StaffRecords", "decode
 
 _CASE = cast(Table, CaseRow.__table__)  # type: ignore[attr-defined]
 _USER = cast(Table, BackofficeUser.__table__)  # type: ignore[attr-defined]
+_TRANSITION = cast(Table, TransitionRow.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ class QueueRecords:
 
     def _case(self, row: CaseRow) -> Case:  # Store's
         raise NotImplementedError
+
+    async def paused_since(self, case_id: str) -> datetime | None:
+        """When the case last went to 补正 (NEED_MORE_MATERIAL), if it ever did."""
+        found = await self.session.execute(
+            select(func.max(_TRANSITION.c.at)).where(
+                _TRANSITION.c.case_id == case_id, _TRANSITION.c.to_state == CaseState.NEED_MORE_MATERIAL.value
+            )
+        )
+        return cast(datetime | None, found.scalar_one())
 
     async def work_queue(
         self, where: QueueFilter, *, limit: int, after: tuple[datetime, str] | None = None
