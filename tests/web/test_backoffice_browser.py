@@ -21,6 +21,16 @@ async def submit_case(stage: Stage) -> str:
     return str(reply.json()["id"])
 
 
+async def decide(page: Any, field: str, opinion: str) -> None:
+    """Type the 审核意见 and submit its form with Enter (what a keyboard user does), then wait for the page."""
+    from playwright.async_api import expect
+
+    await page.fill(field, opinion)
+    await expect(page.locator(field)).to_have_value(opinion)
+    async with page.expect_navigation():
+        await page.press(field, "Enter")
+
+
 async def until(check: Any, seconds: float = 20.0) -> None:
     for _ in range(int(seconds * 5)):
         if await check():
@@ -48,9 +58,7 @@ async def test_a_case_from_the_queue_to_its_certificate(stage: Stage, person: An
         await row.click()
     await examiner.shot("case-first-review")
     assert await page.locator("#register-link").count() == 0  # no registrar's button for an examiner
-    await page.fill("#first-opinion", "材料齐全，同意")
-    async with page.expect_navigation():
-        await page.click("#first-pass")
+    await decide(page, "#first-opinion", "材料齐全，同意")
     assert "复审/核定" in await page.inner_text("main")
     assert "初审通过：材料齐全，同意" in await page.inner_text("main")  # in the history, by name
 
@@ -58,10 +66,8 @@ async def test_a_case_from_the_queue_to_its_certificate(stage: Stage, person: An
     senior = await person("senior-b")
     await senior.sign_in()
     await senior.goto(f"/backoffice/cases/{case_id}")
-    await senior.page.fill("#second-opinion", "同意初审意见")
     await senior.shot("case-second-review")
-    async with senior.page.expect_navigation():
-        await senior.page.click("#second-pass")
+    await decide(senior.page, "#second-opinion", "同意初审意见")
     assert "已核定" in await senior.page.inner_text("#case-state")
 
     registrar = await person("registrar-c")
@@ -132,14 +138,10 @@ async def submit_case_approved(stage: Stage, examiner: Any, senior: Any) -> str:
     reply = await stage.bank("psbc-dg").post("/api/v1/cases", submission(case, "松山湖支行", "柜员0102"))
     case_id = str(reply.json()["id"])
     await examiner.goto(f"/backoffice/cases/{case_id}")
-    await examiner.page.fill("#first-opinion", "同意")
-    async with examiner.page.expect_navigation():
-        await examiner.page.click("#first-pass")
+    await decide(examiner.page, "#first-opinion", "同意")
     await until(lambda: bank_confirmed(stage, case_id))
     await senior.goto(f"/backoffice/cases/{case_id}")
-    await senior.page.fill("#second-opinion", "同意")
-    async with senior.page.expect_navigation():
-        await senior.page.click("#second-pass")
+    await decide(senior.page, "#second-opinion", "同意")
     return case_id
 
 
