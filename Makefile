@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint types pytest bench clean
+.PHONY: setup demo test lint types pytest bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# The page strings: extract them and update gateway/web/locale/*/LC_MESSAGES/messages.po (then translate).
+messages: setup
+	$(BIN)/python scripts/update-messages.py

@@ -28,6 +28,7 @@ from gateway.db.tables.infra import OutboxRow, OutboxStatus
 __all__ = [
     "CONTENT_TYPE_LATEST",
     "observe_case_stage",
+    "observe_time_to_certificate",
     "record_delivery",
     "record_request",
     "refresh_outbox_gauges",
@@ -50,6 +51,12 @@ CASE_STAGE = Histogram(
     "Time a case spent in a stage (受理→登簿→发证…)",
     ["kind", "stage"],
     buckets=(1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+)
+TIME_TO_CERTIFICATE = Histogram(
+    "gateway_case_time_to_certificate_seconds",
+    "受理→出证: from a case's receipt to its certificates, by kind (targets: 1 hour, 1 working day)",
+    ["kind"],
+    buckets=(60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 86400, 2 * 86400, 3 * 86400, 7 * 86400),
 )
 DELIVERIES = Counter(
     "gateway_deliveries_total", "Delivery attempts by job and outcome", ["job", "outcome"]
@@ -79,6 +86,10 @@ def record_request(route: str, method: str, status: int, seconds: float) -> None
 def observe_case_stage(kind: str, stage: str, seconds: float) -> None:
     """Services call this when a case leaves a stage, e.g. `observe_case_stage("transfer", "review", 812.0)`."""
     CASE_STAGE.labels(kind, stage).observe(seconds)
+
+
+def observe_time_to_certificate(kind: str, seconds: float) -> None:
+    TIME_TO_CERTIFICATE.labels(kind).observe(seconds)
 
 
 def record_delivery(job: str, outcome: str) -> None:

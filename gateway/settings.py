@@ -45,9 +45,17 @@ class ApiSettings(BaseModel):
     # A claim whose request never completed (process died) is taken over after this long.
     idempotency_lease_seconds: int = 60
     token_ttl_minutes: int = 8 * 60  # a back-office working day
-    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the caller in the request log;
-    # empty: the peer's address is the caller's (deploy/nginx/gateway.conf, docs/deployment.md).
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the caller in the request log,
+    # and whose X-Forwarded-Proto says a page came over TLS; empty: the peer's address is the caller's
+    # (deploy/nginx/gateway.conf, docs/deployment.md).
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Back-office web pages: a session unused this long ends (等保 2.0 level 3: 登录连接超时自动退出).
+    session_idle_minutes: int = Field(default=30, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)  # wrong passwords in a row before the account locks
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    # The session cookie's Secure flag: "auto" sets it when the request came over TLS, directly or as
+    # X-Forwarded-Proto: https from one of `trusted_proxies` (a TLS-terminating load balancer).
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
 
 
 # Between the end of an attempt's time (job_timeout_seconds) and the expiry of its in-progress lock: 1 s for

@@ -7,6 +7,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.clients import client_address
 from gateway.api.keys import API, CONTAINER
 from gateway.api.routing import (
     BACKOFFICE_API,
@@ -20,6 +21,7 @@ from gateway.api.routing import (
     require_role,
 )
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
+from gateway.errors import Forbidden
 from gateway.jobs.deadletters import list_deliveries, replay_dead
 from gateway.security.roles import Role
 
@@ -89,11 +91,18 @@ class DeliveryQuery(BaseModel):
     response=LoginResponse,
     public=True,
     tags=["back office"],
-    errors=[401],
+    errors=[401, 403],
 )
 async def login(request: web.Request) -> web.Response:
     given = await read_json(request, LoginRequest)
-    issued = await request.app[API].users.login(given.username, given.password)
+    users = request.app[API].users
+    issued = await users.login(given.username, given.password, client=client_address(request))
+    if issued.actor.must_change_password:
+        await users.logout(issued.token)
+        raise Forbidden(
+            "the initial password must be changed first: sign in at /backoffice/login",
+            "须先修改初始密码：请在后台页面 /backoffice/login 登录并修改",
+        )
     async with request.app[CONTAINER].database.transaction() as uow:
         uow.audit(actor=issued.actor.audit_name, action="backoffice.login", subject=f"user:{issued.actor.id}")
     actor = issued.actor

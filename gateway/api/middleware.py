@@ -8,21 +8,19 @@ on a signed prefix, problem+json included, carries the registry's signature.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import time
 import uuid
-from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import structlog
 from aiohttp import web
-from pydantic import IPvAnyNetwork
 
 from certs import sign_response, sm3_hex
 from certs.async_ops import INLINE_MAX_BYTES, crypto_executor
 from certs.request_signing import NONCE
+from gateway.api.clients import client_address
 from gateway.api.keys import ACTOR, API, BODY_LIMIT, IDEMPOTENCY, PARTICIPANT, REQUEST_ID
 from gateway.api.problem import problem_response
 from gateway.api.routing import (
@@ -54,25 +52,6 @@ def is_signed(path: str) -> bool:
     return path.startswith(SIGNED_PREFIXES)
 
 
-def client_address(request: web.Request, trusted: Sequence[IPvAnyNetwork]) -> str | None:
-    """The caller's address: the peer's, or behind trusted proxies the nearest X-Forwarded-For entry none of
-    them added. Each proxy appends the address it saw, so entries are read from the right and only while
-    the hop before is trusted: an entry the caller wrote itself is never taken (RFC 7239 §7.4)."""
-    address = request.remote
-    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
-    while hops and address is not None and _is_trusted(address, trusted):
-        address = hops.pop()
-    return address
-
-
-def _is_trusted(address: str, trusted: Sequence[IPvAnyNetwork]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:  # "unknown", an obfuscated identifier: not a proxy of ours
-        return False
-    return any(ip in network for network in trusted)
-
-
 @web.middleware
 async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
     """A request id (the caller's X-Request-ID when well-formed), log context, metrics, one log line."""
@@ -92,7 +71,7 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "(unmatched)"
         record_request(route, request.method, status, elapsed)
-        where = {"client": client_address(request, request.app[API].settings.trusted_proxies)}
+        where = {"client": client_address(request)}
         if "case_id" in request.match_info and "case_id" not in structlog.contextvars.get_contextvars():
             where["case_id"] = request.match_info[
                 "case_id"

@@ -21,6 +21,7 @@ from gateway.api.routing import (
     roles_of,
 )
 from gateway.settings import ApiSettings
+from gateway.web.pages import is_page
 
 __all__ = ["build_openapi", "undeclared_routes"]
 
@@ -176,6 +177,8 @@ def _routes(app: web.Application) -> list[tuple[str, str, Any]]:
     for route in app.router.routes():
         resource = route.resource
         if resource is None or route.method == "HEAD":  # HEAD is added beside every GET
+            continue
+        if isinstance(resource, web.StaticResource) or is_page(route.handler):  # HTML, not the API
             continue
         found.append((route.method, resource.canonical, route.handler))
     return found

@@ -19,11 +19,13 @@ from gateway.api.routing import (
     require_role,
 )
 from gateway.api.views import CaseList, CaseView, TransitionView
+from gateway.domain.cases import CaseKind
 from gateway.domain.identifiers import validate_unit_code
 from gateway.domain.workflow import CaseState
 from gateway.errors import Forbidden
 from gateway.security.roles import Role
-from gateway.services import register_admin, review
+from gateway.services import register_admin, review, worklist
+from gateway.services.store_queue import QueueFilter
 
 __all__ = ["routes"]
 
@@ -35,13 +37,26 @@ EXAMINERS = (Role.EXAMINER, Role.SENIOR_EXAMINER)
 class QueueQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: CaseState | None = CaseState.UNDER_REVIEW
-    mine: bool = False
+    mine: bool = Field(default=False, description="only the cases assigned to me (scope=mine)")
+    scope: Literal["mine", "team", "all"] = Field(
+        default="all", description="mine: assigned to me; team: at my role's stage; all: every open case"
+    )
+    kind: CaseKind | None = None
+    bank: str | None = Field(default=None, max_length=40)
+    unit_code: str | None = Field(default=None, max_length=28)
+    cursor: str | None = Field(default=None, max_length=200, description="next_cursor of the page before")
     limit: Limit = 50
 
 
 class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stage: Literal["first", "second"]
+    opinion: str = Field(default="", max_length=500, description="审核意见")
+
+
+class OpinionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    opinion: str = Field(min_length=1, max_length=500, description="审核意见")
 
 
 class ReasonRequest(BaseModel):
@@ -74,14 +89,34 @@ def _case_id(request: web.Request) -> str:
 
 
 @routes.get(BACKOFFICE_API + "cases")
-@endpoint("The review queue", summary_zh="待办队列", query=QueueQuery, response=CaseList, tags=TAGS)
+@endpoint(
+    "The work queue, soonest deadline first; follow next_cursor to reach every case",
+    summary_zh="待办队列（按期限排序，游标翻页）",
+    query=QueueQuery,
+    response=CaseList,
+    tags=TAGS,
+    errors=(422,),
+)
 @require_role(*EXAMINERS, Role.REGISTRAR, Role.SUPERVISOR, Role.ADMIN)
 async def queue(request: web.Request) -> web.Response:
     query = read_query(request, QueueQuery)
-    assignee = actor_of(request).id if query.mine else None
-    async with services(request).reading() as store:
-        found = await store.list_cases(party=None, state=query.state, limit=query.limit, assignee=assignee)
-    return json_response(CaseList(cases=[CaseView.of(c, reveal=True) for c in found]))
+    where = QueueFilter(
+        states=(query.state,) if query.state else (),
+        kind=query.kind,
+        bank=query.bank,
+        unit_code=query.unit_code,
+    )
+    found = await worklist.queue(
+        services(request),
+        actor_of(request),
+        "mine" if query.mine else query.scope,
+        where,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return json_response(
+        CaseList(cases=[CaseView.of(i.case, reveal=True) for i in found.items], next_cursor=found.next_cursor)
+    )
 
 
 @routes.get(BACKOFFICE_API + "cases/{case_id}")
@@ -134,7 +169,51 @@ async def review_case(request: web.Request) -> web.Response:
     actor = actor_of(request)
     if body.stage == "second" and Role.SENIOR_EXAMINER not in actor.roles:
         raise Forbidden("复审/核定 needs a senior examiner", "复审/核定须由复审人员办理")
-    case = await review.review(services(request), actor.id, _case_id(request), body.stage)
+    case = await review.review(services(request), actor.id, _case_id(request), body.stage, body.opinion)
+    return json_response(CaseView.of(case, reveal=True))
+
+
+@routes.post(BACKOFFICE_API + "cases/{case_id}/send-back")
+@endpoint(
+    "退回初审: the senior examiner returns the first review, with the opinion",
+    summary_zh="退回初审",
+    request=OpinionRequest,
+    response=CaseView,
+    tags=TAGS,
+    errors=(404, 409, 422),
+)
+@require_role(Role.SENIOR_EXAMINER)
+async def send_back(request: web.Request) -> web.Response:
+    body = await read_json(request, OpinionRequest)
+    case = await review.send_back(services(request), actor_of(request).id, _case_id(request), body.opinion)
+    return json_response(CaseView.of(case, reveal=True))
+
+
+@routes.post(BACKOFFICE_API + "cases/{case_id}/claim")
+@endpoint(
+    "领件: take a case of your role's stage that nobody holds",
+    summary_zh="领件",
+    response=CaseView,
+    tags=TAGS,
+    errors=(403, 404, 409),
+)
+@require_role(*EXAMINERS, Role.REGISTRAR)
+async def claim_case(request: web.Request) -> web.Response:
+    case = await worklist.claim(services(request), actor_of(request), _case_id(request))
+    return json_response(CaseView.of(case, reveal=True))
+
+
+@routes.post(BACKOFFICE_API + "cases/{case_id}/recheck")
+@endpoint(
+    "A suspended case's rules again: back to approved once every rule passes",
+    summary_zh="中止案件重新检查",
+    response=CaseView,
+    tags=TAGS,
+    errors=(404, 409),
+)
+@require_role(Role.REGISTRAR)
+async def recheck_case(request: web.Request) -> web.Response:
+    case = await review.recheck(services(request), actor_of(request).id, _case_id(request))
     return json_response(CaseView.of(case, reveal=True))
 
 
@@ -188,12 +267,12 @@ async def register_case(request: web.Request) -> web.Response:
 
 @routes.post(BACKOFFICE_API + "cases/{case_id}/assign")
 @endpoint(
-    "改派: give the case to another examiner",
+    "改派: give the case to a colleague (user name) whose role works its stage",
     summary_zh="改派",
     request=AssignRequest,
     response=CaseView,
     tags=TAGS,
-    errors=(404, 409),
+    errors=(404, 409, 422),
 )
 @require_role(Role.SUPERVISOR)
 async def assign_case(request: web.Request) -> web.Response:
@@ -204,13 +283,13 @@ async def assign_case(request: web.Request) -> web.Response:
 
 @routes.post(BACKOFFICE_API + "units/{unit_code}/seizures")
 @endpoint(
-    "Record a court's seizure (查封)",
+    "Record a court's seizure (查封); the same court document twice is refused (409)",
     summary_zh="查封登记",
     request=SeizureRequest,
     response=EntryCreated,
     status=201,
     tags=TAGS,
-    errors=(422,),
+    errors=(409, 422),
 )
 @require_role(Role.REGISTRAR)
 async def seize_unit(request: web.Request) -> web.Response:

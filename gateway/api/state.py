@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from certs import RequestVerifier, SM2PrivateKey
 from gateway.bootstrap import Container
 from gateway.security.idempotency import IdempotencyStore, RedisIdempotencyStore
-from gateway.security.users import UserDirectory
+from gateway.security.users import Lockout, UserDirectory
 from gateway.settings import ApiSettings
 
 __all__ = ["ApiState"]
@@ -40,7 +40,10 @@ class ApiState:
             ),
             idempotency=_idempotency_store(container, now),
             users=UserDirectory(
-                container.database, token_ttl=timedelta(minutes=api.token_ttl_minutes), clock=now
+                container.database,
+                token_ttl=timedelta(minutes=api.token_ttl_minutes),
+                clock=now,
+                lockout=Lockout(api.login_max_failures, timedelta(minutes=api.login_lockout_minutes)),
             ),
             registry_key=container.registry_key,
         )

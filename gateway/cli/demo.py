@@ -15,6 +15,7 @@ from gateway.cli.common import Subparsers
 from gateway.db.tables.certificates import CertificateRow
 from gateway.logging import configure_logging
 from gateway.settings import Settings
+from sandbox.backoffice_work import leave_work
 from sandbox.stage import DEMO_PASSWORD, STAFF, Stage, StageOptions
 from sandbox.story import Outcome, walk
 
@@ -147,9 +148,15 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(f"接口文档 API docs: {stage.base_url}/docs    用时 took {time.monotonic() - started:.1f} s")
         failed = [o for o in outcomes if not o.as_expected]
+        print(f"\n业务后台 back office: {stage.base_url}/backoffice/   password 密码: {DEMO_PASSWORD}")
+        for username, roles in STAFF.items():
+            print(f"  {username:<14} {'、'.join(r.label_zh for r in roles)}")
         if args.keep_running:
-            staff = ", ".join(STAFF)
-            print(f"\n后台账号 back-office users: {staff} / password {DEMO_PASSWORD}. Ctrl-C to stop.")
+            waiting = await leave_work(stage)
+            print("\n待办 cases waiting for you:")
+            for w in waiting:
+                print(f"  {_cell(w.waits_for, 12)} {w.who:<12} {stage.base_url}/backoffice/cases/{w.case_id}")
+            print("Ctrl-C to stop.")
             await asyncio.Event().wait()
         return 1 if failed else 0
     finally:

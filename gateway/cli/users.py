@@ -33,6 +33,11 @@ def register(subparsers: Subparsers) -> None:
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input (scripts)"
     )
+    add.add_argument(
+        "--permanent",
+        action="store_true",
+        help="the password is not an initial one: no change required at first sign-in (service accounts)",
+    )
     add.set_defaults(run=_add)
     listing = commands.add_parser("list", help="list users and their roles")
     listing.set_defaults(run=_list)
@@ -57,7 +62,11 @@ async def _add(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_password(args.password_stdin)
     async with open_database(settings) as db:
         actor = await UserDirectory(db).add(
-            args.username, password, [Role(r) for r in args.roles], args.display_name
+            args.username,
+            password,
+            [Role(r) for r in args.roles],
+            args.display_name,
+            must_change_password=not args.permanent,
         )
     print(f"created user {actor.username} ({', '.join(sorted(actor.roles))}) id={actor.id}")
     return 0

@@ -29,6 +29,9 @@ class CaseState(StrEnum):
     UNDER_REVIEW = "under_review"  # 审核 (parallel tracks)
     NEED_MORE_MATERIAL = "need_more_material"  # 补正
     APPROVED = "approved"  # 核定 (all tracks passed)
+    # 中止: at 登簿 a rule failed (the register changed since review); the reason says which. It waits for
+    # the obstacle to go (back to APPROVED on a recheck), for 补正, or for 不予登记.
+    SUSPENDED = "suspended"
     REGISTERED = "registered"  # 登簿
     CERTIFIED = "certified"  # 缮证/发证
     COMPLETED = "completed"  # 归档
@@ -49,6 +52,7 @@ _STATE_ZH = {
     CaseState.UNDER_REVIEW: "审核中",
     CaseState.NEED_MORE_MATERIAL: "待补正",
     CaseState.APPROVED: "已核定",
+    CaseState.SUSPENDED: "已中止",
     CaseState.REGISTERED: "已登簿",
     CaseState.CERTIFIED: "已缮证",
     CaseState.COMPLETED: "已办结",
@@ -67,7 +71,16 @@ ALLOWED: dict[CaseState, frozenset[CaseState]] = {
         {CaseState.UNDER_REVIEW, CaseState.REJECTED, CaseState.WITHDRAWN}
     ),
     CaseState.APPROVED: frozenset(
-        {CaseState.REGISTERED, CaseState.NEED_MORE_MATERIAL, CaseState.REJECTED, CaseState.WITHDRAWN}
+        {
+            CaseState.REGISTERED,
+            CaseState.SUSPENDED,
+            CaseState.NEED_MORE_MATERIAL,
+            CaseState.REJECTED,
+            CaseState.WITHDRAWN,
+        }
+    ),
+    CaseState.SUSPENDED: frozenset(
+        {CaseState.APPROVED, CaseState.NEED_MORE_MATERIAL, CaseState.REJECTED, CaseState.WITHDRAWN}
     ),
     # After 登簿 the register has changed: no withdrawal, no rejection.
     CaseState.REGISTERED: frozenset({CaseState.CERTIFIED, CaseState.COMPLETED}),

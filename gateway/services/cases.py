@@ -20,6 +20,7 @@ from gateway.domain.workflow import (
     receipt_number,
     required_tracks,
 )
+from gateway.domain.worklist import resumed_deadline
 from gateway.errors import Conflict, RuleViolation
 from gateway.ports.banks import CaseEvent
 from gateway.services import effects, mortgagee_notices
@@ -189,6 +190,9 @@ async def resubmit(
         if case.state is not CaseState.NEED_MORE_MATERIAL:
             raise Conflict("the case is not waiting for material", "该业务件不在待补正状态")
         case.tracks[Track.REVIEW] = TrackState()
+        paused_at = await store.paused_since(case.id)
+        if paused_at is not None:  # 补正 time does not count against the deadline
+            case.deadline_at = resumed_deadline(ctx.calendar, case.deadline_at, paused_at, now)
         case.move(CaseState.UNDER_REVIEW, actor=f"bank:{party}", at=now, reason=note or "已补正")
         await store.save_case(case, now)
         uow.audit(

@@ -39,7 +39,7 @@ from gateway.domain.register import Entry, EntryKind, RegisterView, Unit
 from gateway.domain.workflow import Case, CaseState
 from gateway.errors import ConfigError, Conflict, FieldReason, InputError, NotFound
 from gateway.logging import get_logger
-from gateway.metrics import observe_case_stage
+from gateway.metrics import observe_case_stage, observe_time_to_certificate
 from gateway.ports.banks import CaseEvent
 from gateway.services import effects
 from gateway.services.certificate_content import Issuance, Reissue, build_content
@@ -346,6 +346,7 @@ def certification_handlers(services: ServiceContext, seal: RegistrySeal) -> dict
 
 
 def _observe_registered_stage(case: Case, now: datetime) -> None:
+    observe_time_to_certificate(case.kind.value, (now - case.received_at).total_seconds())
     if case.registered_at is not None:
         observe_case_stage(case.kind.value, "registered", (now - case.registered_at).total_seconds())
 

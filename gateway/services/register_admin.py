@@ -1,9 +1,11 @@
-"""Register entries made outside the five bank case kinds: a court's seizure, a building's first registration,
-an objection (异议登记) and the court's acceptance that keeps it, a lapsed pre-registration closed."""
+"""Register entries made outside the five bank case kinds: a court's seizure and its lifting, a building's
+first registration, an objection (异议登记), the court's acceptance that keeps it and its cancellation, a
+lapsed pre-registration closed, a correction of a unit's surveyed facts."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from gateway.domain.lapses import lapses
@@ -17,7 +19,7 @@ from gateway.domain.register import (
     SeizureFacts,
 )
 from gateway.domain.registration import NewEntry
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.services.context import ServiceContext
 
 PreRegistrationCloseReason = Literal["lapsed", "claim_extinguished"]
@@ -26,10 +28,22 @@ PreRegistrationCloseReason = Literal["lapsed", "claim_extinguished"]
 async def record_seizure(
     ctx: ServiceContext, actor: str, unit_code: str, authority: str, document_no: str
 ) -> str:
-    """查封: a court's order recorded at once; it blocks transfers and mortgages not yet registered."""
+    """查封: a court's order recorded at once; it blocks transfers and mortgages not yet registered.
+
+    On a unit already seized the order is a 轮候查封 (最高人民法院关于人民法院民事执行中查封、扣押、冻结财产的
+    规定 第二十六条): recorded in the order received, it takes effect by itself when the seizures before it
+    are lifted — the earliest open seizure entry is the one in effect, so no entry changes."""
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
-        await store.lock_unit(unit_code)
+        view = await store.view(await store.lock_unit(unit_code))
+        for entry in view.seizures:
+            assert isinstance(entry.facts, SeizureFacts)
+            if entry.facts.document_no.strip() == document_no.strip():
+                # The same court order delivered twice (a resent fax, a second clerk): one seizure, not two.
+                raise Conflict(
+                    f"the seizure by document {document_no} is already recorded",
+                    f"文书 {document_no} 的查封已登记，不能重复登记",
+                )
         entry_id = await store.open_entry(
             unit_code,
             NewEntry(SeizureFacts(authority=authority, document_no=document_no)),
@@ -41,7 +55,12 @@ async def record_seizure(
             actor=actor,
             action="register.seized",
             subject=f"unit:{unit_code}",
-            details={"entry_id": entry_id, "authority": authority, "document_no": document_no},
+            details={
+                "entry_id": entry_id,
+                "authority": authority,
+                "document_no": document_no,
+                "waiting": bool(view.seizures),  # 轮候查封
+            },
         )
     return entry_id
 
@@ -72,6 +91,38 @@ async def record_first_registration(
             details={"entry_id": entry_id, "developer": developer.code},
         )
     return entry_id
+
+
+async def _close_open(
+    ctx: ServiceContext,
+    actor: str,
+    unit_code: str,
+    entry_id: str,
+    kind: EntryKind,
+    action: str,
+    details: dict[str, str],
+) -> None:
+    now = ctx.clock()
+    async with ctx.unit_of_work() as (uow, store):
+        view = await store.view(await store.lock_unit(unit_code))
+        if not any(e.id == entry_id for e in view.open_of(kind)):
+            raise NotFound(
+                f"no open {kind.value} entry {entry_id} on unit {unit_code}", "该不动产单元没有此项登记"
+            )
+        await store.close_entries([entry_id], case_id=None, at=now)
+        uow.audit(
+            actor=actor, action=action, subject=f"unit:{unit_code}", details={"entry_id": entry_id, **details}
+        )
+
+
+async def release_seizure(
+    ctx: ServiceContext, actor: str, unit_code: str, entry_id: str, authority: str, document_no: str
+) -> None:
+    """解封: the court's order lifting a seizure closes its entry (民事诉讼法 第一百零六条 及 查封规定)."""
+    await _close_open(
+        ctx, actor, unit_code, entry_id, EntryKind.SEIZURE, "register.seizure_released",
+        {"authority": authority, "document_no": document_no},
+    )  # fmt: skip
 
 
 async def record_objection(
@@ -177,4 +228,52 @@ async def close_pre_registration(
             action="register.pre_registration_closed",
             subject=f"unit:{unit_code}",
             details={"entry_id": entry.id, "reason": reason, "lapses_on": str(lapse.lapses_on)},
+        )
+
+
+async def cancel_objection(
+    ctx: ServiceContext, actor: str, unit_code: str, entry_id: str, reason: str
+) -> None:
+    """异议登记 cancelled: withdrawn, or lapsed when no suit followed within 15 days (民法典 第二百二十条)."""
+    await _close_open(
+        ctx,
+        actor,
+        unit_code,
+        entry_id,
+        EntryKind.OBJECTION,
+        "register.objection_cancelled",
+        {"reason": reason},
+    )
+
+
+async def correct_unit(
+    ctx: ServiceContext, actor: str, unit_code: str, address: str, floor_area: Decimal, reason: str
+) -> None:
+    """更正登记 of a unit's surveyed facts (坐落, 建筑面积) found wrong on the register (不动产登记暂行条例
+    实施细则 第七十九条、第八十条): the old and new values and the reason go to the audit log."""
+    if not reason.strip():
+        raise InputError(
+            "a reason is required",
+            "须填写更正依据",
+            [FieldReason("reason", "须填写更正依据", "a reason is required")],
+        )
+    if floor_area <= 0:
+        raise InputError(
+            "the floor area must be positive",
+            "建筑面积须大于零",
+            [FieldReason("floor_area", "建筑面积须大于零", "must be positive")],
+        )
+    async with ctx.unit_of_work() as (uow, store):
+        unit = await store.lock_unit(unit_code)
+        corrected = unit.model_copy(update={"address": address.strip(), "floor_area": floor_area})
+        await store.replace_unit_facts(corrected)
+        uow.audit(
+            actor=actor,
+            action="register.unit_corrected",
+            subject=f"unit:{unit_code}",
+            details={
+                "reason": reason,
+                "before": {"address": unit.address, "floor_area": unit.floor_area},
+                "after": {"address": corrected.address, "floor_area": corrected.floor_area},
+            },
         )

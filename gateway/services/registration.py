@@ -62,17 +62,8 @@ async def apply_registration(
 
     `materials` are the kinds of material on the case, read from the store when not given (a case
     registered at submission passes its uploads, not yet written)."""
-    if materials is None:
-        materials = await store.material_kinds(case.id)
-    ctx_rules = rules.RuleContext(
-        submitter=submitter,
-        at_registration=True,
-        tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
-        materials=materials,
-        lapsed=lapsed_entries(ctx, view, at),
-        mortgagees_answered=mortgagee_notices.answered(case),
-    )
-    results = rules.check(case.input, view, ctx_rules)
+    context = await registration_rule_context(ctx, store, case, view, at, submitter, materials)
+    results = rules.check(case.input, view, context)
     failed = rules.failures(results)
     if failed:
         raise RuleViolation(failed)
@@ -137,6 +128,31 @@ async def apply_registration(
         )
     else:
         case.move(CaseState.COMPLETED, actor=actor, at=at)
+
+
+async def registration_rule_context(
+    ctx: ServiceContext,
+    store: Store,
+    case: Case,
+    view: RegisterView,
+    at: datetime,
+    submitter: Institution | None = None,
+    materials: frozenset[MaterialKind] | None = None,
+) -> rules.RuleContext:
+    """The rules' context at 登簿 (and in its preview and recheck): the submitter, whether the tax bureau
+    has confirmed payment, the written statements on the case (read from the store when not given: a case
+    registered at submission passes its uploads, not yet written), what has lapsed on the unit, and which
+    kept mortgages' banks have answered."""
+    if materials is None:
+        materials = await store.material_kinds(case.id)
+    return rules.RuleContext(
+        submitter=submitter or ctx.institution(case.submitted_by),
+        at_registration=True,
+        tax_cleared=Track.TAX in case.tracks and case.tracks[Track.TAX].status is TrackStatus.PASSED,
+        materials=materials,
+        lapsed=lapsed_entries(ctx, view, at),
+        mortgagees_answered=mortgagee_notices.answered(case),
+    )
 
 
 async def _allocate_number(ctx: ServiceContext, store: Store, new: NewEntry, at: datetime) -> str:

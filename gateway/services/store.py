@@ -20,10 +20,12 @@ from gateway.domain.materials import MaterialKind
 from gateway.domain.register import Entry, EntryFacts, RegisterView, Unit
 from gateway.domain.registration import NewEntry
 from gateway.domain.workflow import Case, CaseState, Track, TrackState
+from gateway.domain.worklist import work_stage
 from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.privacy import PersonalDataProtector, case_input, entry_facts
 from gateway.services.materials import MaterialRecord, MaterialUpload, digest
 from gateway.services.store_certificates import CertificateRecords
+from gateway.services.store_queue import QueueRecords, StaffRecords
 
 if TYPE_CHECKING:
     from gateway.db.uow import UnitOfWork
@@ -39,7 +41,13 @@ def _table(model: type[Any]) -> Table:
 UNIT, ENTRY, CASE = _table(UnitRow), _table(EntryRow), _table(CaseRow)
 TRANSITION = _table(TransitionRow)
 MATERIAL = _table(MaterialRow)
-LIVE_STATES = (CaseState.RECEIVED, CaseState.UNDER_REVIEW, CaseState.NEED_MORE_MATERIAL, CaseState.APPROVED)
+LIVE_STATES = (
+    CaseState.RECEIVED,
+    CaseState.UNDER_REVIEW,
+    CaseState.NEED_MORE_MATERIAL,
+    CaseState.APPROVED,
+    CaseState.SUSPENDED,
+)
 # A fixed list of bound literals, not `in_(list)`: that expands at every execution (SQLAlchemy's postcompile).
 _LIVE = CASE.c.state.in_([literal(s.value) for s in LIVE_STATES])
 
@@ -47,6 +55,7 @@ _LIVE = CASE.c.state.in_([literal(s.value) for s in LIVE_STATES])
 # on the driver directly on PostgreSQL (gateway.db.prepared).
 _UNIT_FACTS = select(UNIT.c.facts).where(UNIT.c.unit_code == bindparam("unit_code"))
 _LOCK_UNIT = {"postgresql": Prepared(_UNIT_FACTS.with_for_update()), "sqlite": Prepared(_UNIT_FACTS)}
+_UNIT_FACTS_READ = Prepared(_UNIT_FACTS)
 _OPEN = (ENTRY.c.unit_code == bindparam("unit_code"), ENTRY.c.closed_at.is_(None))
 _OPEN_ENTRIES = Prepared(select(ENTRY).where(*_OPEN))
 _RANKS_RESERVED = (CASE.c.unit_code == bindparam("unit_code"), _LIVE, CASE.c.rank.is_not(None))
@@ -71,7 +80,7 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
-class Store(CertificateRecords):
+class Store(CertificateRecords, QueueRecords, StaffRecords):
     """The persistence of one unit of work. Every method runs inside the caller's transaction."""
 
     def __init__(
@@ -106,6 +115,15 @@ class Store(CertificateRecords):
                 f"unit {unit_code} is not on the register",
                 f"不动产单元 {unit_code} 不在登记簿上",
                 [FieldReason("unit_code", "登记簿中没有该不动产单元", "no such unit on the register")],
+            )
+        return Unit.model_validate(found[0]["facts"])
+
+    async def load_unit(self, unit_code: str) -> Unit:
+        """The unit, read without a lock (pages and reports); InputError when it is not on the register."""
+        found = await _UNIT_FACTS_READ.fetch(await self._connection(), {"unit_code": unit_code})
+        if not found:
+            raise InputError(
+                f"unit {unit_code} is not on the register", f"不动产单元 {unit_code} 不在登记簿上"
             )
         return Unit.model_validate(found[0]["facts"])
 
@@ -253,6 +271,8 @@ class Store(CertificateRecords):
             "rule_results": case.rule_results,
             "reason": case.reason,
             "assignee": case.assignee,
+            "stage": work_stage(case).value,
+            "deadline_at": case.deadline_at,
             "rank": case.rank,
             "approved_at": case.approved_at,
             "registered_at": case.registered_at,
@@ -272,7 +292,6 @@ class Store(CertificateRecords):
             "clerk": case.clerk,
             "input": self.protector.protect(case.input.model_dump(mode="json"), case_input(case.id)),
             "received_at": case.received_at,
-            "deadline_at": case.deadline_at,
             "deadline_provisional": case.deadline_provisional,
             "updated_at": at,
             "version": case.version,

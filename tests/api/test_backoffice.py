@@ -15,7 +15,7 @@ from gateway.security.users import UserDirectory
 from tests.api.demo_routes import routes
 
 LOGIN = "/backoffice/api/v1/login"
-PASSWORD = "correct horse battery"
+PASSWORD = "Correct horse battery"
 
 
 @pytest.fixture

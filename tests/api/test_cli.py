@@ -63,7 +63,8 @@ async def test_migrate_add_a_user_serve_and_sign_in(tmp_path: Path) -> None:
         "--display-name",
         "张三",
         "--password-stdin",
-        stdin=b"a long enough password\n",
+        "--permanent",
+        stdin=b"A long enough password\n",
     )
     assert code == 0, out
     code, out = await gateway(
@@ -92,7 +93,7 @@ async def test_migrate_add_a_user_serve_and_sign_in(tmp_path: Path) -> None:
             else:
                 raise AssertionError("gateway serve did not start")
             async with http.post(
-                "/backoffice/api/v1/login", json={"username": "zhang", "password": "a long enough password"}
+                "/backoffice/api/v1/login", json={"username": "zhang", "password": "A long enough password"}
             ) as login:
                 assert login.status == 200
                 assert (await login.json())["user"]["display_name"] == "张三"

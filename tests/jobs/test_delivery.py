@@ -222,12 +222,12 @@ async def test_dead_letters_are_listed_and_replayed_over_the_back_office_api(
     client.server.app[CONTAINER].wake_dispatcher()
     await wait_for(lambda: row_of(database, row_id), lambda r: r.status == "dead")
     users = UserDirectory(database)
-    await users.add("admin1", "a long password", [Role.ADMIN])
-    await users.add("exam1", "a long password", [Role.EXAMINER])
+    await users.add("admin1", "A long password", [Role.ADMIN])
+    await users.add("exam1", "A long password", [Role.EXAMINER])
 
     async def token(name: str) -> dict[str, str]:
         reply = await client.post(
-            "/backoffice/api/v1/login", json={"username": name, "password": "a long password"}
+            "/backoffice/api/v1/login", json={"username": name, "password": "A long password"}
         )
         return {"Authorization": f"Bearer {(await reply.json())['token']}"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, false
 from sqlmodel import Field, SQLModel
 
 from gateway.db.types import UTCDateTime
@@ -60,6 +60,13 @@ class BackofficeUser(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Sign-in lockout (等保 2.0 level 3, 登录失败处理): failures since the last success or lock.
+    failed_logins: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # An initial or reset password must be changed at the next sign-in.
+    must_change_password: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class BackofficeToken(SQLModel, table=True):

@@ -25,6 +25,12 @@ class CaseRow(SQLModel, table=True):
         Index("ix_case_record_unit_state", "unit_code", "state"),
         Index("ix_case_record_state", "state"),
         Index("ix_case_record_receipt", "receipt_number", unique=True),
+        # The back office's 待办: cases at one stage, soonest deadline first (keyset pagination).
+        Index("ix_case_record_stage_deadline", "stage", "deadline_at", "id"),
+        Index("ix_case_record_assignee_deadline", "assignee", "deadline_at", "id"),
+        # The supervisor's dashboard: the last days' receipts and certificates, not the whole table.
+        Index("ix_case_record_received_at", "received_at"),
+        Index("ix_case_record_certified_at", "certified_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # random, never sequential (OWASP API1)
@@ -39,7 +45,9 @@ class CaseRow(SQLModel, table=True):
     tracks: dict[str, Any] = Field(sa_column=Column(JSONDoc, nullable=False))
     rule_results: list[Any] = Field(sa_column=Column(JSONDoc, nullable=False))
     reason: str = ""  # 补正 / 不予登记 / 撤回 reason
-    assignee: str | None = Field(default=None, max_length=100)  # the examiner the case is assigned to
+    assignee: str | None = Field(default=None, max_length=100)  # user name of the examiner holding it
+    # Whose turn it is (gateway.domain.worklist.WorkStage), kept beside the state so 待办 is one index scan.
+    stage: str = Field(default="", sa_column=Column(String(24), nullable=False, server_default=""))
     rank: int | None = None  # 抵押顺位 reserved at 受理
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     deadline_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,7 +1,7 @@
 """case_record.receipt_number (受理编号); certificate.file_sm3 and the OFD beside the PDF
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 09:00:00.000000
 
 Certificates print it as 业务件号 and the counter receipt shows it. Cases accepted before this revision
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

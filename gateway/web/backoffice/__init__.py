@@ -1,0 +1,17 @@
+"""The registry's back office in a browser: sign-in, 待办, the case page and its actions, oversight, admin."""
+
+from aiohttp import web
+
+from gateway.web.backoffice import actions, admin, auth, cases, oversight, queue, register
+
+routes: list[web.AbstractRouteDef] = [
+    *auth.routes,
+    *queue.routes,
+    *cases.routes,
+    *actions.routes,
+    *oversight.routes,
+    *admin.routes,
+    *register.routes,
+]
+
+__all__ = ["routes"]

@@ -1,0 +1,74 @@
+"""The supervisor's dashboard counts what the rows say (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import certs
+from gateway.errors import RuleViolation
+from gateway.seed import UNITS
+from gateway.services import register_admin, review, tracks, worklist
+from gateway.services.certification import Certification, RegistrySeal
+from gateway.services.context import ServiceContext
+from gateway.services.dashboard import dashboard
+from tests.services.test_worklist import staff, submit
+
+# Wednesday 2 December 2026, 10:00 in Dongguan: a working day.
+T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def certification(ctx: ServiceContext) -> Certification:
+    ca = certs.CertificateAuthority.create("Dashboard Test CA")
+    key = certs.SM2PrivateKey.generate()
+    return Certification(
+        ctx, RegistrySeal(key, ca.issue(key.public_key, "registry", "registry"), "https://x")
+    )
+
+
+async def test_the_numbers_are_the_rows(ctx: ServiceContext, certification: Certification) -> None:
+    people = await staff(ctx)
+    now = [T0]
+    ctx.clock = lambda: now[0]
+
+    async def approve(case_id: str) -> None:
+        await tracks.record_bank_result(ctx, case_id, "contracts", confirmed=True, actor="bank:boc-dg")
+        await review.review(ctx, people["examiner-a"].id, case_id, "first", "同意")
+        await review.review(ctx, people["senior-b"].id, case_id, "second", "同意")
+
+    fast, slow = await submit(ctx, 1), await submit(ctx, 2)
+    for case_id, minutes in ((fast, 30), (slow, 180)):
+        await approve(case_id)
+        await review.register(ctx, people["registrar-c"].id, case_id)
+        now[0] = T0 + timedelta(minutes=minutes)
+        await certification.issue_case(case_id)
+        now[0] = T0
+    held = await submit(ctx, 3)
+    await worklist.claim(ctx, people["examiner-x"], held)
+    stopped = await submit(ctx, 4)
+    await approve(stopped)
+    await register_admin.record_seizure(
+        ctx, "registrar-c", UNITS.single_owner, "东莞市第一人民法院", "(2026)粤1971执9号"
+    )
+    with pytest.raises(RuleViolation):
+        await review.register(ctx, people["registrar-c"].id, stopped)
+
+    now[0] = T0 + timedelta(days=2)  # Friday: the two open cases are past Thursday's deadline
+    board = await dashboard(ctx)
+    [timing] = board.timing
+    assert (timing.kind, timing.certified, timing.within_hour, timing.within_day) == (
+        "mortgage_registration", 2, 1, 2,
+    )  # fmt: skip
+    assert timing.bands == {"≤10min": 0, "≤1h": 1, "≤1d": 1, ">1d": 0}
+    assert board.volumes == {("boc-dg", "mortgage_registration"): 4}
+    assert {state: sum(b.values()) for state, b in board.backlog.items()} == {
+        "under_review": 1,
+        "suspended": 1,
+    }
+    assert board.overdue_count == 2 and {c["id"] for c in board.overdue} == {held, stopped}
+    assert board.refusals == {"unit_not_seized": 1}
+    assert board.workload["examiner-x"]["held"] == 1
+    assert board.workload["examiner-a"]["decided"] == 3  # three 初审, each in the history
+    assert board.dead_letters == 0
