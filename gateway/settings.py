@@ -53,6 +53,9 @@ class JobSettings(BaseModel):
     # job_timeout_seconds so a slow attempt is never run twice at once.
     stale_after_seconds: float = 90.0
     sweep_interval_seconds: float = 15.0
+    # Delivered outbox rows older than this move to outbox_archive (the sweeper, in small batches), so the
+    # dispatcher's and providers' tables stay the size of recent work; a case's utility jobs still show.
+    outbox_retention_days: float = Field(default=30, ge=1)
     poll_interval_seconds: float = 1.0  # how often the dispatcher looks for rows that became due
     # How often the dispatcher's process chains committed audit rows: a row's window unsealed (audit_chain).
     audit_seal_interval_seconds: float = 1.0
