@@ -100,6 +100,9 @@ class Settings(CryptoSettings):
     env: Literal["development", "production"] = "development"
     # Where the embedded default keeps its database, keys and certificate files.
     data_dir: Path = Path("var")
+    # The blob store's directory (materials, certificate PDFs, named by SM3: gateway.blobs); default
+    # data_dir/blobs. Several gateway nodes share one volume here.
+    blob_dir: Path | None = None
     # sqlite+aiosqlite:///path (embedded default) or postgresql+asyncpg://user@host/db (production)
     database_url: str | None = None
     # redis://127.0.0.1:6379/0 turns on arq workers; None runs jobs in-process (embedded mode)
@@ -161,6 +164,9 @@ class Settings(CryptoSettings):
         self.tax = self.tax or found.tax
         self.utilities = {**found.utilities, **self.utilities}
         return self
+
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
 
     def effective_database_url(self) -> str:
         if self.database_url:

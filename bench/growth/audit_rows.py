@@ -13,10 +13,24 @@ from gateway.db.audit_chain import GENESIS_HASH
 from gateway.db.audit_walk import _sm3_hex, _timestamp
 
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
-COLUMNS = ("id", "seq", "at", "actor", "action", "subject", "case_id", "details", "row_hash", "prev_hash", "hash")
+COLUMNS = (
+    "id",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "case_id",
+    "details",
+    "row_hash",
+    "prev_hash",
+    "hash",
+)
 
 
-def audit_rows(first_seq: int, count: int, prev_hash: str, *, start: datetime, case_ids: list[str]) -> Iterator[tuple[Any, ...]]:
+def audit_rows(
+    first_seq: int, count: int, prev_hash: str, *, start: datetime, case_ids: list[str]
+) -> Iterator[tuple[Any, ...]]:
     """Rows first_seq … first_seq+count-1 chained after `prev_hash`, spelled exactly as the gateway writes
     them (canonical JSON), so a verify walks them on its fast path."""
     for seq in range(first_seq, first_seq + count):
@@ -30,8 +44,16 @@ def audit_rows(first_seq: int, count: int, prev_hash: str, *, start: datetime, c
             ensure_ascii=False,
         )
         head = (
-            '{"action":' + _quote(action) + ',"actor":' + _quote(actor) + ',"at":"' + _timestamp(at)
-            + '","case_id":' + ("null" if case_id is None else _quote(case_id)) + ',"details":' + details
+            '{"action":'
+            + _quote(action)
+            + ',"actor":'
+            + _quote(actor)
+            + ',"at":"'
+            + _timestamp(at)
+            + '","case_id":'
+            + ("null" if case_id is None else _quote(case_id))
+            + ',"details":'
+            + details
         )
         tail = ',"subject":' + _quote(subject) + "}"
         row_hash = _sm3_hex(b"\x01" + (head + tail).encode())
@@ -40,9 +62,13 @@ def audit_rows(first_seq: int, count: int, prev_hash: str, *, start: datetime, c
         prev_hash = link
 
 
-async def fill_audit(conn: asyncpg.Connection, count: int, case_ids: list[str], *, chunk: int = 50_000) -> str:
+async def fill_audit(
+    conn: asyncpg.Connection, count: int, case_ids: list[str], *, chunk: int = 50_000
+) -> str:
     """Append `count` sealed rows after the current head (the append-only trigger refuses no INSERT)."""
-    head = await conn.fetchrow("SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
+    head = await conn.fetchrow(
+        "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    )
     seq, prev = (int(head["seq"]), str(head["hash"])) if head else (0, GENESIS_HASH)
     start = datetime(2017, 1, 1, tzinfo=UTC)
     done = 0
@@ -52,5 +78,7 @@ async def fill_audit(conn: asyncpg.Connection, count: int, case_ids: list[str], 
         await conn.copy_records_to_table("audit_log", records=rows, columns=COLUMNS)
         seq, prev = rows[-1][1], rows[-1][-1]
         done += n
-    await conn.execute("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))")
+    await conn.execute(
+        "SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))"
+    )
     return prev

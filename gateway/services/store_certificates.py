@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db.tables.certificates import CertificateRow, NumberCounterRow
 from gateway.errors import NotFound
+from gateway.ports.blobs import BlobStore
 
 CERTIFICATE = cast(Table, CertificateRow.__table__)  # type: ignore[attr-defined]
 COUNTER = cast(Table, NumberCounterRow.__table__)  # type: ignore[attr-defined]
@@ -20,6 +21,7 @@ class CertificateRecords:
     """Part of `Store`: the certificate table, inside the caller's transaction."""
 
     dialect: str
+    blobs: BlobStore
 
     @property
     def session(self) -> AsyncSession:  # Store's
@@ -62,14 +64,14 @@ class CertificateRecords:
         """The signed PDF of a certificate issued in this case (NotFound for any other)."""
         row = (
             await self.session.execute(
-                select(CERTIFICATE.c.pdf).where(
+                select(CERTIFICATE.c.pdf_ref).where(
                     CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.number == number
                 )
             )
         ).one_or_none()
         if row is None:
             raise NotFound(f"certificate {number} not found in this case", f"本业务件中没有证照 {number}")
-        return bytes(row.pdf) if row.pdf is not None else None
+        return await self.blobs.get(row.pdf_ref) if row.pdf_ref is not None else None
 
     async def certificates_of(self, case_id: str) -> list[dict[str, Any]]:
         """The certificates issued in a case: number, kind, status, and whether the signed file exists yet."""

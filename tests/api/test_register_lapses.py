@@ -36,6 +36,7 @@ from gateway.services import review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
 from tests.api.support import Participants, SignedClient
+from tests.conftest import blob_store
 from tests.services import builders
 from tests.services.conftest import make_protector
 
@@ -63,7 +64,11 @@ def days() -> Clock:
 @pytest.fixture
 async def ctx(database: Database, days: Clock) -> ServiceContext:
     context = ServiceContext(
-        db=database, protector=make_protector(), institutions=dict(INSTITUTIONS), clock=days
+        db=database,
+        protector=make_protector(),
+        institutions=dict(INSTITUTIONS),
+        clock=days,
+        blobs=blob_store(),
     )
     await seed_demo_register(context)
     users = UserDirectory(database)

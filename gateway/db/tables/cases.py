@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from gateway.db.tables.register import JSONDoc
@@ -67,7 +67,8 @@ class TransitionRow(SQLModel, table=True):
 
 
 class MaterialRow(SQLModel, table=True):
-    """An uploaded material (申请材料): PDF or JPEG, its SM3 recorded at upload."""
+    """An uploaded material (申请材料): PDF or JPEG, its SM3 recorded at upload. The bytes are in the blob
+    store under that SM3 (gateway.ports.blobs), not in this table."""
 
     __tablename__ = "case_material"
 
@@ -79,7 +80,6 @@ class MaterialRow(SQLModel, table=True):
     content_type: str = Field(max_length=60)
     size: int
     sm3: str = Field(max_length=64)
-    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     round: int = 0  # 0 at submission, n for the n-th 补正
     # What the document is where a rule reads it (gateway.domain.materials.MaterialKind), else "other".
     kind: str = Field(default="other", max_length=40, sa_column_kwargs={"server_default": "other"})

@@ -51,5 +51,7 @@ class CertificateRow(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     sm3: str | None = Field(default=None, max_length=64)
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The signed PDF is in the blob store (gateway.ports.blobs) under this name (its SM3); NULL until 缮证.
+    pdf_ref: str | None = Field(default=None, max_length=64)
+    pdf_size: int | None = None
     version: int = 1
