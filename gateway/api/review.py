@@ -35,6 +35,9 @@ EXAMINERS = (Role.EXAMINER, Role.SENIOR_EXAMINER)
 class QueueQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: CaseState | None = CaseState.UNDER_REVIEW
+    bank: str | None = Field(
+        default=None, max_length=40, description="only this bank's cases (participant code)"
+    )
     mine: bool = False
     limit: Limit = 50
 
@@ -74,13 +77,19 @@ def _case_id(request: web.Request) -> str:
 
 
 @routes.get(BACKOFFICE_API + "cases")
-@endpoint("The review queue", summary_zh="待办队列", query=QueueQuery, response=CaseList, tags=TAGS)
+@endpoint(
+    "The review queue, nearest deadline first",
+    summary_zh="待办队列（按办理时限排序）",
+    query=QueueQuery,
+    response=CaseList,
+    tags=TAGS,
+)
 @require_role(*EXAMINERS, Role.REGISTRAR, Role.SUPERVISOR, Role.ADMIN)
 async def queue(request: web.Request) -> web.Response:
     query = read_query(request, QueueQuery)
     assignee = actor_of(request).id if query.mine else None
     async with services(request).reading() as store:
-        found = await store.list_cases(party=None, state=query.state, limit=query.limit, assignee=assignee)
+        found = await store.queue(state=query.state, bank=query.bank, assignee=assignee, limit=query.limit)
     return json_response(CaseList(cases=[CaseView.of(c, reveal=True) for c in found]))
 
 

@@ -24,6 +24,9 @@ class CaseRow(SQLModel, table=True):
         Index("ix_case_record_party_received", "submitted_by", "received_at"),
         Index("ix_case_record_unit_state", "unit_code", "state"),
         Index("ix_case_record_state", "state"),
+        # The back-office queue: a state's (and a bank's) cases, nearest deadline first (Store.queue).
+        Index("ix_case_record_state_deadline", "state", "deadline_at"),
+        Index("ix_case_record_state_bank_deadline", "state", "submitted_by", "deadline_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # random, never sequential (OWASP API1)

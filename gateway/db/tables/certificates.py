@@ -34,6 +34,8 @@ class CertificateRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_certificate_case", "case_id"),
         Index("ix_certificate_qr", "qr_token", unique=True),
+        # The public look-up by GB/T 36904 identifier (gateway.services.certificate_lookup).
+        Index("ix_certificate_identifier", "identifier"),
     )
 
     number: str = Field(primary_key=True, max_length=64)

@@ -71,6 +71,7 @@ def _batches(table: Any, key: Any, *columns: Any, where: Any) -> Iterator[list[A
 
 def upgrade() -> None:
     _upgrade_outbox()
+    _upgrade_indexes()
     blobs: list[Any] = []  # made on first use: a database without files needs no blob directory
 
     def store() -> Any:
@@ -95,6 +96,17 @@ def upgrade() -> None:
             bind.execute(sa.update(_CERTIFICATE).where(number == key).values(pdf_ref=ref, pdf_size=len(pdf)))
     with op.batch_alter_table("certificate", schema=None) as batch_op:
         batch_op.drop_column("pdf")
+
+
+def _upgrade_indexes() -> None:
+    op.create_index("ix_case_record_state_deadline", "case_record", ["state", "deadline_at"], unique=False)
+    op.create_index(
+        "ix_case_record_state_bank_deadline",
+        "case_record",
+        ["state", "submitted_by", "deadline_at"],
+        unique=False,
+    )
+    op.create_index("ix_certificate_identifier", "certificate", ["identifier"], unique=False)
 
 
 def _upgrade_outbox() -> None:
@@ -128,6 +140,9 @@ def _upgrade_outbox() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_certificate_identifier", table_name="certificate")
+    op.drop_index("ix_case_record_state_bank_deadline", table_name="case_record")
+    op.drop_index("ix_case_record_state_deadline", table_name="case_record")
     blobs = _blobs()
     bind = op.get_bind()
     with op.batch_alter_table("certificate", schema=None) as batch_op:
