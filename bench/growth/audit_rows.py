@@ -14,7 +14,6 @@ from gateway.db.audit_walk import _sm3_hex, _timestamp
 
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 COLUMNS = (
-    "id",
     "seq",
     "at",
     "actor",
@@ -58,7 +57,7 @@ def audit_rows(
         tail = ',"subject":' + _quote(subject) + "}"
         row_hash = _sm3_hex(b"\x01" + (head + tail).encode())
         link = _sm3_hex(b"\x00" + bytes.fromhex(prev_hash) + (head + ',"seq":' + str(seq) + tail).encode())
-        yield (seq, seq, at, actor, action, subject, case_id, details, row_hash, prev_hash, link)
+        yield (seq, at, actor, action, subject, case_id, details, row_hash, prev_hash, link)
         prev_hash = link
 
 
@@ -76,9 +75,6 @@ async def fill_audit(
         n = min(chunk, count - done)
         rows = list(audit_rows(seq + 1, n, prev, start=start, case_ids=case_ids))
         await conn.copy_records_to_table("audit_log", records=rows, columns=COLUMNS)
-        seq, prev = rows[-1][1], rows[-1][-1]
+        seq, prev = rows[-1][0], rows[-1][-1]
         done += n
-    await conn.execute(
-        "SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))"
-    )
     return prev
