@@ -79,6 +79,10 @@ async def _outbox_claim(ctx: ServiceContext, filled: Filled) -> object:
     return await claim_due(ctx.db, "growth-bench", 100)
 
 
+async def _outbox_claim_small(ctx: ServiceContext, filled: Filled) -> object:
+    return await claim_due(ctx.db, "growth-bench", 16)  # the embedded runner's batch (its concurrency)
+
+
 async def _audit_tail(ctx: ServiceContext, filled: Filled) -> object:
     async with ctx.db.session() as session:  # one page of an incremental verify, near the head
         conn = await session.connection()
@@ -104,6 +108,7 @@ OPERATIONS = (
     Operation("public look-up by QR token", _verify_token),
     Operation("public look-up by identifier", _verify_identifier),
     Operation("audit verify page (1000 rows)", _audit_tail),
+    Operation("outbox claim (16 due rows)", _outbox_claim_small, changes_data=True),
     Operation("outbox claim (100 due rows)", _outbox_claim, changes_data=True),
     Operation("retention pass", _retention, changes_data=True),
 )
