@@ -24,6 +24,7 @@ import certs
 from certs import FieldCipher
 from e_license.samples import sample_proof
 from e_license.signing import issue
+from gateway.blobs import DirectoryBlobStore
 from gateway.db.database import Database
 from gateway.logging import configure_logging
 from gateway.privacy import PersonalDataProtector
@@ -61,7 +62,12 @@ async def run(url: str, count: int) -> None:
     cipher = FieldCipher(
         {"k1": secrets.token_bytes(16)}, current_key_id="k1", index_key=secrets.token_bytes(32)
     )
-    ctx = ServiceContext(db=db, protector=PersonalDataProtector(cipher), institutions=dict(INSTITUTIONS))
+    ctx = ServiceContext(
+        db=db,
+        protector=PersonalDataProtector(cipher),
+        institutions=dict(INSTITUTIONS),
+        blobs=DirectoryBlobStore(Path(tempfile.mkdtemp(prefix="gw-bench-blobs-"))),
+    )
     await seed_demo_register(ctx)
     ca = certs.CertificateAuthority.create("Bench CA")
     key = certs.SM2PrivateKey.generate()

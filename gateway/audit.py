@@ -12,6 +12,8 @@ that signed it would pass. A head copied out of the database (gateway.audit_expo
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 import certs
 from gateway.db.audit_chain import GENESIS_HASH, AuditSealer, audit_content_hash, audit_row_hash
+from gateway.db.audit_walk import WALK_FIELDS, fast_row_ok, walk_pages, walk_query
 from gateway.db.database import Database
 from gateway.db.jsoncanon import format_timestamp
 from gateway.db.tables import metadata
@@ -34,6 +37,7 @@ __all__ = [
     "checkpoint",
     "checkpoint_freshness",
     "checkpoint_message",
+    "latest_verified_checkpoint",
     "verify_chain",
     "verify_checkpoints",
 ]
@@ -56,31 +60,53 @@ class ChainReport:
     head_hash: str
     sealed_now: int = 0  # rows this call sealed before walking
     unsealed: int = 0  # rows committed while it walked: checked by their content hash only
+    from_seq: int = 0  # the checkpointed row an incremental walk started after (0: the whole chain)
 
 
-async def verify_chain(db: Database, *, batch_size: int = 1000, seal: bool = True) -> ChainReport:
-    """Seal what is pending (unless `seal` is False: an auditor's read-only look), then stream the log in seq
+async def verify_chain(
+    db: Database,
+    *,
+    batch_size: int = 5000,
+    seal: bool = True,
+    since: Checkpoint | None = None,
+) -> ChainReport:
+    """Seal what is pending (unless `seal` is False: an auditor's read-only look), then walk the log in seq
     order and recompute every row's content hash and link; stop at the first broken row. Rows still
     unsealed after that (committed meanwhile, or all of them without sealing) are checked by their content
-    hash."""
+    hash.
+
+    With `since` (a checkpoint whose signature the caller has verified with a trusted key) the walk is
+    incremental: the row the checkpoint signed is checked in full and must still hash to its head, and only
+    the rows after it are walked. A change to a row before the checkpoint is then not looked for: `since`
+    None (`gateway audit verify --full`) walks everything."""
     sealed_now = await AuditSealer(db).seal_once(wait=True) if seal else 0
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    columns = [_AUDIT.c[name] for name in ("seq", *_FIELDS, "row_hash", "prev_hash", "hash")]
-    query = select(*columns).where(_AUDIT.c.seq.is_not(None)).order_by(_AUDIT.c.seq)
     async with db.session() as session:
         conn = await session.connection()
-        result = await conn.stream(query.execution_options(yield_per=batch_size))
-        async for row in result:
-            broken = _first_problem(row._mapping, expected_seq, prev_hash)
-            if broken is not None:
-                await result.close()
-                return ChainReport(
-                    False, checked, row.seq, *broken, expected_seq - 1, prev_hash, sealed_now=sealed_now
-                )
-            checked += 1
-            expected_seq, prev_hash = row.seq + 1, row.hash
+        if since is not None and since.seq > 0:
+            anchor = await _anchor_problem(conn, since)
+            if anchor is not None:
+                return ChainReport(False, 0, since.seq, *anchor, since.seq - 1, "", sealed_now=sealed_now)
+            expected_seq, prev_hash = since.seq + 1, since.head_hash
+        pages = walk_pages(conn, db.dialect, expected_seq - 1, batch_size)
+        try:
+            async for page in pages:
+                for row in page:
+                    if row[0] != expected_seq or not fast_row_ok(row, prev_hash):
+                        fields = _parsed(dict(zip(WALK_FIELDS, row, strict=True)))
+                        broken = _first_problem(fields, expected_seq, prev_hash)
+                        if broken is not None:
+                            last = expected_seq - 1
+                            return ChainReport(
+                                False, checked, row[0], *broken, last, prev_hash, sealed_now=sealed_now
+                            )
+                    checked += 1
+                    expected_seq, prev_hash = row[0] + 1, row[-1]
+        finally:
+            await pages.aclose()
         unsealed = 0
-        pending = select(_AUDIT.c.id, *columns[1:-2]).where(_AUDIT.c.seq.is_(None)).order_by(_AUDIT.c.id)
+        columns = [_AUDIT.c[name] for name in (*_FIELDS, "row_hash")]
+        pending = select(_AUDIT.c.id, *columns).where(_AUDIT.c.seq.is_(None)).order_by(_AUDIT.c.id)
         for row in await conn.execute(pending):
             if not _content_matches(row._mapping):
                 reason = (
@@ -91,17 +117,56 @@ async def verify_chain(db: Database, *, batch_size: int = 1000, seal: bool = Tru
                     False, checked, None, *reason, expected_seq - 1, prev_hash, sealed_now, unsealed
                 )
             unsealed += 1
-    return ChainReport(True, checked, None, None, None, expected_seq - 1, prev_hash, sealed_now, unsealed)
+    return ChainReport(
+        True,
+        checked,
+        None,
+        None,
+        None,
+        expected_seq - 1,
+        prev_hash,
+        sealed_now,
+        unsealed,
+        from_seq=since.seq if since else 0,
+    )
+
+
+def _parsed(fields: Mapping[Any, Any]) -> dict[str, Any]:
+    """A walked row (details as its stored text) as the exact check reads it."""
+    row = dict(fields)
+    row["details"] = json.loads(row.pop("details_text"))
+    return row
+
+
+async def _anchor_problem(conn: AsyncConnection, since: Checkpoint) -> tuple[str, str] | None:
+    """The checkpoint's own row: present, unchanged, and still hashing to the signed head."""
+    row = (await conn.execute(walk_query(since.seq - 1, 1))).first()
+    if row is None or row.seq != since.seq:
+        return (
+            f"row {since.seq} signed by checkpoint {since.id} is gone (rows deleted)",
+            f"检查点{since.id}签署的第{since.seq}条记录已不存在（记录被删除）",
+        )
+    fields = _parsed(row._mapping)
+    if row.hash != since.head_hash:
+        return (
+            f"row {since.seq} has another hash than checkpoint {since.id} signed (chain rewritten)",
+            f"第{since.seq}条记录的哈希与检查点{since.id}签署时不同（链被改写）",
+        )
+    content: dict[str, Any] = {name: fields[name] for name in _FIELDS}
+    link = audit_row_hash(str(row.prev_hash), seq=since.seq, **content)
+    if not _content_matches(fields) or link != row.hash:
+        return _CHANGED
+    return None
 
 
 _CHANGED = ("content changed: the row's fields no longer match its hash", "记录内容被篡改：字段与其哈希不符")
 
 
-def _content_matches(fields: RowMapping) -> bool:
+def _content_matches(fields: Mapping[Any, Any]) -> bool:
     return bool(fields["row_hash"] == audit_content_hash(**{name: fields[name] for name in _FIELDS}))
 
 
-def _first_problem(fields: RowMapping, expected_seq: int, prev_hash: str) -> tuple[str, str] | None:
+def _first_problem(fields: Mapping[Any, Any], expected_seq: int, prev_hash: str) -> tuple[str, str] | None:
     seq = fields["seq"]
     if seq != expected_seq:
         missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
@@ -203,6 +268,26 @@ async def verify_checkpoints(db: Database, public_key: certs.SM2PublicKey) -> Ch
                 return CheckpointReport(False, checked, row.id, *problem)
             checked += 1
     return CheckpointReport(True, checked, None, None, None)
+
+
+async def latest_verified_checkpoint(db: Database, public_key: certs.SM2PublicKey) -> Checkpoint | None:
+    """The newest checkpoint whose signature verifies with the trusted `public_key` and whose row still holds
+    the signed hash: where an incremental walk may start (None: walk everything)."""
+    async with db.session() as session:
+        conn = await session.connection()
+        for row in await conn.execute(select(_CHECKPOINT).order_by(desc(_CHECKPOINT.c.id)).limit(100)):
+            fields = row._mapping
+            if await _checkpoint_problem(conn, fields, public_key) is None:
+                signature = base64.b64decode(fields["signature"])
+                return Checkpoint(
+                    fields["id"],
+                    fields["seq"],
+                    fields["head_hash"],
+                    fields["at"],
+                    signature,
+                    fields["public_key"],
+                )
+    return None
 
 
 async def _checkpoint_problem(

@@ -126,6 +126,7 @@ class Container:
                 stale_after=jobs.stale_after_seconds,
                 probe=arq_probe(self.arq_pool),
                 housekeeping=housekeeping,
+                outbox_retention=timedelta(days=jobs.outbox_retention_days),
             )
             self.dispatcher = ArqDispatcher(
                 self.database,
@@ -138,7 +139,10 @@ class Container:
             )
         else:
             self.sweeper = Sweeper(
-                self.database, stale_after=jobs.stale_after_seconds, housekeeping=housekeeping
+                self.database,
+                stale_after=jobs.stale_after_seconds,
+                housekeeping=housekeeping,
+                outbox_retention=timedelta(days=jobs.outbox_retention_days),
             )
             self.dispatcher = EmbeddedDispatcher(
                 self.database,

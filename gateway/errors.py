@@ -12,6 +12,9 @@ GatewayError
 ├─ Conflict               → 409 (state does not allow the action; idempotency key in flight)
 ├─ RuleViolation          → 409, the rule's name and reason
 ├─ Forbidden              → 403 (role or separation of duties)
+├─ BlobError              → 500 (a stored file is not where its row says: an operator must act)
+│  ├─ BlobMissing
+│  └─ BlobCorrupt         its bytes no longer hash to its SM3 name
 ├─ PartyError(party, code, party_message)
 │  ├─ PartyUnavailable    timeout / 5xx / connect → retried
 │  ├─ PartyRejected       business refusal → not retried
@@ -104,6 +107,18 @@ class NotFound(GatewayError):
 class Conflict(GatewayError):
     http_status = 409
     code = "conflict"
+
+
+class BlobError(GatewayError):
+    code = "blob_error"
+
+
+class BlobMissing(BlobError):
+    code = "blob_missing"
+
+
+class BlobCorrupt(BlobError):
+    code = "blob_corrupt"
 
 
 class Forbidden(GatewayError):

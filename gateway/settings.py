@@ -94,6 +94,9 @@ class JobSettings(BaseModel):
     # and re-queued as a new attempt; more than crash_recovery_seconds, or more is refused.
     stale_after_seconds: float = 90.0
     sweep_interval_seconds: float = 15.0
+    # Delivered outbox rows older than this move to outbox_archive (the sweeper, in small batches), so the
+    # dispatcher's and providers' tables stay the size of recent work; a case's utility jobs still show.
+    outbox_retention_days: float = Field(default=30, ge=1)
     poll_interval_seconds: float = 1.0  # how often the dispatcher looks for rows that became due
     # How often the dispatcher's process chains committed audit rows: a row's window unsealed (audit_chain).
     audit_seal_interval_seconds: float = 1.0
@@ -173,6 +176,9 @@ class Settings(CryptoSettings):
     env: Literal["development", "production"] = "development"
     # Where the embedded default keeps its database, keys and certificate files.
     data_dir: Path = Path("var")
+    # The blob store's directory (materials, certificate PDFs, named by SM3: gateway.blobs); default
+    # data_dir/blobs. Several gateway nodes share one volume here.
+    blob_dir: Path | None = None
     # sqlite+aiosqlite:///path (embedded default) or postgresql+asyncpg://user@host/db (production)
     database_url: str | None = None
     # redis://127.0.0.1:6379/0 turns on arq workers; None runs jobs in-process (embedded mode)
@@ -242,6 +248,9 @@ class Settings(CryptoSettings):
         self.tax = self.tax or found.tax
         self.utilities = {**found.utilities, **self.utilities}
         return self
+
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
 
     def effective_database_url(self) -> str:
         if self.database_url:

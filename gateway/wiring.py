@@ -12,6 +12,7 @@ from adapters.base import AdapterContext, GatewayIdentity
 from adapters.registry import Adapters, build_adapters
 from adapters.utilities import build_utility_providers
 from certs import FieldCipher, RevocationState, SM2PrivateKey, TrustAnchor
+from gateway.blobs import DirectoryBlobStore
 from gateway.db import Database
 from gateway.domain.parties import Institution
 from gateway.errors import ConfigError
@@ -74,6 +75,7 @@ def build_services(settings: Settings, database: Database, **overrides: Any) -> 
         for code, entry in settings.institutions.items()
     }
     protector = overrides.pop("protector", None) or PersonalDataProtector(personal_data_cipher(settings))
+    overrides.setdefault("blobs", DirectoryBlobStore(settings.effective_blob_dir()))
     return ServiceContext(
         db=database, protector=protector, registry=settings.registry, institutions=institutions, **overrides
     )

@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,27 @@ async def redis_url() -> AsyncIterator[str]:
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+def blob_store() -> Any:
+    """A blob store in a temporary directory of its own, removed when the test process ends (for service
+    contexts built outside a fixture with tmp_path)."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from gateway.blobs import DirectoryBlobStore
+
+    root = tempfile.mkdtemp(prefix="gw-test-blobs-")
+    atexit.register(shutil.rmtree, root, True)
+    return DirectoryBlobStore(Path(root))
+
+
+async def with_pdf(blobs: Any, row: Any) -> Any:
+    """A certificate row's fields with its PDF read from the blob store as `pdf` (None until 缮证), as tests
+    read a certificate."""
+    from types import SimpleNamespace
+
+    pdf = await blobs.get(row.pdf_ref) if row.pdf_ref is not None else None
+    return SimpleNamespace(**row.model_dump(), pdf=pdf)

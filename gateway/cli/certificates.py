@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from e_license import NumberFormat
+from gateway.blobs import DirectoryBlobStore
 from gateway.cli.common import Subparsers, open_database
 from gateway.errors import InputError
 from gateway.services.certificate_lookup import find_by_number
@@ -67,23 +68,24 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     number = fmt.format(fmt.parse(args.number))
     async with open_database(settings) as db, db.session() as session:
         found = (
-            await session.execute(select(CERTIFICATE.c.pdf).where(CERTIFICATE.c.number == number))
+            await session.execute(select(CERTIFICATE.c.pdf_ref).where(CERTIFICATE.c.number == number))
         ).one_or_none()
     if found is None:
         print(f"no such certificate / 未找到证书：{number}")
         return 1
-    if found.pdf is None:
+    if found.pdf_ref is None:
         print(
             f"{number} has no electronic file (not issued yet, or a paper certificate) / 该证书没有电子文件"
         )
         return 1
+    pdf = await DirectoryBlobStore(settings.effective_blob_dir()).get(found.pdf_ref)
     out: Path = args.out
     try:
-        await asyncio.to_thread(out.write_bytes, bytes(found.pdf))
+        await asyncio.to_thread(out.write_bytes, pdf)
     except OSError as exc:
         raise InputError(
             f"cannot write {out}: {exc.strerror}", f"无法写入文件 {out}：{exc.strerror}"
         ) from exc
-    print(f"{out} ({len(found.pdf)} bytes): {number}")
+    print(f"{out} ({len(pdf)} bytes): {number}")
     print(f"check it offline / 离线核验: gw-elicense verify {out} --cert registry.pem")
     return 0

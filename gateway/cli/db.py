@@ -23,7 +23,8 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.wiring import personal_data_cipher
 
     async with open_database(settings) as db:
-        await db.migrate(personal_data_cipher(settings))  # 0011 re-encrypts stored ID numbers
+        # 0011 re-encrypts stored ID numbers; 0015 moves materials and certificate files to the blob store.
+        await db.migrate(personal_data_cipher(settings), settings.effective_blob_dir())
         head = ScriptDirectory.from_config(alembic_config(db.url_string)).get_current_head()
         print(f"database {db.url.render_as_string(hide_password=True)} is at revision {head} / 数据库已升级")
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from gateway.blobs import DirectoryBlobStore
 from gateway.cli.common import Subparsers
 from gateway.db.tables.certificates import CertificateRow
 from gateway.logging import configure_logging
@@ -92,6 +93,7 @@ async def _export(stage: Stage, outcomes: list[Outcome]) -> list[tuple[str, Path
     folder = stage.settings.data_dir / "certificates"
     folder.mkdir(parents=True, exist_ok=True)
     db = await stage.database()
+    blobs = DirectoryBlobStore(stage.settings.effective_blob_dir())
     found = []
     try:
         async with db.session() as session:
@@ -101,7 +103,8 @@ async def _export(stage: Stage, outcomes: list[Outcome]) -> list[tuple[str, Path
                         await session.execute(select(CertificateRow).where(CertificateRow.number == number))  # type: ignore[arg-type]
                     ).scalar_one()
                     path = folder / f"{number.replace('（', '(').replace('）', ')')}.pdf"
-                    await asyncio.to_thread(path.write_bytes, row.pdf or b"")
+                    pdf = await blobs.get(row.pdf_ref) if row.pdf_ref else b""
+                    await asyncio.to_thread(path.write_bytes, pdf)
                     if row.ofd:  # the same certificate as OFD (GB/T 33190), beside it
                         await asyncio.to_thread(path.with_suffix(".ofd").write_bytes, row.ofd)
                     found.append((number, path, f"{stage.base_url}/public/verify/{row.qr_token}"))

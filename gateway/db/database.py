@@ -142,15 +142,16 @@ class Database:
             finally:
                 await uow._close()
 
-    async def migrate(self, field_cipher: FieldCipher | None = None) -> None:
+    async def migrate(self, field_cipher: FieldCipher | None = None, blob_dir: Path | None = None) -> None:
         """`alembic upgrade head`, in a thread (Alembic is synchronous and runs its own event loop).
 
-        `field_cipher`: the PII keys, for revisions that re-encrypt stored ID numbers (0011)."""
+        `field_cipher`: the PII keys, for revisions that re-encrypt stored ID numbers (0011); `blob_dir`: the
+        blob store, for the revision that moves materials and certificate files there (0015)."""
         from gateway.db.migrate import upgrade  # Alembic is only imported by whoever migrates
 
         if self.dialect == "sqlite" and self.url.database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(upgrade, self.url_string, "head", field_cipher)
+        await asyncio.to_thread(upgrade, self.url_string, "head", field_cipher, blob_dir)
 
     async def require_current_schema(self) -> None:
         """Refuse to serve a database that `gateway migrate` has not brought to this code's revision: every

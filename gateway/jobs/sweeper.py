@@ -1,4 +1,4 @@
-"""The sweeper: re-queue deliveries whose worker died or whose arq job vanished; purge expired keys."""
+"""The sweeper: re-queue deliveries whose worker died or whose arq job vanished; retention of keys and rows."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from gateway.db import Database
 from gateway.db.outbox import requeue_stale
+from gateway.db.retention import archive_delivered_outbox
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
 from gateway.logging import get_logger
 from gateway.security.idempotency import IdempotencyStore
@@ -35,6 +36,7 @@ class Sweeper:
         probe: JobProbe | None = None,
         vanished_grace: float = 5.0,
         housekeeping: tuple[IdempotencyStore | DatabaseNonceStore | UserDirectory, ...] = (),
+        outbox_retention: timedelta | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.db = db
@@ -42,6 +44,8 @@ class Sweeper:
         self.probe = probe
         self.vanished_grace = timedelta(seconds=vanished_grace)
         self.housekeeping = housekeeping
+        # None: delivered rows stay in the outbox (tests that look at them; bootstrap passes the setting).
+        self.outbox_retention = outbox_retention
         self._clock = clock or (lambda: datetime.now(UTC))
 
     async def sweep(self) -> int:
@@ -60,6 +64,10 @@ class Sweeper:
                 await store.purge_expired_tokens()
             else:
                 await store.purge_expired()
+        if self.outbox_retention is not None:
+            archived = await archive_delivered_outbox(self.db, now - self.outbox_retention)
+            if archived:
+                log.info("archived delivered outbox rows past the retention", count=archived)
         return requeued
 
     async def _requeue_vanished(self, now: datetime) -> int:

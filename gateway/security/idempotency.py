@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Insert, Update, and_, bindparam, delete, select, update
+from sqlalchemy import Insert, Update, and_, bindparam, delete, or_, select, update
 
 from gateway.db import Database, UnitOfWork
 from gateway.db.prepared import Prepared
+from gateway.db.retention import delete_in_batches
 from gateway.db.tables.api import IdempotencyRecord
 from gateway.errors import BadRequest, Conflict, InputError
 from gateway.security.sql import insert_for
@@ -237,12 +238,19 @@ class IdempotencyStore:
         params = {"p_party": claim.party, "p_key": claim.key, "p_owner": claim.owner}
         await self._release.execute_alone(self._db, params)
 
-    async def purge_expired(self) -> int:
-        """Delete keys older than the retention (the sweeper calls this); returns how many went."""
-        cutoff = self._clock() - self.retention
-        async with self._db.engine.begin() as conn:
-            result = await conn.execute(delete(_KEYS).where(_KEYS.c.created_at < cutoff))
-        return result.rowcount
+    async def purge_expired(self, *, batch: int = 1000) -> int:
+        """Delete keys past the retention (the sweeper calls this), `batch` at a time; returns how many went.
+
+        A key goes once it was created and completed more than the retention ago and no request holds it
+        (a claim taken over late may complete long after its creation: it is replayed for the full window)."""
+        now = self._clock()
+        cutoff = now - self.retention
+        expired = and_(
+            _KEYS.c.created_at < cutoff,
+            or_(_KEYS.c.completed_at.is_(None), _KEYS.c.completed_at < cutoff),
+            _KEYS.c.lease_until <= now,
+        )
+        return await delete_in_batches(self._db, _KEYS, expired, batch=batch)
 
 
 class _CompletedMeanwhile(Conflict):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam
 
 from gateway.db import Database
 from gateway.db.prepared import Prepared
+from gateway.db.retention import delete_in_batches
 from gateway.db.tables.api import RequestNonce
 from gateway.security.sql import insert_for
 
@@ -49,8 +50,8 @@ class DatabaseNonceStore:
         }
         return await self._claim.execute_alone(self._db, params) == 1
 
-    async def purge_expired(self) -> int:
-        """Delete nonces past their TTL (the sweeper calls this); returns how many went."""
-        async with self._db.engine.begin() as conn:
-            result = await conn.execute(delete(_NONCES).where(_NONCES.c.expires_at <= self._clock()))
-        return result.rowcount
+    async def purge_expired(self, *, batch: int = 1000) -> int:
+        """Delete nonces past their TTL (the 300 s skew window; the sweeper calls this), `batch` at a time;
+        returns how many went. A nonce past it can no longer be replayed: its timestamp is refused as stale."""
+        expired = _NONCES.c.expires_at <= self._clock()
+        return await delete_in_batches(self._db, _NONCES, expired, batch=batch)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 
 from e_license import CertificateKind, CertificateStatus, LicenseIdentifier, NumberFormat
 from gateway.db import Database
@@ -74,7 +74,7 @@ _COLUMNS = (
     CERTIFICATE.c.ofd_sm3,
     CERTIFICATE.c.case_id,
     CERTIFICATE.c.unit_code,
-    func.length(CERTIFICATE.c.pdf).label("file_bytes"),
+    CERTIFICATE.c.pdf_size.label("file_bytes"),
 )
 
 

@@ -3,7 +3,8 @@
 The `certificate.issue` job (written at 登簿) runs `Certification.issue_case`:
 
 1. every certificate row of the case still without a file is built from the register, rendered and signed
-   off the event loop, and stored in a transaction of its own — `UPDATE … WHERE pdf IS NULL`, so a
+   off the event loop, put in the blob store, and named in a transaction of its own — `UPDATE … WHERE
+   pdf_ref IS NULL`, so a
    second run (a retry, or a worker the sweeper thought dead) never replaces a stored certificate;
 2. one transaction then moves the case REGISTERED → CERTIFIED and writes one `bank.notify`
    (`certificate_issued`) outbox row per certificate. A case already CERTIFIED is left alone, so a re-run
@@ -118,7 +119,7 @@ _PENDING_COLUMNS = (
     CERTIFICATE.c.status,
     CERTIFICATE.c.identifier,
     CERTIFICATE.c.issued_at,
-    CERTIFICATE.c.pdf.is_not(None).label("issued"),
+    CERTIFICATE.c.pdf_ref.is_not(None).label("issued"),
 )
 
 
@@ -184,12 +185,16 @@ class Certification:
         loop = asyncio.get_running_loop()
         distributable = await loop.run_in_executor(self.seal.executor, signed.distributable)
         ofd = signed.distributable_ofd()
+        # The file is in the blob store before the row names it; a run that loses the race below stored the
+        # same kind of file under another name, which no row names (blobs are kept, never deleted).
+        pdf_ref = await self.services.blobs.put(distributable)
         async with self.services.unit_of_work() as (uow, store):
             result = await store.session.execute(
                 update(CERTIFICATE)
-                .where(CERTIFICATE.c.number == number, CERTIFICATE.c.pdf.is_(None))
+                .where(CERTIFICATE.c.number == number, CERTIFICATE.c.pdf_ref.is_(None))
                 .values(
-                    pdf=distributable,
+                    pdf_ref=pdf_ref,
+                    pdf_size=len(distributable),
                     sm3=signed.sm3_hex,
                     file_sm3=certs.sm3_hex(distributable),
                     ofd=ofd or None,

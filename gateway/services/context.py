@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from gateway.blobs import UnconfiguredBlobStore
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.parties import Institution
 from gateway.domain.workflow import Case
 from gateway.errors import Forbidden
+from gateway.ports.blobs import BlobStore
 from gateway.privacy import PersonalDataProtector
 from gateway.services.store import Store
 from gateway.settings import RegistrySettings
@@ -52,6 +54,9 @@ class ServiceContext:
             self.calendar = await self.calendar_loader()
         return self.calendar
 
+    # Materials' and certificates' bytes (gateway.ports.blobs); a context without one refuses to store any.
+    blobs: BlobStore = field(default_factory=UnconfiguredBlobStore)
+
     def institution(self, party: str) -> Institution:
         found = self.institutions.get(party)
         if found is None:
@@ -65,9 +70,9 @@ class ServiceContext:
         async with self.db.transaction() as uow:
             if self.wake is not None:
                 uow.after_commit(self.wake)
-            yield uow, Store(None, self.protector, self.db.dialect, uow)
+            yield uow, Store(None, self.protector, self.db.dialect, uow, self.blobs)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Store]:
         async with self.db.session() as session:
-            yield Store(session, self.protector, self.db.dialect)
+            yield Store(session, self.protector, self.db.dialect, blobs=self.blobs)

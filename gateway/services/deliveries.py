@@ -99,9 +99,10 @@ class Deliveries:
 
     async def _certificate_file(self, number: str) -> IssuedCertificate:
         async with self.services.db.session() as s:
-            pdf = (
-                await s.execute(select(CertificateRow.pdf).where(CertificateRow.number == number))  # type: ignore[call-overload]
+            ref = (
+                await s.execute(select(CertificateRow.pdf_ref).where(CertificateRow.number == number))  # type: ignore[call-overload]
             ).scalar_one()
+        pdf = await self.services.blobs.get(ref) if ref is not None else None
         return IssuedCertificate(number=number, file=pdf)
 
     async def bank_confirm_contracts(self, _ctx: Any, row: OutboxRow) -> None:

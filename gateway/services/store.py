@@ -12,6 +12,7 @@ from sqlalchemy import CursorResult, Table, bindparam, func, insert, literal, nu
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.blobs import UnconfiguredBlobStore
 from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow, MaterialRow, TransitionRow
 from gateway.db.tables.register import EntryRow, UnitRow
@@ -22,8 +23,9 @@ from gateway.domain.registration import NewEntry
 from gateway.domain.workflow import Case, CaseState, Track, TrackState
 from gateway.domain.worklist import work_stage
 from gateway.errors import Conflict, FieldReason, InputError, NotFound
+from gateway.ports.blobs import BlobStore
 from gateway.privacy import PersonalDataProtector, case_input, entry_facts
-from gateway.services.materials import MaterialRecord, MaterialUpload, digest
+from gateway.services.materials import MaterialRecord, MaterialUpload
 from gateway.services.store_certificates import CertificateRecords
 from gateway.services.store_queue import QueueRecords, StaffRecords
 
@@ -89,9 +91,11 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         protector: PersonalDataProtector,
         dialect: str,
         uow: UnitOfWork | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         """`session` for reading; with a unit of work, None: its connection serves the hot paths and its
-        session is made only if a method needs the ORM."""
+        session is made only if a method needs the ORM. `blobs` keeps the materials' and certificates'
+        bytes (the rows hold their SM3 names)."""
         if session is None and uow is None:
             raise ValueError("a Store needs a session or a unit of work")
         self._session = session
@@ -100,6 +104,7 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         # New cases and materials are queued on the unit of work (written at commit, with its outbox and
         # audit rows: one statement on PostgreSQL) rather than inserted at once.
         self.uow = uow
+        self.blobs: BlobStore = blobs if blobs is not None else UnconfiguredBlobStore()
         self._conn: AsyncConnection | None = None
 
     # --- register -------------------------------------------------------------------------------
@@ -342,18 +347,21 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
     async def add_material(
         self, case_id: str, material: MaterialUpload, *, round_: int, at: datetime
     ) -> MaterialRecord:
+        # In the blob store before the row that names it commits (a rolled-back case leaves an unnamed blob,
+        # never a row without its bytes).
+        name = await self.blobs.put(material.content)
         record = MaterialRecord(
             id=new_id(),
             case_id=case_id,
             name=material.name,
             content_type=material.content_type,
             size=len(material.content),
-            sm3=digest(material.content),
+            sm3=name,
             round=round_,
             uploaded_at=at,
             kind=material.kind,
         )
-        row = {**record.__dict__, "kind": material.kind.value, "content": material.content}
+        row = {**record.__dict__, "kind": material.kind.value}
         if self.uow is not None:
             self.uow.insert(MATERIAL, [row])  # after the case it belongs to, if that is queued too
         else:
@@ -394,9 +402,8 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         ).one_or_none()
         if row is None:
             raise NotFound(f"material {material_id} not found", f"未找到材料 {material_id}")
-        data = dict(row._mapping)
-        content = data.pop("content")
-        return _material(data), bytes(content)
+        record = _material(row._mapping)
+        return record, await self.blobs.get(record.sm3)
 
     async def history(self, case_id: str) -> list[TransitionRow]:
         rows = await self.session.execute(
@@ -421,6 +428,21 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
             stmt = stmt.where(CASE.c.state == state.value)
         if before is not None:
             stmt = stmt.where(CASE.c.received_at < before)
+        if assignee is not None:
+            stmt = stmt.where(CASE.c.assignee == assignee)
+        return [self._case(r) for r in (await self.session.execute(stmt)).scalars()]
+
+    async def queue(
+        self, *, state: CaseState | None, bank: str | None, assignee: str | None, limit: int
+    ) -> list[Case]:
+        """The back office's queue: nearest deadline first (the one-working-day promise), optionally one
+        state, one bank, one examiner's. Read through ix_case_record_state_deadline or
+        ix_case_record_state_bank_deadline: one page whatever the register's size."""
+        stmt = select(CaseRow).order_by(CASE.c.deadline_at, CASE.c.id).limit(limit)
+        if state is not None:
+            stmt = stmt.where(CASE.c.state == state.value)
+        if bank is not None:
+            stmt = stmt.where(CASE.c.submitted_by == bank)
         if assignee is not None:
             stmt = stmt.where(CASE.c.assignee == assignee)
         return [self._case(r) for r in (await self.session.execute(stmt)).scalars()]

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db.tables.certificates import CertificateRow, NumberCounterRow
 from gateway.errors import NotFound
+from gateway.ports.blobs import BlobStore
 
 CERTIFICATE = cast(Table, CertificateRow.__table__)  # type: ignore[attr-defined]
 COUNTER = cast(Table, NumberCounterRow.__table__)  # type: ignore[attr-defined]
@@ -20,6 +21,7 @@ class CertificateRecords:
     """Part of `Store`: the certificate table, inside the caller's transaction."""
 
     dialect: str
+    blobs: BlobStore
 
     @property
     def session(self) -> AsyncSession:  # Store's
@@ -60,7 +62,7 @@ class CertificateRecords:
 
     async def certificate_file(self, case_id: str, number: str, file_format: str = "pdf") -> bytes | None:
         """The signed PDF (or OFD) of a certificate issued in this case (NotFound for any other)."""
-        column = CERTIFICATE.c.ofd if file_format == "ofd" else CERTIFICATE.c.pdf
+        column = CERTIFICATE.c.ofd if file_format == "ofd" else CERTIFICATE.c.pdf_ref
         row = (
             await self.session.execute(
                 select(column).where(CERTIFICATE.c.case_id == case_id, CERTIFICATE.c.number == number)
@@ -68,7 +70,9 @@ class CertificateRecords:
         ).one_or_none()
         if row is None:
             raise NotFound(f"certificate {number} not found in this case", f"本业务件中没有证照 {number}")
-        return bytes(row[0]) if row[0] is not None else None
+        if row[0] is None:
+            return None
+        return bytes(row[0]) if file_format == "ofd" else await self.blobs.get(row[0])
 
     async def certificates_of(self, case_id: str) -> list[dict[str, Any]]:
         """The certificates issued in a case: number, kind, status, and whether the signed file exists yet."""

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfWriter
 
+from gateway.blobs import blob_name
 from gateway.client import GatewayClient, Reply
 from sandbox.pdf import SAMPLE_PDF, build_pdf
 from sandbox.stage import Stage, StageOptions
@@ -186,3 +187,17 @@ async def test_names_are_stored_normalised_and_an_empty_one_is_refused(stage: St
     names = [m["name"] for m in (await bank.get(f"/api/v1/cases/{case_id}")).json()["materials"]]
     assert set(given.values()) <= set(names)
     assert not any("/" in n or "\\" in n or "\r" in n or "\n" in n for n in names)
+
+
+async def test_a_material_lives_in_the_blob_store_and_the_back_office_reads_it_from_there(
+    stage: Stage, case_id: str
+) -> None:
+    content = pypdf_made(lambda w: None)
+    reply = await upload(stage.bank(BANK), case_id, "合同.pdf", content)
+    assert reply.status == 201, reply.body[:300]
+    name = blob_name(content)
+    stored = stage.settings.effective_blob_dir() / name[:2] / name[2:4] / name
+    assert stored.read_bytes() == content  # the row holds only its SM3: the bytes are on the volume
+    examiner = await stage.staff("examiner-a")
+    shown = await examiner.get(f"/backoffice/api/v1/cases/{case_id}/materials/{reply.json()['id']}")
+    assert shown.status == 200 and shown.body == content

@@ -23,6 +23,7 @@ from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
 from tests.api.support import Participants
+from tests.conftest import blob_store
 from tests.services import builders
 from tests.services.conftest import make_protector
 
@@ -37,7 +38,9 @@ def registry_cert(participants: Participants) -> certs.Certificate:
 
 @pytest.fixture
 async def ctx(database: Database) -> ServiceContext:
-    context = ServiceContext(db=database, protector=make_protector(), institutions=dict(INSTITUTIONS))
+    context = ServiceContext(
+        db=database, protector=make_protector(), institutions=dict(INSTITUTIONS), blobs=blob_store()
+    )
     await seed_demo_register(context)
     return context
 
@@ -151,9 +154,10 @@ async def test_json_by_token_and_by_identifier(client: TestClient[Any, Any], pro
 
 
 async def test_upload_of_the_genuine_file_is_valid_and_one_changed_byte_is_not(
-    client: TestClient[Any, Any], proof: CertificateRow
+    client: TestClient[Any, Any], proof: CertificateRow, ctx: ServiceContext
 ) -> None:
-    pdf = bytes(proof.pdf or b"")
+    proof_blobs = ctx.blobs
+    pdf = await proof_blobs.get(proof.pdf_ref)
     genuine = await client.post(
         "/public/api/v1/verify", data=pdf, headers={"Content-Type": "application/pdf"}
     )

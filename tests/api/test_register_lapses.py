@@ -37,6 +37,7 @@ from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
 from sandbox.pdf import SAMPLE_PDF
 from tests.api.support import Participants, SignedClient
+from tests.conftest import blob_store
 from tests.services import builders
 from tests.services.conftest import make_protector
 
@@ -64,7 +65,11 @@ def days() -> Clock:
 @pytest.fixture
 async def ctx(database: Database, days: Clock) -> ServiceContext:
     context = ServiceContext(
-        db=database, protector=make_protector(), institutions=dict(INSTITUTIONS), clock=days
+        db=database,
+        protector=make_protector(),
+        institutions=dict(INSTITUTIONS),
+        clock=days,
+        blobs=blob_store(),
     )
     await seed_demo_register(context)
     users = UserDirectory(database)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,13 +23,14 @@ from gateway.services import cases, review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
 from gateway.settings import Settings
+from tests.conftest import with_pdf
 from tests.services import builders
 from tests.services.conftest import make_context
 
 BASE_URL = "https://bdc.dg.gov.cn"
 
 
-async def issue_proof(ctx: ServiceContext, seal: RegistrySeal) -> CertificateRow:
+async def issue_proof(ctx: ServiceContext, seal: RegistrySeal) -> Any:
     """A mortgage proof through the services (受理 → 登簿 → 缮证), signed with `seal`."""
     case = await cases.submit(ctx, "boc-dg", "松山湖支行", "clerk-01", builders.mortgage_registration())
     await tracks.record_bank_result(ctx, case.id, "contracts", confirmed=True, actor="bank:boc-dg")
@@ -38,7 +40,8 @@ async def issue_proof(ctx: ServiceContext, seal: RegistrySeal) -> CertificateRow
     [number] = await Certification(ctx, seal).issue_case(case.id)
     async with ctx.db.session() as session:
         found = await session.execute(select(CertificateRow).where(CertificateRow.number == number))
-        return found.scalar_one()
+        row = found.scalar_one()
+    return await with_pdf(ctx.blobs, row)
 
 
 def signer_serial(distributed: bytes) -> int:

@@ -51,7 +51,11 @@ def test_sqlite_tampered_audit_row_is_named_by_gateway_audit_verify(tmp_path: Pa
     assert main(["audit", "checkpoint"], settings=settings) == 0  # signs seq 2, audited as seq 3
     ok = gateway(tmp_path, "audit", "verify")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "3 rows" in ok.stdout and "checkpoints OK: 1" in ok.stdout
+    # Incremental by default: the checkpointed row 2 is re-checked, then only row 3 is walked.
+    assert "1 rows, head seq 3" in ok.stdout and "incremental from checkpoint 1" in ok.stdout
+    assert "checkpoints OK: 1" in ok.stdout
+    full = gateway(tmp_path, "audit", "verify", "--full")
+    assert full.returncode == 0 and "3 rows" in full.stdout
 
     with sqlite3.connect(tmp_path / "gw.db") as conn:  # one byte: 2027 → 2028 in row 2's subject
         conn.execute("DROP TRIGGER audit_log_seal_only")  # the append-only guard, as a tamperer would

@@ -18,6 +18,7 @@ from gateway.services import effects
 from gateway.services.context import ServiceContext
 from gateway.services.utilities import providers
 from gateway.services.utilities.providers import open_jobs
+from tests.conftest import blob_store
 from tests.utilities.harness import protector
 
 BACKLOG = 20_000  # another party's open rows
@@ -87,7 +88,7 @@ async def _plan(db: Database, params: dict[str, Any]) -> str:
 
 async def test_the_job_list_reads_only_the_providers_open_rows(db: Database) -> None:
     expected = await _fill(db)
-    ctx = ServiceContext(db=db, protector=protector(), institutions={})
+    ctx = ServiceContext(db=db, protector=protector(), institutions={}, blobs=blob_store())
 
     listed = await open_jobs(ctx, "dg-water", limit=50)
     assert [job.id for job in listed.items] == expected  # oldest first; the delivered one left out

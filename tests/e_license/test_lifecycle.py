@@ -32,6 +32,7 @@ from gateway.services.certificate_lookup import find_by_token
 from gateway.services.certification import Certification, RegistrySeal, certification_handlers
 from gateway.services.context import ServiceContext
 from gateway.settings import Settings
+from tests.conftest import with_pdf
 from tests.services import builders
 from tests.services.conftest import make_context
 
@@ -69,15 +70,17 @@ async def outbox(ctx: ServiceContext, case_id: str | None = None, job: str | Non
         return list((await s.execute(stmt)).scalars())
 
 
-async def certificate(ctx: ServiceContext, number: str) -> CertificateRow:
+async def certificate(ctx: ServiceContext, number: str) -> Any:
     async with ctx.db.session() as s:
-        return (await s.execute(select(CertificateRow).where(CertificateRow.number == number))).scalar_one()
+        row = (await s.execute(select(CertificateRow).where(CertificateRow.number == number))).scalar_one()
+    return await with_pdf(ctx.blobs, row)
 
 
-async def case_certificates(ctx: ServiceContext, case_id: str) -> list[CertificateRow]:
+async def case_certificates(ctx: ServiceContext, case_id: str) -> list[Any]:
     async with ctx.db.session() as s:
         rows = await s.execute(select(CertificateRow).where(CertificateRow.case_id == case_id))
-        return sorted(rows.scalars(), key=lambda r: (r.kind, r.number))
+        found = sorted(rows.scalars(), key=lambda r: (r.kind, r.number))
+    return [await with_pdf(ctx.blobs, row) for row in found]
 
 
 async def run_issue_jobs(certification: Certification, case_id: str | None = None) -> int:
@@ -320,7 +323,13 @@ async def test_export_and_show_from_the_command_line_then_verify_offline(
         [proof] = await case_certificates(ctx, case_id)
     finally:
         await ctx.db.dispose()
-    env = {**os.environ, "GW_DATABASE_URL": url, "GW_DATA_DIR": str(tmp_path)}
+    # The command reads the file from the same blob store the services wrote it to.
+    env = {
+        **os.environ,
+        "GW_DATABASE_URL": url,
+        "GW_DATA_DIR": str(tmp_path),
+        "GW_BLOB_DIR": str(ctx.blobs.root),
+    }
     half_width = proof.number.replace("（", "(").replace("）", ")")
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,7 @@ from gateway.db.database import Database
 from gateway.privacy import PersonalDataProtector
 from gateway.seed import INSTITUTIONS, seed_demo_register
 from gateway.services.context import ServiceContext
+from tests.conftest import blob_store
 
 
 def make_protector() -> PersonalDataProtector:
@@ -24,7 +25,9 @@ def make_protector() -> PersonalDataProtector:
 async def make_context(url: str, *, seed: bool = True) -> ServiceContext:
     db = Database(url)
     await db.migrate()
-    ctx = ServiceContext(db=db, protector=make_protector(), institutions=dict(INSTITUTIONS))
+    ctx = ServiceContext(
+        db=db, protector=make_protector(), institutions=dict(INSTITUTIONS), blobs=blob_store()
+    )
     if seed:
         await seed_demo_register(ctx)
     return ctx

@@ -24,6 +24,7 @@ from gateway.privacy import PersonalDataProtector, case_input, outbox_payload
 from gateway.seed import INSTITUTIONS, LIU_YANG, PROOF_LI_WANG_ICBC, UNITS, ZHANG_WEI, seed_demo_register
 from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.context import ServiceContext
+from tests.conftest import blob_store
 from tests.services import builders
 
 CASE, ENTRY, OUTBOX = (cast(Table, t.__table__) for t in (CaseRow, EntryRow, OutboxRow))
@@ -47,7 +48,9 @@ def cipher() -> FieldCipher:
 async def ctx(url: str, cipher: FieldCipher) -> AsyncIterator[ServiceContext]:
     db = Database(url)
     await db.migrate(cipher)
-    context = ServiceContext(db=db, protector=PersonalDataProtector(cipher), institutions=dict(INSTITUTIONS))
+    context = ServiceContext(
+        db=db, protector=PersonalDataProtector(cipher), institutions=dict(INSTITUTIONS), blobs=blob_store()
+    )
     await seed_demo_register(context)
     try:
         yield context

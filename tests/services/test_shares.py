@@ -84,13 +84,14 @@ async def ownership_pdf_text(ctx: ServiceContext, seal: RegistrySeal, case_id: s
     for row in rows:
         await handler(None, row)  # type: ignore[arg-type]  # the handler needs no JobContext
     async with ctx.db.session() as s:
-        pdf = (
+        ref = (
             await s.execute(
-                select(CertificateRow.pdf).where(  # type: ignore[call-overload]
+                select(CertificateRow.pdf_ref).where(  # type: ignore[call-overload]
                     CertificateRow.case_id == case_id, CertificateRow.kind == "ownership"
                 )
             )
         ).scalar_one()
+    pdf = await ctx.blobs.get(ref)
     return "".join(str(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()).split())
 
 

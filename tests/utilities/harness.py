@@ -37,6 +37,7 @@ from sandbox.parties import Parties, start_parties
 from sandbox.story import submission
 from sandbox.utilities import UtilityProviders
 from tests.api.support import FakeClock, Reply, SignedClient
+from tests.conftest import blob_store
 from tests.utilities.support import Registry
 
 BANK = "citic-dg"  # submits the transfer; its simulator speaks the REST resource format
@@ -65,7 +66,7 @@ def protector() -> PersonalDataProtector:
 async def service_context(url: str) -> ServiceContext:
     db = Database(url)
     await db.migrate()
-    ctx = ServiceContext(db=db, protector=protector(), institutions=dict(INSTITUTIONS))
+    ctx = ServiceContext(db=db, protector=protector(), institutions=dict(INSTITUTIONS), blobs=blob_store())
     await seed_demo_register(ctx)
     return ctx
 

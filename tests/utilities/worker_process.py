@@ -29,6 +29,7 @@ from gateway.privacy import PersonalDataProtector
 from gateway.seed import INSTITUTIONS
 from gateway.services.context import ServiceContext
 from gateway.settings import JobSettings, Settings
+from tests.conftest import blob_store
 
 
 def announce_ready(path: Path) -> None:
@@ -48,7 +49,9 @@ async def run(config: dict[str, Any]) -> None:
         index_key=bytes.fromhex(config["pii_index"]),
     )
     db = Database(config["database_url"])
-    services = ServiceContext(db=db, protector=PersonalDataProtector(cipher), institutions=dict(INSTITUTIONS))
+    services = ServiceContext(
+        db=db, protector=PersonalDataProtector(cipher), institutions=dict(INSTITUTIONS), blobs=blob_store()
+    )
     context = AdapterContext(identity=GatewayIdentity(registry_key), ca=ca)
     utilities = build_utility_providers(config["utilities"], context)
     banks = build_adapters(config["banks"], None, context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from gateway.db.tables.register import JSONDoc
@@ -31,6 +31,9 @@ class CaseRow(SQLModel, table=True):
         # The supervisor's dashboard: the last days' receipts and certificates, not the whole table.
         Index("ix_case_record_received_at", "received_at"),
         Index("ix_case_record_certified_at", "certified_at"),
+        # The back-office queue: a state's (and a bank's) cases, nearest deadline first (Store.queue).
+        Index("ix_case_record_state_deadline", "state", "deadline_at"),
+        Index("ix_case_record_state_bank_deadline", "state", "submitted_by", "deadline_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # random, never sequential (OWASP API1)
@@ -77,7 +80,8 @@ class TransitionRow(SQLModel, table=True):
 
 
 class MaterialRow(SQLModel, table=True):
-    """An uploaded material (申请材料): PDF or JPEG, its SM3 recorded at upload."""
+    """An uploaded material (申请材料): PDF or JPEG, its SM3 recorded at upload. The bytes are in the blob
+    store under that SM3 (gateway.ports.blobs), not in this table."""
 
     __tablename__ = "case_material"
 
@@ -89,7 +93,6 @@ class MaterialRow(SQLModel, table=True):
     content_type: str = Field(max_length=60)
     size: int
     sm3: str = Field(max_length=64)
-    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     round: int = 0  # 0 at submission, n for the n-th 补正
     # What the document is where a rule reads it (gateway.domain.materials.MaterialKind), else "other".
     kind: str = Field(default="other", max_length=40, sa_column_kwargs={"server_default": "other"})

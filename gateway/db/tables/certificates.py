@@ -34,6 +34,8 @@ class CertificateRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_certificate_case", "case_id"),
         Index("ix_certificate_qr", "qr_token", unique=True),
+        # The public look-up by GB/T 36904 identifier (gateway.services.certificate_lookup).
+        Index("ix_certificate_identifier", "identifier"),
     )
 
     number: str = Field(primary_key=True, max_length=64)
@@ -52,7 +54,9 @@ class CertificateRow(SQLModel, table=True):
     sm3: str | None = Field(default=None, max_length=64)  # of the signed bytes (the signed range)
     file_sm3: str | None = Field(default=None, max_length=64)  # of the distributed file, signature attached
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The signed PDF is in the blob store (gateway.ports.blobs) under this name (its SM3); NULL until 缮证.
+    pdf_ref: str | None = Field(default=None, max_length=64)
+    pdf_size: int | None = None
     # The same certificate as OFD (GB/T 33190): the distributed package, its signed bytes' SM3 and the
     # detached SM2 signature over them (None for certificates issued before OFD).
     ofd: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -12,10 +12,12 @@ from sqlmodel import Field, SQLModel
 from gateway.db.types import UTCDateTime
 
 __all__ = [
+    "OUTBOX_DELIVERED_SQL",
     "OUTBOX_OPEN_SQL",
     "AuditCheckpoint",
     "AuditRecord",
     "CalendarYearRow",
+    "OutboxArchiveRow",
     "OutboxRow",
     "OutboxStatus",
 ]
@@ -164,6 +166,7 @@ class OutboxStatus(StrEnum):
 # same words in the queries that must use it. Literal values, not parameters, so PostgreSQL can prove the
 # query's condition implies the index's even in a prepared statement's generic plan.
 OUTBOX_OPEN_SQL = "status IN ('pending', 'in_flight')"
+OUTBOX_DELIVERED_SQL = "status = 'delivered'"
 
 
 class OutboxRow(SQLModel, table=True):
@@ -183,6 +186,13 @@ class OutboxRow(SQLModel, table=True):
             postgresql_where=text(OUTBOX_OPEN_SQL),
             sqlite_where=text(OUTBOX_OPEN_SQL),
         ),
+        # The sweeper's retention pick (gateway.db.retention): only delivered rows, by age.
+        Index(
+            "ix_outbox_delivered_at",
+            "delivered_at",
+            postgresql_where=text(OUTBOX_DELIVERED_SQL),
+            sqlite_where=text(OUTBOX_DELIVERED_SQL),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # uuid4 hex; also the webhook-id and the arq job id
@@ -191,6 +201,29 @@ class OutboxRow(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     case_id: str | None = Field(default=None, max_length=64)
     status: str = Field(default=OutboxStatus.PENDING.value, sa_column=Column(String(16), nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_http_status: int | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class OutboxArchiveRow(SQLModel, table=True):
+    """A delivered outbox row past the retention (`GW_JOBS__OUTBOX_RETENTION_DAYS`), moved here by the sweeper:
+    the same columns, read only by case (a case's utility jobs), never by the dispatcher."""
+
+    __tablename__ = "outbox_archive"
+    __table_args__ = (Index("ix_outbox_archive_case", "case_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    job: str = Field(max_length=100)
+    target: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    case_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(sa_column=Column(String(16), nullable=False))
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Subquery, Table, bindparam, func, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow
-from gateway.db.tables.infra import OutboxRow
+from gateway.db.tables.infra import OutboxArchiveRow, OutboxRow
 from gateway.db.tables.utilities import UtilityJobRow, UtilityJobStatus
 from gateway.db.uow import UnitOfWork
 from gateway.errors import Conflict
@@ -30,6 +30,18 @@ log = get_logger("gateway.utilities")
 OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 JOBS: Table = UtilityJobRow.__table__  # type: ignore[attr-defined]
 CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
+ARCHIVE: Table = OutboxArchiveRow.__table__  # type: ignore[attr-defined]
+
+
+def case_deliveries(case_id: ColumnElement[Any] | str) -> Subquery:
+    """A case's utility-transfer deliveries, from the outbox and from its archive (rows delivered longer ago
+    than the retention move there: gateway.db.retention), as one subquery with the outbox's columns."""
+    parts = [
+        select(*table.c).where(table.c.case_id == case_id, table.c.job == effects.UTILITY_TRANSFER)
+        for table in (OUTBOX, ARCHIVE)
+    ]
+    return union_all(*parts).subquery("deliveries")
+
 
 # Namespace of the per-case advisory lock (the two-int form; its key space is apart from the audit lock's).
 _LOCK_NAMESPACE = 0x7574696C  # "util"
@@ -55,12 +67,7 @@ _FIRST_ANSWER = {
 _LOCK_JOB = Prepared(select(JOBS.c.status).where(JOBS.c.id == bindparam("p_id")).with_for_update())
 _MOVE_JOB = Prepared(update(JOBS).where(JOBS.c.id == bindparam("p_id")))
 _LOCK_CASE = Prepared(select(func.pg_advisory_xact_lock(bindparam("p_ns"), bindparam("p_key"))))
-_EXPECTED = (
-    select(func.count())
-    .select_from(OUTBOX)
-    .where(OUTBOX.c.case_id == bindparam("p_case"), OUTBOX.c.job == effects.UTILITY_TRANSFER)
-    .scalar_subquery()
-)
+_EXPECTED = select(func.count()).select_from(case_deliveries(bindparam("p_case"))).scalar_subquery()
 _DONE = (
     select(func.count())
     .select_from(JOBS)

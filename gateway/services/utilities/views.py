@@ -11,9 +11,8 @@ from gateway.db.tables.infra import OutboxStatus
 from gateway.db.tables.utilities import UtilityJobStatus
 from gateway.errors import NotFound
 from gateway.ports.utilities import RefusalReason, UtilityService
-from gateway.services import effects
 from gateway.services.context import ServiceContext
-from gateway.services.utilities.state import CASES, JOBS, OUTBOX
+from gateway.services.utilities.state import CASES, JOBS, case_deliveries
 
 
 class Refusal(BaseModel):
@@ -66,25 +65,25 @@ async def case_utilities(ctx: ServiceContext, party: str, case_id: str) -> CaseU
         owner = (await conn.execute(select(CASES.c.submitted_by).where(CASES.c.id == case_id))).scalar()
         if owner is None or owner != party:
             raise NotFound(f"case {case_id} not found", f"未找到业务件 {case_id}")
+        deliveries = case_deliveries(case_id)
         rows = (
             await conn.execute(
                 select(
-                    OUTBOX.c.id,
-                    OUTBOX.c.target,
-                    OUTBOX.c.payload,
-                    OUTBOX.c.status.label("delivery"),
-                    OUTBOX.c.attempts,
-                    OUTBOX.c.last_error,
-                    OUTBOX.c.created_at,
+                    deliveries.c.id,
+                    deliveries.c.target,
+                    deliveries.c.payload,
+                    deliveries.c.status.label("delivery"),
+                    deliveries.c.attempts,
+                    deliveries.c.last_error,
+                    deliveries.c.created_at,
                     JOBS.c.status,
                     JOBS.c.reason_code,
                     JOBS.c.provider_code,
                     JOBS.c.message,
                     JOBS.c.updated_at,
                 )
-                .select_from(OUTBOX.outerjoin(JOBS, JOBS.c.id == OUTBOX.c.id))
-                .where(OUTBOX.c.case_id == case_id, OUTBOX.c.job == effects.UTILITY_TRANSFER)
-                .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
+                .select_from(deliveries.outerjoin(JOBS, JOBS.c.id == deliveries.c.id))
+                .order_by(deliveries.c.created_at, deliveries.c.id)
             )
         ).all()
     jobs: list[UtilityJobView] = []

@@ -1,0 +1,1 @@
+"""The growth benchmark's parts: generated register data written with COPY, and the measurements."""
