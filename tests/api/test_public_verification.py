@@ -23,7 +23,7 @@ from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
 from tests.api.support import Participants
-from tests.conftest import blob_store
+from tests.conftest import blob_store, with_pdf
 from tests.services import builders
 from tests.services.conftest import make_protector
 
@@ -52,9 +52,11 @@ def certification(
     return Certification(ctx, RegistrySeal(participants.registry_key, registry_cert, BASE_URL))
 
 
-async def issued(ctx: ServiceContext, number: str) -> CertificateRow:
+async def issued(ctx: ServiceContext, number: str) -> Any:
+    """The certificate's row with its PDF read back from the blob store (`pdf`), as a holder's file."""
     async with ctx.db.session() as s:
-        return (await s.execute(select(CertificateRow).where(CertificateRow.number == number))).scalar_one()
+        row = (await s.execute(select(CertificateRow).where(CertificateRow.number == number))).scalar_one()
+    return await with_pdf(ctx.blobs, row)
 
 
 @pytest.fixture

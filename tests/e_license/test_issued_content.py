@@ -33,6 +33,7 @@ from gateway.services.certificate_lookup import find_by_token
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
 from gateway.services.register_import import export_register, import_register
+from tests.conftest import with_pdf
 from tests.services import builders
 from tests.services.conftest import make_context
 
@@ -110,7 +111,9 @@ async def certified_transfer(
     await certification.issue_case(case.id)
     async with ctx.db.session() as s:
         rows = await s.execute(select(CertificateRow).where(CertificateRow.case_id == case.id))
-        return case.id, sorted(rows.scalars(), key=lambda r: r.kind)
+    # Each row with its PDF read back from the blob store, as a holder's file.
+    found = [await with_pdf(ctx.blobs, r) for r in rows.scalars()]
+    return case.id, sorted(found, key=lambda r: r.kind)
 
 
 def _files(package: bytes) -> list[bytes]:
@@ -201,9 +204,10 @@ async def test_reissued_certificate_keeps_the_old_number_on_one_line_and_is_seal
     _, (ownership, _proof) = await certified_transfer(ctx, certification)
     new_number = await certification.reissue(ownership.number, actor="registrar-c", reason="证书污损")
     async with ctx.db.session() as s:
-        row = (
-            await s.execute(select(CertificateRow).where(CertificateRow.number == new_number))
-        ).scalar_one()
+        row = await with_pdf(
+            ctx.blobs,
+            (await s.execute(select(CertificateRow).where(CertificateRow.number == new_number))).scalar_one(),
+        )
     text = pdftotext(row.pdf or b"", tmp_path)
     assert any(ownership.number in line for line in text.splitlines()), "the old number is on one line"
     # The seal is an image inside the signed bytes, drawn where 登记机构（章） is.
