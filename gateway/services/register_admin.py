@@ -265,7 +265,24 @@ async def correct_unit(
         )
     async with ctx.unit_of_work() as (uow, store):
         unit = await store.lock_unit(unit_code)
-        corrected = unit.model_copy(update={"address": address.strip(), "floor_area": floor_area})
+        update: dict[str, object] = {"address": address.strip(), "floor_area": floor_area}
+        if unit.exclusive_area is not None and unit.shared_area is not None:
+            # The form corrects 建筑面积 as surveyed; the exclusive part stands and the shared part (分摊) is
+            # what remains, so the unit's areas still add up.
+            if floor_area <= unit.exclusive_area:
+                raise InputError(
+                    "the floor area must exceed the exclusive area",
+                    f"建筑面积须大于专有建筑面积 {unit.exclusive_area} m²",
+                    [
+                        FieldReason(
+                            "floor_area",
+                            f"须大于专有建筑面积 {unit.exclusive_area}",
+                            "must exceed the exclusive area",
+                        )
+                    ],
+                )
+            update["shared_area"] = floor_area - unit.exclusive_area
+        corrected = unit.model_copy(update=update)
         await store.replace_unit_facts(corrected)
         uow.audit(
             actor=actor,

@@ -125,7 +125,7 @@ async def test_with_redis_down_signed_requests_answer_503_and_the_back_office_go
     if not redis.can_stop:
         pytest.skip("needs redis-server to stop and start a Redis of the test's own")
     await redis.start()
-    await UserDirectory(database).add("zhang", "a long enough password", [Role.EXAMINER])
+    await UserDirectory(database).add("zhang", "A long enough passw0rd", [Role.EXAMINER])
     settings = Settings(data_dir=tmp_path, database_url=database.url_string, redis_url=redis.url)
     container = build_container(
         settings, database=database, trust=participants.trust, registry_key=participants.registry_key
@@ -143,7 +143,7 @@ async def test_with_redis_down_signed_requests_answer_503_and_the_back_office_go
         assert down.headers["Content-Type"].startswith("application/problem+json")
         assert int(down.headers["Retry-After"]) >= 1
         login = await client.post(
-            "/backoffice/api/v1/login", json={"username": "zhang", "password": "a long enough password"}
+            "/backoffice/api/v1/login", json={"username": "zhang", "password": "A long enough passw0rd"}
         )
         assert login.status == 200
         await redis.start()

@@ -14,7 +14,7 @@ from gateway.security.users import UserDirectory
 from tests.api.demo_routes import routes
 from tests.api.support import SignedClient
 
-PASSWORD = "correct horse battery"
+PASSWORD = "Correct horse battery 9"  # 等保 rules: three character classes
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from tests.conftest import blob_store
 from tests.services import builders
 from tests.services.conftest import make_protector
 
-PASSWORD = "correct horse battery"
+PASSWORD = "Correct horse battery 9"  # 等保 rules: three character classes
 BACKOFFICE = "/backoffice/api/v1/"
 PDF = SAMPLE_PDF  # a well-formed PDF: materials are parsed before they are accepted
 Serve = Callable[..., Any]
