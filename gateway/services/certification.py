@@ -356,6 +356,40 @@ def _observe_registered_stage(case: Case, now: datetime) -> None:
         observe_case_stage(case.kind.value, "registered", (now - case.registered_at).total_seconds())
 
 
+async def void_certificate(services: ServiceContext, number: str, *, actor: str, reason: str) -> str:
+    """作废: a valid certificate found wrongly issued (or a paper one withdrawn) is void from now on, with its
+    reason; the register entry it proves is not touched (that is a 更正 or a case of its own). Public
+    verification answers 已作废 at once. Returns the number as the registry prints it."""
+    if not reason.strip():
+        raise InputError(
+            "a reason is required to void a certificate",
+            "作废证书须填写原因",
+            [FieldReason("reason", "须填写原因", "a reason is required")],
+        )
+    fmt = NumberFormat.for_registry(services.registry)
+    printed = fmt.format(fmt.parse(number))
+    now = services.clock()
+    async with services.unit_of_work() as (uow, store):
+        found = await _certificate(store, printed, lock=True)
+        if found.status != "valid":
+            raise Conflict(
+                f"certificate {printed} is {found.status} already", f"证书 {printed} 已不是有效状态，不能作废"
+            )
+        await store.session.execute(
+            update(CERTIFICATE)
+            .where(CERTIFICATE.c.number == printed)
+            .values(status="void", status_changed_at=now)
+        )
+        uow.audit(
+            actor=actor,
+            action="certificate.voided",
+            subject=f"certificate:{printed}",
+            case_id=found.case_id,
+            details={"reason": reason.strip()},
+        )
+    return printed
+
+
 async def _certificate(store: Store, number: str, *, lock: bool = False) -> _Pending:
     stmt = select(*_PENDING_COLUMNS).where(CERTIFICATE.c.number == number)
     if lock and store.dialect == "postgresql":

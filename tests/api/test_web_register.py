@@ -152,3 +152,36 @@ async def test_a_correction_of_the_units_facts_is_recorded_with_its_grounds(
     assert "松湖花园1栋101房 · 90.25 m²" in page
     trail = await (await office.get(f"/backoffice/units/{UNITS.single_owner}")).text()
     assert "90.25" in trail
+
+
+async def test_a_registrar_voids_a_certificate_with_its_reason(office: Any, database: Any) -> None:
+    await sign_in(office, "registrar-c")
+    page = f"/backoffice/certificates?number={quote(CERT_ZHANG)}"
+    token = await csrf_of(office, page)
+    missing = await office.post(
+        "/backoffice/certificates/void", data={"csrf_token": token, "number": CERT_ZHANG, "reason": ""}
+    )
+    assert missing.status == 422 and 'href="#reason"' in await missing.text()
+    done = await office.post(
+        "/backoffice/certificates/void",
+        data={"csrf_token": token, "number": CERT_ZHANG, "reason": "错误发证，经核实作废"},
+        allow_redirects=False,
+    )
+    assert done.status == 303
+    shown = await (await office.get(page)).text()
+    assert "已作废" in shown and 'id="void"' not in shown  # void now, and no second void offered
+    from sqlmodel import select
+
+    from gateway.db.tables.infra import AuditRecord
+
+    async with database.session() as session:
+        audited = (
+            (
+                await session.execute(
+                    select(AuditRecord.details).where(AuditRecord.action == "certificate.voided")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert audited == [{"reason": "错误发证，经核实作废"}]

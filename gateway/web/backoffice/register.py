@@ -18,7 +18,7 @@ from gateway.errors import FieldReason, GatewayError, InputError, NotFound
 from gateway.security.roles import Role
 from gateway.services import casefile, register_admin
 from gateway.services.certificate_lookup import find_by_number
-from gateway.services.certification import Certification, RegistrySeal
+from gateway.services.certification import Certification, RegistrySeal, void_certificate
 from gateway.web.backoffice.cases import inline_file
 from gateway.web.keys import LOCALE
 from gateway.web.pages import FormErrors, form_of, page, redirect, render
@@ -249,3 +249,25 @@ async def reissue(request: web.Request) -> web.Response:
                    "form": form, "quote": lambda s: quote(s, safe=""), "may_reissue": True}  # fmt: skip
         return render(request, "backoffice/certificate.html", context, status=422)
     return redirect(f"{CERTIFICATES}?number={quote(new, safe='')}")
+
+
+@routes.post(CERTIFICATES + "/void")
+@page()
+@require_role(Role.REGISTRAR)
+async def void(request: web.Request) -> web.Response:
+    """作废 a valid certificate, with its reason (audited)."""
+    form = await form_of(request)
+    container = request.app[CONTAINER]
+    try:
+        number = await void_certificate(
+            services(request),
+            form.get("number", ""),
+            actor=request[ACTOR].audit_name,
+            reason=form.get("reason", ""),
+        )
+    except InputError as exc:
+        record = await find_by_number(container.database, services(request).registry, form.get("number", ""))
+        context = {"number": form.get("number", ""), "record": record, "errors": FormErrors.of(exc, request[LOCALE]),
+                   "form": form, "quote": lambda s: quote(s, safe=""), "may_reissue": True}  # fmt: skip
+        return render(request, "backoffice/certificate.html", context, status=422)
+    return redirect(f"{CERTIFICATES}?number={quote(number, safe='')}")
