@@ -32,7 +32,7 @@ from gateway.seed import INSTITUTIONS, seed_demo_register
 from gateway.services import cases, review, tracks
 from gateway.services.certification import Certification, RegistrySeal
 from gateway.services.context import ServiceContext
-from gateway.services.store import CERTIFICATE
+from gateway.services.store_certificates import CERTIFICATE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.services import builders
@@ -80,7 +80,7 @@ async def run(url: str, count: int) -> None:
     for _ in range(count + 1):
         async with db.transaction() as uow:
             await uow.session.execute(
-                update(CERTIFICATE).where(CERTIFICATE.c.number == number).values(pdf=None)
+                update(CERTIFICATE).where(CERTIFICATE.c.number == number).values(pdf_ref=None)
             )
         started = time.perf_counter()
         assert await certification.issue_one(number)
