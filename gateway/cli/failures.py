@@ -74,7 +74,7 @@ def _explain_one(exc: BaseException) -> tuple[str, str] | None:
             f"the port is in use ({_first_line(text)}): stop the other process or set GW_HTTP_PORT / --port",
             f"端口已被占用（{_first_line(text)}）：请停止占用端口的进程，或设置 GW_HTTP_PORT / --port",
         )
-    if is_outage(exc) or isinstance(exc, TimeoutError):  # gateway.db.outages names every form
+    if is_outage(exc):  # gateway.db.outages names every form
         return (
             f"cannot reach the database or Redis ({_first_line(text)}): is it running, and is the URL right?",
             f"无法连接数据库或 Redis（{_first_line(text)}）：请确认服务已启动、地址正确",
