@@ -64,10 +64,12 @@ TRANSFER_ADDRESS = "广东省东莞市松山湖高新技术产业开发区科技
 UTILITY_ACCOUNTS = {"water": "SW1020304", "power": "DL5566778", "gas": "RQ7788990", "network": "KD3344556"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def reserve_port() -> socket.socket:
+    """A socket bound to a free loopback port and held, so that the parties' servers, which start
+    before the gateway listens, cannot be given the same port (a port probed and released could be)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    return listener
 
 
 @dataclass
@@ -92,13 +94,15 @@ class Stage:
     container: Container | None = None
     runner: web.AppRunner | None = None
     children: list[asyncio.subprocess.Process] = field(default_factory=list)
+    listener: socket.socket | None = None  # the gateway's port, held until the gateway listens on it
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     @classmethod
     async def start(cls, options: StageOptions) -> Stage:
         data_dir = options.data_dir
-        port = free_port()
+        listener = reserve_port()
+        port = int(listener.getsockname()[1])
         base_url = f"http://127.0.0.1:{port}"
         ca, _registry_key, registry_cert = load_or_create_keys(data_dir, create=True)
         parties = await start_parties(
@@ -126,7 +130,7 @@ class Stage:
             utilities=utilities.adapter_config(),
             log_level=options.log_level,
         )
-        stage = cls(options, settings, base_url, parties, utilities, aiohttp.ClientSession())
+        stage = cls(options, settings, base_url, parties, utilities, aiohttp.ClientSession(), listener=listener)
         try:
             await stage._prepare_database()
             if options.processes:
@@ -161,7 +165,9 @@ class Stage:
         self.container = build_container(self.settings, **extra)
         self.runner = web.AppRunner(create_app(self.container), access_log=None)
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.settings.http_port).start()
+        assert self.listener is not None
+        listener, self.listener = self.listener, None
+        await web.SockSite(self.runner, listener).start()
 
     def environment(self) -> dict[str, str]:
         """The settings as an operator would give them: GW_* environment variables."""
@@ -188,6 +194,7 @@ class Stage:
     async def _start_processes(self, count: int) -> None:
         env = {**os.environ, **self.environment()}
         gateway = [sys.executable, "-m", "gateway.cli"]
+        self._release_port()  # the serve process binds it; the parties have their ports by now
         self.children.append(
             await asyncio.create_subprocess_exec(*gateway, "serve", "--workers", str(count), env=env)
         )
@@ -212,7 +219,13 @@ class Stage:
                     raise RuntimeError(f"a gateway process exited with {child.returncode}")
             await asyncio.sleep(0.2)
 
+    def _release_port(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
     async def stop(self) -> None:
+        self._release_port()
         await self.utilities.stop()
         if self.runner is not None:
             await self.runner.cleanup()
