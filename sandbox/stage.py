@@ -50,7 +50,7 @@ from sandbox.parties import Parties, start_parties
 from sandbox.utilities import UtilityProviders
 from sandbox.utilities.launcher import start_utilities
 
-__all__ = ["DEMO_PASSWORD", "STAFF", "Stage", "StageOptions"]
+__all__ = ["DEMO_PASSWORD", "PORTAL_USERS", "STAFF", "Stage", "StageOptions"]
 
 DEMO_PASSWORD = "demo-password-2026"
 # Back-office staff of the demo registry: username → roles.
@@ -59,6 +59,15 @@ STAFF: dict[str, tuple[Role, ...]] = {
     "senior-b": (Role.SENIOR_EXAMINER,),
     "registrar-c": (Role.REGISTRAR,),
     "supervisor-d": (Role.SUPERVISOR, Role.ADMIN),
+}
+# People of the portals: (roles, institution, branch). 中国银行 and 工商银行 counters, and the gas company.
+PORTAL_USERS: dict[str, tuple[tuple[Role, ...], str, str | None]] = {
+    "boc-admin": ((Role.BANK_ADMIN,), "boc-dg", None),
+    "boc-clerk": ((Role.BANK_CLERK,), "boc-dg", "东莞分行营业部"),
+    "boc-supervisor": ((Role.BRANCH_SUPERVISOR,), "boc-dg", "东莞分行营业部"),
+    "icbc-clerk": ((Role.BANK_CLERK,), "icbc-dg", "东莞分行营业部"),
+    "gas-staff": ((Role.PROVIDER_STAFF,), "gas", None),
+    "water-staff": ((Role.PROVIDER_STAFF,), "water", None),
 }
 TRANSFER_ADDRESS = "广东省东莞市松山湖高新技术产业开发区科技大道1号松湖花园1栋102"
 UTILITY_ACCOUNTS = {"water": "SW1020304", "power": "DL5566778", "gas": "RQ7788990", "network": "KD3344556"}
@@ -130,7 +139,9 @@ class Stage:
             utilities=utilities.adapter_config(),
             log_level=options.log_level,
         )
-        stage = cls(options, settings, base_url, parties, utilities, aiohttp.ClientSession(), listener=listener)
+        stage = cls(
+            options, settings, base_url, parties, utilities, aiohttp.ClientSession(), listener=listener
+        )
         try:
             await stage._prepare_database()
             if options.processes:
@@ -152,11 +163,19 @@ class Stage:
             assert container.services is not None
             await seed_demo_register(container.services)
             users = UserDirectory(container.database)
-            for username, roles in STAFF.items():
+            people = {u: (roles, None, None) for u, roles in STAFF.items()} | PORTAL_USERS
+            for username, (roles, institution, branch) in people.items():
                 try:
                     await users.get(username)
                 except Exception:
-                    await users.add(username, DEMO_PASSWORD, roles, display_name=username)
+                    await users.add(
+                        username,
+                        DEMO_PASSWORD,
+                        roles,
+                        display_name=username,
+                        institution=institution,
+                        branch=branch,
+                    )
         finally:
             await container.database.dispose()
 

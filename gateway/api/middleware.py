@@ -40,6 +40,7 @@ from gateway.security.idempotency import (
     StoredResponse,
     parse_idempotency_key,
 )
+from gateway.security.roles import Realm
 
 __all__ = ["authenticate", "idempotency", "request_context", "sign_responses"]
 
@@ -149,6 +150,8 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
                     "请先登录：携带登录接口返回的 Authorization: Bearer <token>",
                 )
             actor = await state.users.authenticate(token.strip())
+            if actor.realm is not Realm.REGISTRY:  # a portal session's token is not a back-office one
+                raise LoginRequired("not signed in, or the session was ended", "未登录或会话已结束")
             request[ACTOR] = actor
             structlog.contextvars.bind_contextvars(actor=actor.id)
     refuse_nul(request, body)

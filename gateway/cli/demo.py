@@ -17,7 +17,7 @@ from gateway.db.tables.certificates import CertificateRow
 from gateway.logging import configure_logging
 from gateway.settings import Settings
 from sandbox.backoffice_work import leave_work
-from sandbox.stage import DEMO_PASSWORD, STAFF, Stage, StageOptions
+from sandbox.stage import DEMO_PASSWORD, PORTAL_USERS, STAFF, Stage, StageOptions
 from sandbox.story import Outcome, walk
 
 
@@ -154,6 +154,12 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\n业务后台 back office: {stage.base_url}/backoffice/   password 密码: {DEMO_PASSWORD}")
         for username, roles in STAFF.items():
             print(f"  {username:<14} {'、'.join(r.label_zh for r in roles)}")
+        print(
+            f"银行端 bank counter: {stage.base_url}/bank/    联动单位 providers: {stage.base_url}/provider/"
+        )
+        for username, (roles, institution, branch) in PORTAL_USERS.items():
+            where = f"{institution}{' ' + branch if branch else ''}"
+            print(f"  {username:<14} {'、'.join(r.label_zh for r in roles)} ({where})")
         if args.keep_running:
             waiting = await leave_work(stage)
             print("\n待办 cases waiting for you:")

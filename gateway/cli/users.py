@@ -1,4 +1,5 @@
-"""`gateway users add|list`: back-office accounts (argon2id password hashes, roles)."""
+"""`gateway users add|list`: accounts of the back office and the bank and provider portals (argon2id
+password hashes, roles, institution and branch)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gateway.cli.common import Subparsers, open_database
 from gateway.db.tables.api import BackofficeUser
 from gateway.errors import InputError
 from gateway.security.roles import Role
-from gateway.security.users import UserDirectory
+from gateway.security.users import UserDirectory, check_institution_known
 from gateway.settings import Settings
 
 
@@ -30,6 +31,12 @@ def register(subparsers: Subparsers) -> None:
         help="repeat for several roles",
     )
     add.add_argument("--display-name", default="", help="the name shown in the back office, e.g. 张三")
+    add.add_argument(
+        "--institution",
+        default=None,
+        help="bank and provider users: the institution's code (e.g. boc-dg, gas); none for registry staff",
+    )
+    add.add_argument("--branch", default=None, help="bank clerks and branch supervisors: their branch (网点)")
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input (scripts)"
     )
@@ -59,14 +66,18 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _add(args: argparse.Namespace, settings: Settings) -> int:
+    roles = frozenset(Role(r) for r in args.roles)
+    check_institution_known(roles, args.institution, banks=settings.banks, providers=settings.utilities)
     password = _read_password(args.password_stdin)
     async with open_database(settings) as db:
         actor = await UserDirectory(db).add(
             args.username,
             password,
-            [Role(r) for r in args.roles],
+            roles,
             args.display_name,
             must_change_password=not args.permanent,
+            institution=args.institution,
+            branch=args.branch,
         )
     print(f"created user {actor.username} ({', '.join(sorted(actor.roles))}) id={actor.id}")
     return 0
@@ -79,5 +90,6 @@ async def _list(args: argparse.Namespace, settings: Settings) -> int:
         rows = (await conn.execute(select(table).order_by(table.c.username))).all()
     for row in rows:
         state = "" if row.active else " (disabled)"
-        print(f"{row.username}\t{row.display_name}\t{','.join(row.roles)}{state}")
+        where = f"{row.institution or 'registry'}{'/' + row.branch if row.branch else ''}"
+        print(f"{row.username}\t{row.display_name}\t{where}\t{','.join(row.roles)}{state}")
     return 0

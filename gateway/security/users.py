@@ -22,9 +22,17 @@ from gateway.db import Database
 from gateway.db.tables.api import BackofficeToken, BackofficeUser
 from gateway.errors import Conflict, FieldReason, InputError, LoginRequired, NotFound
 from gateway.security.passwords import MIN_PASSWORD_LENGTH, check_password
-from gateway.security.roles import Role
+from gateway.security.roles import Realm, Role
 
-__all__ = ["MIN_PASSWORD_LENGTH", "Actor", "IssuedToken", "Lockout", "UserDirectory"]
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "Actor",
+    "IssuedToken",
+    "Lockout",
+    "UserDirectory",
+    "check_institution_known",
+    "check_membership",
+]
 
 if TYPE_CHECKING:
     from gateway.db.uow import UnitOfWork
@@ -40,7 +48,7 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")  # secrets.token_urlsafe(_TO
 
 @dataclass(frozen=True)
 class Actor:
-    """The signed-in back-office user of a request; `id` is what audit records name."""
+    """The signed-in user of a request (registry, bank or provider staff); `id` is what audit records name."""
 
     id: str
     username: str
@@ -48,10 +56,17 @@ class Actor:
     roles: frozenset[Role]
     # An initial or reset password: the back office lets the user do nothing but change it.
     must_change_password: bool = False
+    institution: str | None = None  # a bank's or provider's participant code; None for registry staff
+    branch: str | None = None  # a bank clerk's or branch supervisor's branch (网点)
 
     @property
     def audit_name(self) -> str:
         return f"user:{self.username}"
+
+    @property
+    def realm(self) -> Realm:
+        """Every role of a user is of one realm (`UserDirectory.add` sees to it)."""
+        return next(iter(self.roles)).realm if self.roles else Realm.REGISTRY
 
 
 @dataclass(frozen=True)
@@ -107,16 +122,27 @@ class UserDirectory:
         display_name: str = "",
         *,
         must_change_password: bool = False,
+        institution: str | None = None,
+        branch: str | None = None,
     ) -> Actor:
-        """Create a user; raises InputError for a weak password or no role, Conflict for a taken name.
+        """Create a user; raises InputError for a weak password, no role, or roles that do not fit the
+        institution and branch (see `check_membership`), Conflict for a taken name.
         `must_change_password` marks an initial password handed to a person (changed at first sign-in)."""
         role_set = frozenset(Role(r) for r in roles)
-        if not role_set:
-            raise InputError("a user needs at least one role", "用户至少需要一个岗位角色")
+        institution, branch = (institution or None), (branch or None)
+        check_membership(role_set, institution, branch)
         check_password(password, username=username)
         # argon2 costs ~50 ms of CPU and 64 MiB by design: never on the event loop.
         password_hash = await asyncio.to_thread(_HASHER.hash, password)
-        actor = Actor(uuid.uuid4().hex, username, display_name or username, role_set, must_change_password)
+        actor = Actor(
+            uuid.uuid4().hex,
+            username,
+            display_name or username,
+            role_set,
+            must_change_password,
+            institution,
+            branch,
+        )
         try:
             async with self._db.engine.begin() as conn:
                 await conn.execute(
@@ -130,6 +156,8 @@ class UserDirectory:
                         created_at=self._clock(),
                         failed_logins=0,
                         must_change_password=must_change_password,
+                        institution=institution,
+                        branch=branch,
                     )
                 )
         except IntegrityError as exc:
@@ -137,11 +165,19 @@ class UserDirectory:
         return actor
 
     async def login(
-        self, username: str, password: str, *, client: str = "", ttl: timedelta | None = None
+        self,
+        username: str,
+        password: str,
+        *,
+        client: str = "",
+        ttl: timedelta | None = None,
+        realm: Realm = Realm.REGISTRY,
     ) -> IssuedToken:
-        """Check the password and open a session (`ttl`, default `token_ttl`); raises LoginRequired for a
-        wrong name or password and for a locked account. Each failure is audited with the user name and
-        the client's address, and the fifth in a row locks the account (web and JSON sign-in alike)."""
+        """Check the password and open a session (`ttl`, default `token_ttl`) in `realm` (the back office,
+        the bank portal or the provider portal); raises LoginRequired for a wrong name or password, for a
+        user of another realm (the same answer: which names exist elsewhere is not revealed) and for a
+        locked account. Each failure is audited with the user name and the client's address, and the
+        fifth in a row locks the account (web and JSON sign-in alike)."""
         async with self._db.session() as session:
             conn = await session.connection()
             row = (await conn.execute(select(_USERS).where(_USERS.c.username == username))).one_or_none()
@@ -149,10 +185,11 @@ class UserDirectory:
         if row is not None and row.locked_until is not None and row.locked_until > now:
             await self._audit_failure(username, client, "locked")
             raise _locked(row.locked_until)
-        if row is None or not row.active:
+        if row is None or not row.active or _actor(row).realm != realm:
             # Spend the same time as a real check, so response time does not reveal who exists.
             await asyncio.to_thread(self._verify_quietly, await self._dummy(), password)
-            await self._audit_failure(username, client, "unknown" if row is None else "disabled")
+            reason = "unknown" if row is None else "disabled" if not row.active else "other_realm"
+            await self._audit_failure(username, client, reason)
             raise _bad_login()
         if not await asyncio.to_thread(self._verify_quietly, row.password_hash, password):
             locked_until = await self._count_failure(row.id, username, client, now)
@@ -271,11 +308,17 @@ class UserDirectory:
         check_password(new, username=username)
         await self._set_password(user.id, new, must_change=True)
 
-    async def list_users(self) -> list[tuple[Actor, bool, datetime | None]]:
-        """Every user with whether it is active and until when it is locked (None: not locked)."""
+    async def list_users(
+        self, *, institution: str | None = None
+    ) -> list[tuple[Actor, bool, datetime | None]]:
+        """Every user (of one institution when given) with whether it is active and until when it is
+        locked (None: not locked)."""
+        query = select(_USERS).order_by(_USERS.c.username)
+        if institution is not None:
+            query = query.where(_USERS.c.institution == institution)
         async with self._db.session() as session:
             conn = await session.connection()
-            rows = (await conn.execute(select(_USERS).order_by(_USERS.c.username))).all()
+            rows = (await conn.execute(query)).all()
         now = self._clock()
         return [
             (_actor(r), bool(r.active), r.locked_until if r.locked_until and r.locked_until > now else None)
@@ -291,14 +334,10 @@ class UserDirectory:
                 await conn.execute(delete(_TOKENS).where(_TOKENS.c.user_id == user.id))
 
     async def set_roles(self, username: str, roles: Iterable[Role]) -> None:
+        """New roles of the user's own realm (a registry examiner cannot become a bank clerk)."""
         role_set = frozenset(Role(r) for r in roles)
-        if not role_set:
-            raise InputError(
-                "a user needs at least one role",
-                "用户至少需要一个岗位角色",
-                [FieldReason("roles", "请至少选择一个岗位", "choose at least one role")],
-            )
         user = await self.get(username)
+        check_membership(role_set, user.institution, user.branch)
         async with self._db.engine.begin() as conn:
             await conn.execute(
                 update(_USERS).where(_USERS.c.id == user.id).values(roles=sorted(r.value for r in role_set))
@@ -349,6 +388,61 @@ class UserDirectory:
             return False
 
 
+def check_membership(roles: frozenset[Role], institution: str | None, branch: str | None) -> None:
+    """One realm per user: registry roles with no institution; bank roles with a bank (and a branch for a
+    clerk or a branch supervisor); the provider role with a provider. Raises InputError naming the field."""
+    if not roles:
+        raise InputError(
+            "a user needs at least one role",
+            "用户至少需要一个岗位角色",
+            [FieldReason("roles", "请至少选择一个岗位", "choose at least one role")],
+        )
+    realms = {r.realm for r in roles}
+    if len(realms) > 1:
+        raise InputError(
+            "roles of the registry, a bank and a provider cannot be mixed",
+            "登记机构、银行与联动单位的岗位不能混合授予",
+            [FieldReason("roles", "岗位须属于同一类机构", "the roles must be of one kind of institution")],
+        )
+    realm = realms.pop()
+    if realm is Realm.REGISTRY and institution:
+        raise InputError(
+            "registry staff belong to no bank or provider",
+            "登记机构人员不属于银行或联动单位",
+            [FieldReason("institution", "登记机构人员无需填写机构", "leave the institution empty")],
+        )
+    if realm is not Realm.REGISTRY and not institution:
+        raise InputError(
+            "a bank or provider user needs its institution",
+            "银行或联动单位用户须指定所属机构",
+            [FieldReason("institution", "请填写所属机构代码", "enter the institution's code")],
+        )
+    if any(r.needs_branch for r in roles) and not branch:
+        raise InputError(
+            "a clerk or branch supervisor needs a branch",
+            "柜员和网点主管须指定所属网点",
+            [FieldReason("branch", "请填写所属网点", "enter the branch")],
+        )
+
+
+def check_institution_known(
+    roles: frozenset[Role], institution: str | None, *, banks: Iterable[str], providers: Iterable[str]
+) -> None:
+    """A bank user's institution is a configured bank, a provider user's a configured provider."""
+    realms = {r.realm for r in roles}
+    known = set(banks) if Realm.BANK in realms else set(providers) if Realm.PROVIDER in realms else None
+    if known is not None and institution not in known:
+        raise InputError(
+            f"no such {'bank' if Realm.BANK in realms else 'provider'}: {institution}",
+            f"未配置此机构：{institution}",
+            [
+                FieldReason(
+                    "institution", "不是已配置的银行或联动单位代码", "not a configured bank or provider code"
+                )
+            ],
+        )
+
+
 def _actor(row: object) -> Actor:
     return Actor(
         id=row.id,  # type: ignore[attr-defined]
@@ -356,6 +450,8 @@ def _actor(row: object) -> Actor:
         display_name=row.display_name,  # type: ignore[attr-defined]
         roles=frozenset(Role(r) for r in row.roles),  # type: ignore[attr-defined]
         must_change_password=bool(row.must_change_password),  # type: ignore[attr-defined]
+        institution=row.institution,  # type: ignore[attr-defined]
+        branch=row.branch,  # type: ignore[attr-defined]
     )
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from gettext import NullTranslations
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-__all__ = ["CATALOGUES", "CSRF", "LOCALE", "SESSION_TOKEN"]
+if TYPE_CHECKING:
+    from gateway.web.paths import Area
+
+__all__ = ["AREA", "CATALOGUES", "CSRF", "LOCALE", "SESSION_TOKEN"]
 
 CATALOGUES: web.AppKey[dict[str, NullTranslations]] = web.AppKey("catalogues")
 CSRF: web.RequestKey[str] = web.RequestKey("csrf_token")  # the token every form of this request carries
 LOCALE: web.RequestKey[str] = web.RequestKey("locale")
 SESSION_TOKEN: web.RequestKey[str] = web.RequestKey("session_token")  # the signed-in browser's session
+AREA: web.RequestKey[Area] = web.RequestKey("area")  # the back office, the bank portal or the provider portal

@@ -24,6 +24,10 @@ LABELS: dict[str, dict[str, str]] = {
         "registrar": N_("Registrar"),
         "supervisor": N_("Supervisor"),
         "admin": N_("Administrator"),
+        "bank_clerk": N_("Bank clerk"),
+        "branch_supervisor": N_("Branch supervisor"),
+        "bank_admin": N_("Bank administrator"),
+        "provider_staff": N_("Provider staff"),
     },
     "kind": {
         "mortgage_registration": N_("Mortgage registration"),

@@ -16,9 +16,9 @@ from gateway.api.keys import ACTOR, API
 from gateway.errors import Forbidden, GatewayError, LoginRequired
 from gateway.logging import get_logger
 from gateway.web.i18n import DEFAULT_LOCALE, LOCALES, translations
-from gateway.web.keys import CATALOGUES, CSRF, LOCALE, SESSION_TOKEN
+from gateway.web.keys import AREA, CATALOGUES, CSRF, LOCALE, SESSION_TOKEN
 from gateway.web.pages import is_public_page, redirect, render
-from gateway.web.paths import LOGIN, PASSWORD, SIGN_OUT, is_page_path
+from gateway.web.paths import area_of, is_page_path
 from gateway.web.security import (
     LANG_COOKIE,
     PRE_SESSION_COOKIE,
@@ -61,6 +61,7 @@ async def pages(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def _serve(request: web.Request, handler: Any) -> web.StreamResponse:
     state = request.app[API]
+    area = request[AREA] = area_of(request.path)
     token = request.cookies.get(SESSION_COOKIE, "")
     ended = False
     if token:
@@ -71,6 +72,10 @@ async def _serve(request: web.Request, handler: Any) -> web.StreamResponse:
         except LoginRequired:
             ended = True
         else:
+            if actor.realm is not area.realm:
+                # Signed in to another area (a clerk's browser on the back office): not signed in here.
+                token = ""
+        if token and not ended:
             request[ACTOR] = actor
             request[SESSION_TOKEN] = token
             structlog.contextvars.bind_contextvars(actor=actor.id)
@@ -107,20 +112,22 @@ async def _guarded(request: web.Request, handler: Any, ended: bool) -> web.Strea
             )
     public = is_public_page(request.match_info.handler) or request.match_info.http_exception is not None
     actor = request.get(ACTOR)
+    area = request[AREA]
     if actor is None and not public:
-        target = request.path_qs if request.method == "GET" else "/backoffice/queue"
+        target = request.path_qs if request.method == "GET" else area.start
         suffix = "&expired=1" if ended else ""
-        return redirect(f"{LOGIN}?next={quote(target, safe='')}{suffix}")
-    changing = request.path in (PASSWORD, SIGN_OUT)
+        return redirect(f"{area.login}?next={quote(target, safe='')}{suffix}")
+    changing = request.path in (area.password, area.sign_out)
     if actor is not None and actor.must_change_password and not changing and not public:
-        return redirect(PASSWORD)
+        return redirect(area.password)
     response: web.StreamResponse = await handler(request)
     return response
 
 
 def _error_page(request: web.Request, status: int, message_zh: str, message_en: str) -> web.Response:
     if status == 401:
-        return redirect(f"{LOGIN}?next={quote('/backoffice/queue', safe='')}")
+        area = area_of(request.path)
+        return redirect(f"{area.login}?next={quote(area.start, safe='')}")
     zh = request.get(LOCALE, DEFAULT_LOCALE) == "zh_CN"
     return render(
         request,

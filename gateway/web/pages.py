@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 import aiohttp_jinja2
 from aiohttp import web
 
-from gateway.api.keys import ACTOR
+from gateway.api.keys import ACTOR, CONTAINER
 from gateway.errors import FieldReason, InputError
 from gateway.security.roles import Role
-from gateway.web.keys import CSRF, LOCALE
+from gateway.web.keys import AREA, CSRF, LOCALE
+from gateway.web.paths import area_of
 
 __all__ = ["FormErrors", "form_of", "is_page", "is_public_page", "page", "redirect", "render"]
 
@@ -51,10 +52,22 @@ def render(
         "csrf_token": request.get(CSRF, ""),
         "locale": request.get(LOCALE, "zh_CN"),
         "path": request.path_qs,
+        "area": request.get(AREA) or area_of(request.path),
+        "institution_name": lambda code: institution_name(request, code),
     }
     response = aiohttp_jinja2.render_template(template, request, {**common, **(context or {})})
     response.set_status(status)
     return response
+
+
+def institution_name(request: web.Request, code: str) -> str:
+    """A bank's or provider's name for people (its code when the settings give none)."""
+    settings = request.app[CONTAINER].settings
+    known = settings.institutions.get(code)
+    if known is not None:
+        return known.name
+    provider = settings.utilities.get(code, {})
+    return str(provider.get("name") or code)
 
 
 def redirect(location: str) -> web.Response:

@@ -1,28 +1,99 @@
-"""Where the pages live: the back office under /backoffice/ (its JSON API under /backoffice/api/v1/)."""
+"""Where the pages live: three areas, one per realm of users, each with its own sign-in.
+
+- the registry's back office under /backoffice/ (its JSON API under /backoffice/api/v1/);
+- the bank counter portal (银行端) under /bank/;
+- the utility providers' portal under /provider/.
+
+A session belongs to one realm: a bank clerk's session is not a back-office one, and the other areas treat
+the browser as not signed in (their sign-in page asks again).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gateway.api.routing import BACKOFFICE_API
+from gateway.security.roles import Realm
 
-__all__ = ["HOME", "LOGIN", "PASSWORD", "QUEUE", "SIGN_OUT", "is_page_path", "safe_next"]
+__all__ = [
+    "AREAS",
+    "BACKOFFICE",
+    "BANK",
+    "HOME",
+    "LOGIN",
+    "PASSWORD",
+    "PROVIDER",
+    "QUEUE",
+    "SIGN_OUT",
+    "Area",
+    "area_of",
+    "is_page_path",
+    "safe_next",
+]
 
-BACKOFFICE = "/backoffice"
-HOME = BACKOFFICE + "/"
-LOGIN = BACKOFFICE + "/login"
-SIGN_OUT = BACKOFFICE + "/logout"
-PASSWORD = BACKOFFICE + "/password"
-QUEUE = BACKOFFICE + "/queue"
+
+@dataclass(frozen=True)
+class Area:
+    name: str  # also the template folder: <name>/nav.html is the area's navigation
+    prefix: str  # e.g. /bank
+    realm: Realm
+    start: str  # where a signed-in user lands
+
+    @property
+    def home(self) -> str:
+        return self.prefix + "/"
+
+    @property
+    def login(self) -> str:
+        return self.prefix + "/login"
+
+    @property
+    def sign_out(self) -> str:
+        return self.prefix + "/logout"
+
+    @property
+    def password(self) -> str:
+        return self.prefix + "/password"
+
+    def holds(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.home)
+
+    def safe_next(self, target: str | None) -> str:
+        """Where to go after sign-in: only a page of this area (never another site: open redirect)."""
+        if target and target.startswith(self.home) and not target.startswith("//") and "\\" not in target:
+            return target
+        return self.start
+
+
+BACKOFFICE_AREA = Area("backoffice", "/backoffice", Realm.REGISTRY, "/backoffice/queue")
+BANK_AREA = Area("bank", "/bank", Realm.BANK, "/bank/cases")
+PROVIDER_AREA = Area("provider", "/provider", Realm.PROVIDER, "/provider/jobs")
+AREAS = (BACKOFFICE_AREA, BANK_AREA, PROVIDER_AREA)
+
+# The back office's own paths (its pages name them).
+BACKOFFICE = BACKOFFICE_AREA.prefix
+BANK = BANK_AREA.prefix
+PROVIDER = PROVIDER_AREA.prefix
+HOME = BACKOFFICE_AREA.home
+LOGIN = BACKOFFICE_AREA.login
+SIGN_OUT = BACKOFFICE_AREA.sign_out
+PASSWORD = BACKOFFICE_AREA.password
+QUEUE = BACKOFFICE_AREA.start
+
+
+def area_of(path: str) -> Area:
+    """The area a page path belongs to (`/` and the static files: the back office's)."""
+    return next((a for a in AREAS if a.holds(path)), BACKOFFICE_AREA)
 
 
 def is_page_path(path: str) -> bool:
-    """A path the page pipeline serves: `/`, the back office's pages, their static files."""
-    if path in ("/", BACKOFFICE) or path.startswith("/static/"):
+    """A path the page pipeline serves: `/`, the areas' pages, their static files."""
+    if path == "/" or path.startswith("/static/"):
         return True
-    return path.startswith(HOME) and not path.startswith(BACKOFFICE_API)
+    if path.startswith(BACKOFFICE_API):
+        return False
+    return any(a.holds(path) for a in AREAS)
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after sign-in: only a page of the back office (never another site: open redirect)."""
-    if target and target.startswith(HOME) and not target.startswith("//") and "\\" not in target:
-        return target
-    return QUEUE
+    return BACKOFFICE_AREA.safe_next(target)

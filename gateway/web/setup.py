@@ -28,14 +28,17 @@ def _local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def setup_web(app: web.Application) -> None:
-    """Templates live beside the views of each area (`gateway/web/<area>/templates`), shared ones in
-    `gateway/web/templates`; every string goes through the gettext catalogues."""
-    from gateway.web.backoffice import routes as backoffice_routes
+    """Templates live beside the views of each area (back office, bank portal, provider portal:
+    `gateway/web/<area>/templates`), shared ones in `gateway/web/templates`; every string goes through the
+    gettext catalogues."""
+    from gateway.web import auth, backoffice, bank, provider
 
     loader = jinja2.PrefixLoader(
         {
             "common": jinja2.FileSystemLoader(HERE / "templates"),
             "backoffice": jinja2.FileSystemLoader(HERE / "backoffice" / "templates"),
+            "bank": jinja2.FileSystemLoader(HERE / "bank" / "templates"),
+            "provider": jinja2.FileSystemLoader(HERE / "provider" / "templates"),
         }
     )
     env = aiohttp_jinja2.setup(
@@ -52,4 +55,5 @@ def setup_web(app: web.Application) -> None:
     env.globals.update(label_functions())
     app[CATALOGUES] = load_catalogues()
     app.router.add_static("/static/", STATIC_DIR, name="static")
-    app.router.add_routes(backoffice_routes)
+    for area_routes in (auth.routes, backoffice.routes, bank.routes, provider.routes):
+        app.router.add_routes(area_routes)

@@ -49,7 +49,7 @@ class RequestNonce(SQLModel, table=True):
 
 
 class BackofficeUser(SQLModel, table=True):
-    """A registry staff member who signs in to the back office."""
+    """A person who signs in: registry staff (back office), bank staff (银行端) or a provider's staff."""
 
     __tablename__ = "backoffice_user"
 
@@ -67,6 +67,10 @@ class BackofficeUser(SQLModel, table=True):
     must_change_password: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+    # Bank and provider staff belong to one institution (its participant code, e.g. boc-dg, gas); a bank's
+    # clerks and branch supervisors to one of its branches (网点). Registry staff have neither.
+    institution: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+    branch: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
 
 
 class BackofficeToken(SQLModel, table=True):

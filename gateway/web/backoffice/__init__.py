@@ -2,10 +2,9 @@
 
 from aiohttp import web
 
-from gateway.web.backoffice import actions, admin, auth, cases, oversight, queue, register
+from gateway.web.backoffice import actions, admin, cases, oversight, queue, register
 
 routes: list[web.AbstractRouteDef] = [
-    *auth.routes,
     *queue.routes,
     *cases.routes,
     *actions.routes,

@@ -13,7 +13,7 @@ from gateway.api.routing import require_role
 from gateway.audit import verify_chain
 from gateway.errors import FieldReason, InputError
 from gateway.security.roles import Role
-from gateway.security.users import Actor
+from gateway.security.users import Actor, check_institution_known
 from gateway.services import audit_view, worklist
 from gateway.web.keys import LOCALE
 from gateway.web.pages import FormErrors, form_of, page, redirect, render
@@ -75,12 +75,33 @@ async def create_user(request: web.Request) -> web.Response:
                 "请选择岗位",
                 [FieldReason("roles", "请至少选择一个岗位", "choose at least one role")],
             )
+        # A bank's administrator or a provider's staff is created here with their institution; a bank's
+        # clerks are then created by its administrator in the bank portal.
+        settings = request.app[CONTAINER].settings
+        check_institution_known(
+            frozenset(roles),
+            form.get("institution") or None,
+            banks=settings.banks,
+            providers=settings.utilities,
+        )
         await request.app[API].users.add(
-            username, password, roles, form.get("display_name", ""), must_change_password=True
+            username,
+            password,
+            roles,
+            form.get("display_name", ""),
+            must_change_password=True,
+            institution=form.get("institution") or None,
+            branch=form.get("branch") or None,
         )
     except InputError as exc:
         return await _users_page(request, errors=FormErrors.of(exc, request[LOCALE]), form=form, status=422)
-    await _audit(request, "backoffice.user_created", username, roles=sorted(roles))
+    await _audit(
+        request,
+        "backoffice.user_created",
+        username,
+        roles=sorted(roles),
+        institution=form.get("institution") or None,
+    )
     return await _users_page(request, issued=(username, password))
 
 
