@@ -56,7 +56,7 @@ def state_label(state: PortalState) -> str:
         PortalState.NEW: _("New"),
         PortalState.SEEN: _("Seen"),
         PortalState.DONE: _("Done"),
-        PortalState.REFUSED: _("Refused"),
+        PortalState.REFUSED: _("Refused to transfer"),
     }[state]
 
 
