@@ -48,7 +48,7 @@ from gateway.settings import Settings
 from gateway.wiring import personal_data_cipher
 from sandbox.parties import Parties, start_parties
 from sandbox.utilities import UtilityProviders
-from sandbox.utilities.launcher import start_utilities
+from sandbox.utilities.launcher import GAS, WATER, start_utilities
 
 __all__ = ["DEMO_PASSWORD", "PORTAL_USERS", "STAFF", "Stage", "StageOptions"]
 
@@ -66,11 +66,22 @@ PORTAL_USERS: dict[str, tuple[tuple[Role, ...], str, str | None]] = {
     "boc-clerk": ((Role.BANK_CLERK,), "boc-dg", "东莞分行营业部"),
     "boc-supervisor": ((Role.BRANCH_SUPERVISOR,), "boc-dg", "东莞分行营业部"),
     "icbc-clerk": ((Role.BANK_CLERK,), "icbc-dg", "东莞分行营业部"),
-    "gas-staff": ((Role.PROVIDER_STAFF,), "gas", None),
-    "water-staff": ((Role.PROVIDER_STAFF,), "water", None),
+    "gas-staff": ((Role.PROVIDER_STAFF,), GAS, None),
+    "water-staff": ((Role.PROVIDER_STAFF,), WATER, None),
 }
 TRANSFER_ADDRESS = "广东省东莞市松山湖高新技术产业开发区科技大道1号松湖花园1栋102"
 UTILITY_ACCOUNTS = {"water": "SW1020304", "power": "DL5566778", "gas": "RQ7788990", "network": "KD3344556"}
+
+
+def portal_entry(utilities: UtilityProviders, code: str, **overrides: Any) -> dict[str, Any]:
+    """A provider's entry as a `portal` provider: its name, and its certificate (the pull API stays open)."""
+    provider = utilities.all[code]
+    return {
+        "adapter": "adapters.utilities.portal:PortalProvider",
+        "name": provider.name,
+        "certificate_pem": provider.certificate.pem.decode(),
+        **overrides,
+    }
 
 
 def reserve_port() -> socket.socket:
@@ -90,6 +101,9 @@ class StageOptions:
     log_level: str = "WARNING"
     # In-process only: a shorter retry schedule, so a test sees a party's outage end within seconds.
     retry_policy: RetryPolicy | None = None
+    # Providers configured as `portal` instead of their simulator's style: nothing is pushed to them, their
+    # jobs wait for their staff at /provider/jobs (the demo's story keeps all four simulators automatic).
+    portal: tuple[str, ...] = ()
 
 
 @dataclass
@@ -136,7 +150,8 @@ class Stage:
             },
             banks=config["banks"],
             tax=config["tax"],
-            utilities=utilities.adapter_config(),
+            utilities=utilities.adapter_config()
+            | {code: portal_entry(utilities, code) for code in options.portal},
             log_level=options.log_level,
         )
         stage = cls(

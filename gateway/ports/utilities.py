@@ -31,11 +31,18 @@ _SERVICE_ZH = {
 
 
 class DeliveryStyle(StrEnum):
-    """How a provider receives its jobs: pushed to it, or collected by it from the gateway's API."""
+    """How a provider receives its jobs: pushed to it, collected by it from the gateway's API, or handled by
+    its staff in the provider portal (a provider without developers: no SM2 code to write)."""
 
     WEBHOOK = "webhook"  # a signed JSON POST (Standard Webhooks headers, SM2)
     SOAP = "soap"  # the provider's SOAP service (verify, then transfer)
     PULL = "pull"  # the provider lists, fetches and acknowledges its jobs over /api/v1/utility-jobs
+    PORTAL = "portal"  # nothing pushed: its staff settle the jobs at /provider/jobs (the pull API may too)
+
+    @property
+    def waits(self) -> bool:
+        """Nothing is sent: the job waits for the provider to come for it (pull API or portal)."""
+        return self in (DeliveryStyle.PULL, DeliveryStyle.PORTAL)
 
 
 class RefusalReason(StrEnum):

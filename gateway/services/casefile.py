@@ -5,7 +5,7 @@ Read in one read transaction. Revealing the ID numbers it masks needs a reason a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.db.tables.cases import TransitionRow
@@ -19,6 +19,7 @@ from gateway.services.context import ServiceContext
 from gateway.services.materials import MaterialRecord
 from gateway.services.registration import registration_rule_context
 from gateway.services.store_queue import QueueFilter
+from gateway.services.utilities.views import UtilityJobView, case_utilities
 from gateway.services.worklist import _names
 
 __all__ = [
@@ -41,6 +42,8 @@ class CaseFile:
     register: RegisterView | None  # None if the unit has left the register meanwhile
     other_cases: list[Case]  # other open cases on the same unit
     names: dict[str, str]  # display names by id, user name and `user:<name>`
+    # 水电气网联动过户 after 登簿: each provider's job and its answer (done, or refused with reason and note)
+    utilities: list[UtilityJobView] = field(default_factory=list)
 
 
 async def case_file(ctx: ServiceContext, case_id: str) -> CaseFile:
@@ -54,8 +57,10 @@ async def case_file(ctx: ServiceContext, case_id: str) -> CaseFile:
             register = await store.view(await store.load_unit(case.unit_code))
         on_unit, _ = await store.work_queue(QueueFilter(unit_code=case.unit_code), limit=20)
         staff = await store.staff()
+    jobs = (await case_utilities(ctx, None, case.id)).jobs if case.kind == "transfer" else []
     return CaseFile(
         case=case,
+        utilities=jobs,
         history=history,
         materials=materials,
         certificates=certificates,

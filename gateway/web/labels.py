@@ -115,6 +115,14 @@ LABELS: dict[str, dict[str, str]] = {
         "utilities": N_("Utility accounts"),
         "pre_mortgage_contract_no": N_("Pre-registered mortgage contract"),
     },
+    "utility_status": {
+        "pending": N_("Waiting for the provider"),
+        "delivered": N_("Seen by the provider"),
+        "accepted": N_("Accepted by the provider"),
+        "done": N_("Transferred"),
+        "rejected": N_("Refused by the provider"),
+        "dead": N_("Delivery given up"),
+    },
     "entry": {
         "ownership": N_("Ownership"),
         "mortgage": N_("Mortgage"),

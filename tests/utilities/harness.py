@@ -34,6 +34,7 @@ from gateway.services import cases, effects, review, tracks
 from gateway.services.context import ServiceContext
 from gateway.settings import JobSettings, Settings
 from sandbox.parties import Parties, start_parties
+from sandbox.stage import portal_entry
 from sandbox.story import submission
 from sandbox.utilities import UtilityProviders
 from tests.api.support import FakeClock, Reply, SignedClient
@@ -162,8 +163,10 @@ async def running_gateway(
     jobs: JobSettings | None = None,
     pull: dict[str, Any] | None = None,
     retry_policy: RetryPolicy = FAST_RETRIES,
+    portal: dict[str, dict[str, Any]] | None = None,
     **adapter_overrides: Any,
 ) -> AsyncIterator[Gateway]:
+    """`portal`: providers configured as `portal` instead of their simulator's style ({code: settings})."""
     services = await service_context(url)
     banks = await start_parties(registry.ca, registry.certificate, banks=[BANK, OTHER_BANK], tax=False)
     trust = certs.CATrustStore(registry.ca)
@@ -171,6 +174,7 @@ async def running_gateway(
         trust.add(certificate)
     bank_adapters: Adapters = build_adapters(banks.adapter_config()["banks"], None, registry.context())
     config = providers.adapter_config(pull=pull, **adapter_overrides)
+    config |= {code: portal_entry(providers, code, **extra) for code, extra in (portal or {}).items()}
     utility_adapters = build_utility_providers(config, registry.context())
     settings = Settings(
         data_dir=tmp_path,

@@ -93,11 +93,12 @@ class UtilityDeliveries:
         ref = JobRef.of(row)
         provider = self.provider(row.target)
         outcome = await provider.transfer(transfer_job(self.services, row))
-        pull = provider.style is DeliveryStyle.PULL
+        style = provider.style
+        pull = style.waits  # pull and portal providers come for their jobs: parked alike, dead-lettered alike
         status = status_of(outcome, UtilityJobStatus.PENDING if pull else UtilityJobStatus.ACCEPTED)
         # Waiting to be collected changes nothing worth a write: without a row the job reads as pending.
         if status is UtilityJobStatus.PENDING:
-            raise _parked(row.target, pull, outcome)
+            raise _parked(row.target, style, outcome)
         # Run by a DeliveryRunner, the outbox row is settled in the transaction that records the answer.
         settlement: Settlement | None = getattr(ctx, "settlement", None)
         async with self.services.db.transaction() as uow:
@@ -118,7 +119,7 @@ class UtilityDeliveries:
                 final = True
             else:
                 final = change.status.is_final
-            parked = None if final else _parked(row.target, pull, outcome)
+            parked = None if final else _parked(row.target, style, outcome)
             if settlement is not None:
                 await settlement.write(uow, parked)
             if self.wake is not None:
@@ -127,12 +128,26 @@ class UtilityDeliveries:
             raise parked
 
 
-def _parked(target: str, pull: bool, outcome: UtilityOutcome) -> AwaitingParty:
+# Why a row is parked, by how its provider takes jobs (the dead letter keeps the last one: "never collected").
+_WAITING = {
+    DeliveryStyle.PULL: (
+        "awaiting_pull",
+        "waiting for the provider to collect the job",
+        "等待该单位拉取任务",
+    ),
+    DeliveryStyle.PORTAL: (
+        "awaiting_portal",
+        "waiting for the provider's staff to handle the job in the portal",
+        "等待该单位在门户办理",
+    ),
+}
+
+
+def _parked(target: str, style: DeliveryStyle, outcome: UtilityOutcome) -> AwaitingParty:
     """Parked, not failed: look again after the provider's own horizon (a callback usually comes first)."""
-    code, en, zh = (
-        ("awaiting_pull", "waiting for the provider to collect the job", "等待该单位拉取任务")
-        if pull
-        else ("awaiting_result", "accepted; waiting for the provider's result", "已受理，等待该单位办理结果")
+    code, en, zh = _WAITING.get(
+        style,
+        ("awaiting_result", "accepted; waiting for the provider's result", "已受理，等待该单位办理结果"),
     )
     return AwaitingParty(
         target, code, en, message_zh=f"{target}：{zh}", retry_after=outcome.check_after_seconds

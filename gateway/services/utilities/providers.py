@@ -5,7 +5,7 @@ A provider sees only its own jobs: any other id is NotFound, exactly like an id 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -160,8 +160,13 @@ async def _own_row(uow: UnitOfWork, provider: str, job_id: str) -> OutboxRow:
     return row_of(found[0])
 
 
-async def fetch_job(ctx: ServiceContext, provider: str, job_id: str) -> FetchedJob:
-    """The job with the people's details, for its own provider; the first fetch marks it delivered."""
+async def fetch_job(
+    ctx: ServiceContext, provider: str, job_id: str, *, staff: str | None = None
+) -> FetchedJob:
+    """The job with the people's details, for its own provider; the first fetch marks it delivered.
+
+    `staff`: the provider's member of staff reading it in the portal (`user:<name>`): the people's details
+    are shown to a person, so the look is audited with their name (a program's fetch is not)."""
     async with ctx.db.transaction() as uow:
         row = await _own_row(uow, provider, job_id)
         ref = JobRef.of(row)
@@ -169,11 +174,26 @@ async def fetch_job(ctx: ServiceContext, provider: str, job_id: str) -> FetchedJ
             uow,
             ref,
             UtilityJobStatus.DELIVERED,
-            actor=provider_actor(provider),
+            actor=staff or provider_actor(provider),
             now=ctx.clock(),
             fetched=True,
         )
+        if staff is not None:
+            _audit_staff(uow, staff, ref, "utility.job_viewed", {})
     return FetchedJob(status=change.status, job=transfer_job(ctx, row))
+
+
+def _audit_staff(
+    uow: UnitOfWork, staff: str, ref: JobRef, action: str, details: Mapping[str, object]
+) -> None:
+    """A portal user's look or answer, in the audit log (people act at human pace: no lock contention)."""
+    uow.audit(
+        actor=staff,
+        action=action,
+        subject=f"utility_job:{ref.id}",
+        case_id=ref.case_id,
+        details={"provider": ref.provider, "service": ref.service.value, **details},
+    )
 
 
 async def acknowledge(
@@ -183,11 +203,13 @@ async def acknowledge(
     answer: Acknowledgement,
     *,
     finish: Finish | None = None,
+    staff: str | None = None,
 ) -> AcknowledgementResult:
     """Record the provider's answer. A final answer settles the outbox row as delivered in the same
     transaction (also a parked or dead-lettered one: the effect has happened). Repeats change nothing;
     a final answer contradicting an earlier one is a Conflict. `finish(uow, result)` runs inside the
-    transaction (the HTTP layer stores its idempotent response there, next to the effect)."""
+    transaction (the HTTP layer stores its idempotent response there, next to the effect). `staff`: the
+    member of staff answering in the portal; the answer and the bank's notice are audited with their name."""
     outcome = answer.outcome()
     async with ctx.db.transaction() as uow:
         found = await _OWN_ROW_AND_JOB.fetch(uow.connection, {"p_id": job_id, "p_provider": provider})
@@ -201,11 +223,14 @@ async def acknowledge(
             uow,
             ref,
             status_of(outcome, UtilityJobStatus.ACCEPTED),
-            actor=provider_actor(provider),
+            actor=staff or provider_actor(provider),
             now=ctx.clock(),
             outcome=outcome,
             locked=locked,
         )
+        if staff is not None and change.changed:
+            details = {"result": answer.result, "reason": answer.reason.value if answer.reason else None}
+            _audit_staff(uow, staff, ref, "utility.job_answered", details | {"note": answer.message})
         if change.status.is_final and row.status != OutboxStatus.DELIVERED.value:
             await mark_delivered(uow, row, now=ctx.clock())
         result = AcknowledgementResult(id=job_id, status=change.status, duplicate=not change.changed)

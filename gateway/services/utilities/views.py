@@ -58,12 +58,13 @@ class KnownAccounts(BaseModel):
     accounts: list[KnownAccount]
 
 
-async def case_utilities(ctx: ServiceContext, party: str, case_id: str) -> CaseUtilities:
-    """The case's utility jobs for the bank that submitted it (NotFound for any other participant)."""
+async def case_utilities(ctx: ServiceContext, party: str | None, case_id: str) -> CaseUtilities:
+    """The case's utility jobs for the bank that submitted it (NotFound for any other participant); `party`
+    None: the registry's own view (the back office's case page)."""
     async with ctx.db.session() as session:
         conn = await session.connection()
         owner = (await conn.execute(select(CASES.c.submitted_by).where(CASES.c.id == case_id))).scalar()
-        if owner is None or owner != party:
+        if owner is None or (party is not None and owner != party):
             raise NotFound(f"case {case_id} not found", f"未找到业务件 {case_id}")
         deliveries = case_deliveries(case_id)
         rows = (

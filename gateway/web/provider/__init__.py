@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
-routes: list[web.AbstractRouteDef] = []
+from gateway.web.provider import jobs
+
+routes: list[web.AbstractRouteDef] = [*jobs.routes]
 
 __all__ = ["routes"]
