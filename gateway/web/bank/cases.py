@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 from aiohttp.web_request import FileField
@@ -124,14 +124,6 @@ async def _case_page(
         "stage": work_stage(case),
         "left": time_left(ctx.calendar, case.deadline_at, ctx.clock()),
         "parties": parties_of(case.input.model_dump(mode="json"), reveal=False),
-        "party_roles": {
-            "mortgagors": "Mortgagor",
-            "sellers": "Seller",
-            "buyers": "Buyer",
-            "borrowers": "Borrower",
-            "party": "Party",
-            "applicant": "Applicant",
-        },
         "may_withdraw": _may_withdraw(case.state),
         "in_correction": case.state is CaseState.NEED_MORE_MATERIAL,
         "material_kinds": list(MaterialKind),
@@ -157,7 +149,8 @@ def _uploads(data: Any) -> list[tuple[str, str, bytes]]:
     files: list[tuple[str, str, bytes]] = []
     for item in data.getall("material", []):
         if isinstance(item, FileField) and item.filename:
-            files.append((item.filename, item.content_type, item.file.read()))
+            # aiohttp's own client percent-encodes a non-ASCII file name; browsers send it as it is.
+            files.append((unquote(item.filename), item.content_type, item.file.read()))
     return files
 
 
