@@ -78,7 +78,7 @@ async def test_a_clerk_answers_a_correction_and_downloads_the_certificate(
     await walker.review_and_register(case_id)
     await walker.register(case_id)
 
-    await page.reload()
+    await clerk.goto(f"/bank/cases/{case_id}")
     await expect(page.locator("#loan-notice")).to_contain_text("可当天放贷")
     assert LOAN in await page.inner_text("#loan-notice")
 
