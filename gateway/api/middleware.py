@@ -41,6 +41,7 @@ from gateway.security.idempotency import (
     parse_idempotency_key,
 )
 from gateway.security.roles import Realm
+from gateway.web.paths import is_page_path
 
 __all__ = ["authenticate", "idempotency", "request_context", "sign_responses"]
 
@@ -141,7 +142,7 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
         request[PARTICIPANT] = participant
         structlog.contextvars.bind_contextvars(party=participant.code)
     else:
-        body = await read_body(request) if request.method in _BODY_METHODS else b""
+        body = await read_body(request) if _reads_body(request) else b""
         if request.path.startswith(BACKOFFICE_API) and not spec.public:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -157,6 +158,15 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
     refuse_nul(request, body)
     response: web.StreamResponse = await handler(request)
     return response
+
+
+def _reads_body(request: web.Request) -> bool:
+    """Whether the body is read here. Not a page's file upload (a multipart form): aiohttp parses multipart
+    only from the stream, so a body read first leaves the page's form empty (the page middleware's CSRF
+    check, then the handler, read it through request.post(), bounded by the app's client_max_size)."""
+    if request.method not in _BODY_METHODS:
+        return False
+    return not (request.content_type == "multipart/form-data" and is_page_path(request.path))
 
 
 def _needs_key(request: web.Request) -> bool:

@@ -159,21 +159,40 @@ def _request_track_work(uow: UnitOfWork, case: Case, view: RegisterView) -> None
             )
 
 
+def _bank_actor(party: str, by: str) -> str:
+    """Who acted for the bank: the bank itself (its signed API), or one of its staff in the bank portal —
+    `bank:<code>/<user name>`, as a submission names its clerk. The bank stays the party of record."""
+    return f"bank:{party}/{by}" if by else f"bank:{party}"
+
+
+def _where(branch: str) -> dict[str, str]:
+    return {"branch": branch} if branch else {}
+
+
 async def withdraw(
-    ctx: ServiceContext, party: str, case_id: str, reason: str, *, finish: Finisher | None = None
+    ctx: ServiceContext,
+    party: str,
+    case_id: str,
+    reason: str,
+    *,
+    by: str = "",
+    branch: str = "",
+    finish: Finisher | None = None,
 ) -> Case:
-    """撤回: the submitting bank withdraws a case that is not yet registered."""
+    """撤回: the submitting bank withdraws a case that is not yet registered (`by`, `branch`: the portal's
+    user and their branch, recorded with the bank)."""
     now = ctx.clock()
+    actor = _bank_actor(party, by)
     async with ctx.unit_of_work() as (uow, store):
         case = await store.load_case(case_id, party=party)
-        case.move(CaseState.WITHDRAWN, actor=f"bank:{party}", at=now, reason=reason or "申请人撤回")
+        case.move(CaseState.WITHDRAWN, actor=actor, at=now, reason=reason or "申请人撤回")
         await store.save_case(case, now)
         uow.audit(
-            actor=f"bank:{party}",
+            actor=actor,
             action="case.withdrawn",
             subject=f"case:{case.id}",
             case_id=case.id,
-            details={"reason": reason},
+            details={"reason": reason, **_where(branch)},
         )
         if finish:
             await finish(uow, case)
@@ -181,10 +200,18 @@ async def withdraw(
 
 
 async def resubmit(
-    ctx: ServiceContext, party: str, case_id: str, note: str = "", *, finish: Finisher | None = None
+    ctx: ServiceContext,
+    party: str,
+    case_id: str,
+    note: str = "",
+    *,
+    by: str = "",
+    branch: str = "",
+    finish: Finisher | None = None,
 ) -> Case:
     """补正 answered: the case returns to review, and the examiners review it again from 初审."""
     now = ctx.clock()
+    actor = _bank_actor(party, by)
     async with ctx.unit_of_work() as (uow, store):
         case = await store.load_case(case_id, party=party)
         if case.state is not CaseState.NEED_MORE_MATERIAL:
@@ -193,10 +220,14 @@ async def resubmit(
         paused_at = await store.paused_since(case.id)
         if paused_at is not None:  # 补正 time does not count against the deadline
             case.deadline_at = resumed_deadline(ctx.calendar, case.deadline_at, paused_at, now)
-        case.move(CaseState.UNDER_REVIEW, actor=f"bank:{party}", at=now, reason=note or "已补正")
+        case.move(CaseState.UNDER_REVIEW, actor=actor, at=now, reason=note or "已补正")
         await store.save_case(case, now)
         uow.audit(
-            actor=f"bank:{party}", action="case.resubmitted", subject=f"case:{case.id}", case_id=case.id
+            actor=actor,
+            action="case.resubmitted",
+            subject=f"case:{case.id}",
+            case_id=case.id,
+            details=_where(branch) or None,
         )
         if finish:
             await finish(uow, case)
@@ -209,6 +240,8 @@ async def add_material(
     case_id: str,
     material: MaterialUpload,
     *,
+    by: str = "",
+    branch: str = "",
     finish: Callable[[UnitOfWork, MaterialRecord], Awaitable[None]] | None = None,
 ) -> MaterialRecord:
     """Upload one more material (e.g. for 补正) to one's own case that is not yet decided."""
@@ -222,11 +255,11 @@ async def add_material(
         round_ = await store.material_round(case.id)
         record = await store.add_material(case.id, material, round_=round_, at=now)
         uow.audit(
-            actor=f"bank:{party}",
+            actor=_bank_actor(party, by),
             action="case.material_added",
             subject=f"case:{case.id}",
             case_id=case.id,
-            details={"material_id": record.id, "sm3": record.sm3, "size": record.size},
+            details={"material_id": record.id, "sm3": record.sm3, "size": record.size, **_where(branch)},
         )
         if finish:
             await finish(uow, record)

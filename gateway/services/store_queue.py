@@ -17,7 +17,15 @@ from gateway.domain.workflow import Case, CaseState
 from gateway.domain.worklist import WorkStage
 from gateway.errors import FieldReason, InputError
 
-__all__ = ["QueueFilter", "QueueRecords", "StaffMember", "StaffRecords", "decode_cursor", "encode_cursor"]
+__all__ = [
+    "BankCaseFilter",
+    "QueueFilter",
+    "QueueRecords",
+    "StaffMember",
+    "StaffRecords",
+    "decode_cursor",
+    "encode_cursor",
+]
 
 _CASE = cast(Table, CaseRow.__table__)  # type: ignore[attr-defined]
 _USER = cast(Table, BackofficeUser.__table__)  # type: ignore[attr-defined]
@@ -36,6 +44,19 @@ class QueueFilter:
     unit_code: str | None = None
     received_from: datetime | None = None  # inclusive
     received_before: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class BankCaseFilter:
+    """A bank's own cases (the bank portal): of one bank, of one branch when given, and the page's filters.
+    Every state, the closed ones too: the counter looks back at what it registered or withdrew."""
+
+    bank: str
+    branch: str | None = None
+    state: CaseState | None = None
+    kind: CaseKind | None = None
+    unit_code: str | None = None
+    receipt_number: str | None = None
 
 
 def encode_cursor(deadline_at: datetime, case_id: str) -> str:
@@ -107,6 +128,36 @@ class QueueRecords:
         cases = [self._case(r) for r in rows[:limit]]
         more = len(rows) > limit
         return cases, ((cases[-1].deadline_at, cases[-1].id) if more and cases else None)
+
+    async def bank_cases(
+        self, where: BankCaseFilter, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> tuple[list[Case], tuple[datetime, str] | None]:
+        """Up to `limit` of a bank's cases, newest first (ix_case_record_party_received), after the keyset
+        `after` (received_at, id); with the next keyset when more follow. The bank (and branch) filter is in
+        the query: another bank's case is never read."""
+        c = _CASE.c
+        stmt = (
+            select(CaseRow)
+            .where(c.submitted_by == where.bank)
+            .order_by(c.received_at.desc(), c.id.desc())
+            .limit(limit + 1)
+        )
+        if where.branch is not None:
+            stmt = stmt.where(c.branch == where.branch)
+        if where.state is not None:
+            stmt = stmt.where(c.state == where.state.value)
+        if where.kind is not None:
+            stmt = stmt.where(c.kind == where.kind.value)
+        if where.unit_code:
+            stmt = stmt.where(c.unit_code == where.unit_code)
+        if where.receipt_number:
+            stmt = stmt.where(c.receipt_number == where.receipt_number)
+        if after is not None:
+            stmt = stmt.where(or_(c.received_at < after[0], and_(c.received_at == after[0], c.id < after[1])))
+        rows = list((await self.session.execute(stmt)).scalars())
+        cases = [self._case(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return cases, ((cases[-1].received_at, cases[-1].id) if more and cases else None)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ class Person:
     async def goto(self, path: str) -> Any:
         return await self.page.goto(self.base_url + path)
 
-    async def sign_in(self, password: str = DEMO_PASSWORD, area: str = "backoffice") -> None:
+    async def sign_in(self, password: str = DEMO_PASSWORD, *, area: str = "backoffice") -> None:
+        """Sign in to an area's own sign-in page (backoffice, bank, provider)."""
         await self.goto(f"/{area}/login")
         await self.page.fill("#username", self.username)
         await self.page.fill("#password", password)

@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
-routes: list[web.AbstractRouteDef] = []
+from gateway.web.bank import cases, users
+
+routes: list[web.AbstractRouteDef] = [*cases.routes, *users.routes]
 
 __all__ = ["routes"]
