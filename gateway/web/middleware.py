@@ -13,10 +13,11 @@ import structlog
 from aiohttp import web
 
 from gateway.api.keys import ACTOR, API
+from gateway.api.multipart import is_multipart, parse_multipart
 from gateway.errors import Forbidden, GatewayError, LoginRequired
 from gateway.logging import get_logger
 from gateway.web.i18n import DEFAULT_LOCALE, LOCALES, translations
-from gateway.web.keys import CATALOGUES, CSRF, LOCALE, SESSION_TOKEN
+from gateway.web.keys import CATALOGUES, CSRF, LOCALE, MULTIPART, SESSION_TOKEN
 from gateway.web.pages import is_public_page, redirect, render
 from gateway.web.paths import LOGIN, PASSWORD, SIGN_OUT, is_page_path
 from gateway.web.security import (
@@ -97,8 +98,7 @@ async def _serve(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def _guarded(request: web.Request, handler: Any, ended: bool) -> web.StreamResponse:
     if request.method == "POST":
-        form = await request.post()
-        given = form.get("csrf_token", "")
+        given = await _csrf_token_of(request)
         if not isinstance(given, str) or not csrf_matches(given, request[CSRF]):
             log.warning("form refused: CSRF token missing or wrong", path=request.path)
             raise CsrfRefused(
@@ -116,6 +116,17 @@ async def _guarded(request: web.Request, handler: Any, ended: bool) -> web.Strea
         return redirect(PASSWORD)
     response: web.StreamResponse = await handler(request)
     return response
+
+
+async def _csrf_token_of(request: web.Request) -> object:
+    content_type = request.headers.get("Content-Type", "")
+    if is_multipart(content_type):
+        # A file upload: aiohttp's streaming reader finds the body already read (by the API middleware's
+        # size check), so the form is parsed from the bytes it kept, once, for the handler as well.
+        form = parse_multipart(content_type, await request.read())
+        request[MULTIPART] = form
+        return form.fields.get("csrf_token", "")
+    return (await request.post()).get("csrf_token", "")
 
 
 def _error_page(request: web.Request, status: int, message_zh: str, message_en: str) -> web.Response:

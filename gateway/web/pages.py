@@ -9,11 +9,21 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway.api.keys import ACTOR
+from gateway.api.multipart import MultipartForm
 from gateway.errors import FieldReason, InputError
 from gateway.security.roles import Role
-from gateway.web.keys import CSRF, LOCALE
+from gateway.web.keys import CSRF, LOCALE, MULTIPART
 
-__all__ = ["FormErrors", "form_of", "is_page", "is_public_page", "page", "redirect", "render"]
+__all__ = [
+    "FormErrors",
+    "form_of",
+    "is_page",
+    "is_public_page",
+    "multipart_of",
+    "page",
+    "redirect",
+    "render",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -67,6 +77,12 @@ async def form_of(request: web.Request) -> dict[str, str]:
     text fields only, stripped."""
     data = await request.post()
     return {k: v.strip() for k, v in data.items() if isinstance(v, str)}
+
+
+def multipart_of(request: web.Request) -> MultipartForm:
+    """A file upload form (multipart/form-data) of a POST, parsed by the middleware (which checked its
+    CSRF token); an empty form for any other body."""
+    return request.get(MULTIPART) or MultipartForm()
 
 
 class FormErrors:

@@ -31,11 +31,13 @@ def setup_web(app: web.Application) -> None:
     """Templates live beside the views of each area (`gateway/web/<area>/templates`), shared ones in
     `gateway/web/templates`; every string goes through the gettext catalogues."""
     from gateway.web.backoffice import routes as backoffice_routes
+    from gateway.web.public import routes as public_routes
 
     loader = jinja2.PrefixLoader(
         {
             "common": jinja2.FileSystemLoader(HERE / "templates"),
             "backoffice": jinja2.FileSystemLoader(HERE / "backoffice" / "templates"),
+            "public": jinja2.FileSystemLoader(HERE / "public" / "templates"),
         }
     )
     env = aiohttp_jinja2.setup(
@@ -53,3 +55,4 @@ def setup_web(app: web.Application) -> None:
     app[CATALOGUES] = load_catalogues()
     app.router.add_static("/static/", STATIC_DIR, name="static")
     app.router.add_routes(backoffice_routes)
+    app.router.add_routes(public_routes)
