@@ -320,6 +320,9 @@ async def test_the_qr_page_shows_the_unit_and_offers_the_upload_form(
     address = await _unit_address(ctx, proof.unit_code)
     for shown in ("坐落", address, "不动产单元号", proof.unit_code):
         assert shown in page, shown
+    # Which SM3 is which: the signature's range (the PDF as signed), and the whole file a holder has.
+    assert re.search(r"签名范围：签名时的PDF）</dt><dd[^>]*>" + str(proof.sm3), page)
+    assert re.search(r"完整文件：含内嵌签名）</dt><dd[^>]*>" + str(proof.file_sm3), page)
     assert 'enctype="multipart/form-data"' in page and 'name="csrf_token"' in page
     assert 'type="file"' in page and "<style" not in page, "CSP: styles from /static only"
 
