@@ -98,7 +98,11 @@ async def ownership(ctx: ServiceContext, certification: Certification) -> Certif
 
 @pytest.fixture
 async def client(serve: Serve, registry_cert: certs.Certificate) -> TestClient[Any, Any]:
-    return await serve(parts={"registry_cert": registry_cert}, public_base_url=BASE_URL)  # type: ignore[no-any-return]
+    # No dispatcher: the fixtures issue certificates through the services themselves, and a dispatcher in
+    # the served app would work their outbox rows at the same time — with another PII key (every delivery
+    # failing and retrying) and the same 缮证 job racing `issue_case` — a second writer on the SQLite file
+    # during the fixtures' set-up, where a run once hung until the timeout.
+    return await serve(parts={"registry_cert": registry_cert}, public_base_url=BASE_URL, dispatch=False)  # type: ignore[no-any-return]
 
 
 async def test_the_qr_page_shows_status_and_masked_holder(
