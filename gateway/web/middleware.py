@@ -5,6 +5,7 @@ Runs innermost (after the API's middlewares), only on page paths; the JSON API n
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +37,7 @@ __all__ = ["pages"]
 
 log = get_logger("gateway.web")
 _STATIC = "/static/"
+_PARSE_INLINE_BYTES = 256 * 1024  # a certificate (~100 KB) is parsed in place
 
 
 class CsrfRefused(Forbidden):
@@ -123,7 +125,11 @@ async def _csrf_token_of(request: web.Request) -> object:
     if is_multipart(content_type):
         # A file upload: aiohttp's streaming reader finds the body already read (by the API middleware's
         # size check), so the form is parsed from the bytes it kept, once, for the handler as well.
-        form = parse_multipart(content_type, await request.read())
+        body = await request.read()
+        if len(body) > _PARSE_INLINE_BYTES:  # ~30 ms per MB of parsing: off the event loop
+            form = await asyncio.to_thread(parse_multipart, content_type, body)
+        else:
+            form = parse_multipart(content_type, body)
         request[MULTIPART] = form
         return form.fields.get("csrf_token", "")
     return (await request.post()).get("csrf_token", "")
