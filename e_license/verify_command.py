@@ -3,7 +3,8 @@
 A signature proves what the registry issued, not that it still holds: a certificate is cancelled (已注销)
 or voided (已作废) by a later registration while its file stays the same. So a valid signature is reported
 together with the reminder that the status is the register's, and `--online URL` asks the gateway's
-public API (`/public/api/v1/certificates/{identifier}`) for it.
+public API (`/public/api/v1/certificates/{identifier}?sm3=…`) for it: the SM3 of the signed bytes shows
+the gateway that the asker holds the file, as the look-up by identifier requires (no counting identifiers).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def verify_command(
         report["status_notice_zh"] = STATUS_NOTICE_ZH
     else:
         try:
-            facts = _ask(online, result.identifier)
+            facts = _ask(online, result.identifier, result.sm3_hex)
         except (OSError, ValueError) as exc:
             report.update(status=None, status_error=str(exc))
             code = EXIT_UNREACHABLE
@@ -94,11 +95,12 @@ def _trusted(cert_paths: list[Path], cert_dir: Path | None) -> list[certs.Certif
     return [certs.Certificate.from_pem(path.read_bytes()) for path in paths]
 
 
-def _ask(base_url: str, identifier: str) -> dict[str, Any]:
+def _ask(base_url: str, identifier: str, sm3_hex: str) -> dict[str, Any]:
     """The public facts of the certificate, from the gateway's public verification API."""
     if not base_url.startswith(("http://", "https://")):
         raise ValueError(f"--online needs an http(s) URL, not {base_url!r}")
-    url = f"{base_url.rstrip('/')}/public/api/v1/certificates/{urllib.parse.quote(identifier, safe='')}"
+    path = f"/public/api/v1/certificates/{urllib.parse.quote(identifier, safe='')}"
+    url = f"{base_url.rstrip('/')}{path}?{urllib.parse.urlencode({'sm3': sm3_hex})}"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:

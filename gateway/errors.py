@@ -80,6 +80,17 @@ class PayloadTooLarge(GatewayError):
     code = "payload_too_large"
 
 
+class TooManyRequests(GatewayError):
+    """The caller asked too often (429); `retry_after` seconds until it may again."""
+
+    http_status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message_en: str, message_zh: str, retry_after: int) -> None:
+        super().__init__(message_en, message_zh)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(GatewayError):
     http_status = 503
     code = "service_unavailable"

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from gateway.api.keys import API, REQUEST_ID
 from gateway.api.refusals import audit_refusal, is_audited_refusal
 from gateway.db.outages import is_outage
-from gateway.errors import GatewayError, InputError, RuleViolation, ServiceUnavailable
+from gateway.errors import GatewayError, InputError, RuleViolation, ServiceUnavailable, TooManyRequests
 from gateway.logging import get_logger
 
 __all__ = ["PROBLEM_CONTENT_TYPE", "TITLES", "errors_middleware", "problem_response"]
@@ -43,6 +43,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "conflict": ("状态冲突", "Conflict"),
     "rule_violation": ("未通过登记规则校验", "Registration rule violated"),
     "payload_too_large": ("请求体过大", "Payload too large"),
+    "too_many_requests": ("请求过于频繁，请稍后再试", "Too many requests"),
     "unsupported_media_type": ("不支持的内容类型", "Unsupported media type"),
     "invalid_input": ("输入有误", "Invalid input"),
     "party_error": ("外部机构处理失败", "Outside party failed"),
@@ -137,6 +138,8 @@ def _from_gateway_error(request: web.Request, exc: GatewayError) -> web.Response
         )
     if exc.http_status == 503:
         headers["Retry-After"] = "1"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
     return problem_response(
         request,
         status=exc.http_status,

@@ -1,16 +1,12 @@
-"""Public certificate verification (/public/, no sign-in): the QR code's page, JSON look-ups, file upload check."""
+"""Public certificate verification API (/public/api/v1/, no sign-in): JSON look-ups, the file upload check.
+
+The QR code's page and the upload form are pages: gateway.web.public."""
 
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
+import hmac
 from collections.abc import Sequence
-from datetime import date
-from functools import cache
-from html import escape
-from importlib import resources
-from string import Template
 from typing import Literal
 
 from aiohttp import web
@@ -19,10 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field
 import certs
 from certs.async_ops import crypto_executor
 from e_license import VerifyResult, verify_file
-from gateway.api.keys import CONTAINER
-from gateway.api.routing import PUBLIC, endpoint, json_response, read_body
+from gateway.api.clients import client_address
+from gateway.api.keys import API, CONTAINER
+from gateway.api.lookup_limit import PUBLIC_LOOKUP_FAILURES, PUBLIC_LOOKUP_WINDOW
+from gateway.api.multipart import is_multipart, parse_multipart
+from gateway.api.routing import PUBLIC, endpoint, json_response, read_body, read_query
 from gateway.db import Database
-from gateway.errors import BadSignature, FieldReason, InputError, NotFound, ServiceUnavailable
+from gateway.errors import (
+    BadSignature,
+    FieldReason,
+    InputError,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+from gateway.logging import get_logger
 from gateway.services.certificate_lookup import (
     CertificateFacts,
     CertificateRecord,
@@ -32,8 +39,9 @@ from gateway.services.certificate_lookup import (
 )
 from gateway.settings import RegistrySettings
 
-__all__ = ["MAX_UPLOAD_BYTES", "UploadVerdict", "render_page", "routes"]
+__all__ = ["MAX_UPLOAD_BYTES", "PUBLIC_LOOKUP_FAILURES", "UploadVerdict", "check_file", "routes"]
 
+log = get_logger("gateway.public")
 routes = web.RouteTableDef()
 TAGS = ("public",)
 PUBLIC_API = PUBLIC + "api/v1/"
@@ -45,7 +53,6 @@ PRIVATE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
-_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 class UploadVerdict(BaseModel):
@@ -63,46 +70,6 @@ class UploadVerdict(BaseModel):
     certificate: CertificateFacts | None = Field(description="the register's facts, when the file is genuine")
 
 
-@cache
-def _template() -> Template:
-    text = resources.files("gateway.api").joinpath("templates/verify.html").read_text(encoding="utf-8")
-    return Template(text)
-
-
-def render_page(facts: CertificateFacts | None) -> str:
-    """The verification page (Chinese): the certificate's facts and status, or that none was found."""
-    if facts is None:
-        body = (
-            '<p class="status status-unknown">未找到该电子证照 / Certificate not found</p>'
-            "<p>请核对二维码或链接是否完整；如有疑问请联系登记机构。</p>"
-        )
-        return _template().substitute(title="未找到", body=body)
-    since = f"（{_day(facts.status_changed_on)}起）" if facts.status_changed_on else ""
-    rows = [
-        ("证照名称", facts.document),
-        ("证号", facts.number),
-        ("证照标识", facts.identifier or "—（纸质证书）"),
-        ("颁发机构", facts.issuer),
-        ("颁发日期", _day(facts.issued_on) if facts.issued_on else "—"),
-        ("权利人", facts.holder),
-        ("证照状态", f"{facts.status_zh}{since}"),
-        # Two digests, named: the signature covers the PDF as rendered; the holder's file also carries
-        # the signature after it, so a checksum tool run on that file gives the second one.
-        ("SM3摘要（签名范围：签名时的PDF）", facts.sm3 or "—"),
-        ("SM3摘要（完整文件：含内嵌签名）", facts.file_sm3 or "—"),
-    ]
-    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    body = (
-        f'<p class="status status-{escape(facts.status.value)}">{escape(facts.status_zh)}{escape(since)}'
-        f" / {escape(facts.status.label_en)}</p><table>{table}</table>"
-    )
-    return _template().substitute(title=escape(facts.number), body=body)
-
-
-def _day(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def _lookup_parts(request: web.Request) -> tuple[Database, RegistrySettings]:
     container = request.app[CONTAINER]
     return container.database, container.settings.registry
@@ -110,28 +77,6 @@ def _lookup_parts(request: web.Request) -> tuple[Database, RegistrySettings]:
 
 def _not_found() -> NotFound:
     return NotFound("no certificate with this token or identifier", "未找到该电子证照")
-
-
-@routes.get(PUBLIC + "verify/{token}")
-@endpoint(
-    "Verification page a certificate's QR code opens (HTML, Chinese)",
-    summary_zh="电子证照核验页面（扫码）",
-    response_content_type="text/html",
-    tags=TAGS,
-    errors=(404,),
-)
-async def verify_page(request: web.Request) -> web.Response:
-    db, registry = _lookup_parts(request)
-    record = await find_by_token(db, registry, request.match_info["token"])
-    if record is None and "text/html" not in request.headers.get("Accept", ""):
-        raise _not_found()  # an API client gets problem+json; a browser gets the page saying so
-    return web.Response(
-        text=render_page(record.facts if record else None),
-        status=200 if record else 404,
-        content_type="text/html",
-        charset="utf-8",
-        headers={**PRIVATE_HEADERS, "Content-Security-Policy": _PAGE_CSP},
-    )
 
 
 @routes.get(PUBLIC_API + "verify/{token}")
@@ -147,17 +92,84 @@ async def verify_token(request: web.Request) -> web.Response:
     return _facts_response(await find_by_token(db, registry, request.match_info["token"]))
 
 
+class IdentifierProof(BaseModel):
+    """What shows the asker holds the certificate: its QR token, or the SM3 of the signed file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str | None = Field(
+        default=None, max_length=64, description="the QR code's token (the last part of its URL)"
+    )
+    sm3: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="SM3 of the file's signed range (PDF) or signed bytes (OFD), as gw-elicense verify prints",
+    )
+
+
 @routes.get(PUBLIC_API + "certificates/{identifier}")
 @endpoint(
-    "A certificate's public facts and status by its GB/T 36904 identifier",
-    summary_zh="按证照标识查询证照状态",
+    "A certificate's public facts and status by its GB/T 36904 identifier, for whoever holds it",
+    summary_zh="按证照标识查询证照状态（须提供二维码令牌或文件SM3摘要）",
     response=CertificateFacts,
+    query=IdentifierProof,
     tags=TAGS,
-    errors=(404, 422),
+    errors=(404, 422, 429),
+    description="Identifiers are numbered in sequence, so the identifier alone answers nothing: give the "
+    "QR code's `token` or the `sm3` of the signed file. A wrong one is the same 404 as an identifier that "
+    f"does not exist; after {PUBLIC_LOOKUP_FAILURES} failed look-ups in "
+    f"{PUBLIC_LOOKUP_WINDOW / 60:g} minutes an address gets 429 with Retry-After.",
 )
 async def certificate_by_identifier(request: web.Request) -> web.Response:
     db, registry = _lookup_parts(request)
-    return _facts_response(await find_by_identifier(db, registry, request.match_info["identifier"]))
+    limiter = request.app[API].public_lookups
+    address = client_address(request)
+    wait = limiter.wait(address)
+    if wait:
+        raise TooManyRequests(
+            f"too many failed look-ups from this address: retry in {wait} s",
+            f"该地址查询失败次数过多，请{wait}秒后再试",
+            wait,
+        )
+    proof = read_query(request, IdentifierProof)
+    if not proof.token and not proof.sm3:  # refused before any look-up: it tells nothing of the identifier
+        raise InputError(
+            "give the QR code's token or the SM3 of the certificate file",
+            "请提供二维码令牌或证照文件的SM3摘要",
+            [
+                FieldReason("token", "须提供二维码令牌或SM3摘要", "give token or sm3"),
+                FieldReason("sm3", "须提供二维码令牌或SM3摘要", "give token or sm3"),
+            ],
+        )
+    record = await find_by_identifier(db, registry, request.match_info["identifier"])
+    if record is None or not _holds(record, proof):
+        failures = limiter.failed(address)
+        # The identifier is no personal data; the token or SM3 given is never logged (it is the secret).
+        log.warning(
+            "public look-up by identifier refused",
+            client=address,
+            identifier=request.match_info["identifier"][:120],
+            failures=failures,
+        )
+        raise _not_found()
+    return _facts_response(record)
+
+
+def _holds(record: CertificateRecord, proof: IdentifierProof) -> bool:
+    """Whether the proof matches the record, compared in constant time (the QR token is case-sensitive,
+    an SM3 in hex is not)."""
+    matches = False
+    if proof.token:
+        matches |= _same(proof.token, record.qr_token)
+    if proof.sm3:
+        given = proof.sm3.lower()
+        for kept in (record.facts.sm3, record.ofd_sm3):
+            matches |= _same(given, kept.lower() if kept else None)
+    return matches
+
+
+def _same(given: str, kept: str | None) -> bool:
+    return kept is not None and hmac.compare_digest(given.encode(), kept.encode())
 
 
 def _facts_response(record: CertificateRecord | None) -> web.Response:
@@ -258,14 +270,9 @@ def _invalid(reason: str, reason_zh: str, sm3: str) -> UploadVerdict:
 
 def _uploaded_file(content_type: str, body: bytes) -> bytes:
     """The PDF from a raw body or from the first file part of a multipart form (a browser's upload)."""
-    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
-        # The body is already read (and size-checked) by the middleware, so parse it from memory.
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            # aiohttp decoded the header as UTF-8 with surrogateescape: this gives back the bytes as sent.
-            b"Content-Type: " + content_type.encode("utf-8", "surrogateescape") + b"\r\n\r\n" + body
-        )
-        parts = [p for p in message.iter_parts() if p.get_filename()] if message.is_multipart() else []
-        body = parts[0].get_payload(decode=True) if parts else b""  # type: ignore[assignment]
+    if is_multipart(content_type):
+        upload = parse_multipart(content_type, body).file()
+        body = upload.data if upload is not None else b""
     if not body:
         raise InputError(
             "upload the certificate file (PDF) as the request body",

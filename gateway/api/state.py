@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from certs import RequestVerifier, SM2PrivateKey
+from gateway.api.lookup_limit import PUBLIC_LOOKUP_FAILURES, PUBLIC_LOOKUP_WINDOW, FailedLookups
 from gateway.bootstrap import Container
 from gateway.security.idempotency import IdempotencyStore, RedisIdempotencyStore
 from gateway.security.users import Lockout, UserDirectory
@@ -22,6 +23,7 @@ class ApiState:
     idempotency: IdempotencyStore
     users: UserDirectory
     registry_key: SM2PrivateKey
+    public_lookups: FailedLookups  # failed look-ups by identifier, per caller address
 
     @classmethod
     def from_container(cls, container: Container) -> ApiState:
@@ -46,6 +48,7 @@ class ApiState:
                 lockout=Lockout(api.login_max_failures, timedelta(minutes=api.login_lockout_minutes)),
             ),
             registry_key=container.registry_key,
+            public_lookups=FailedLookups(PUBLIC_LOOKUP_FAILURES, PUBLIC_LOOKUP_WINDOW, clock=container.clock),
         )
 
 

@@ -9,17 +9,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Table, select
 
 from e_license import CertificateKind, CertificateStatus, LicenseIdentifier, NumberFormat
 from gateway.db import Database
+from gateway.db.tables.register import UnitRow
 from gateway.services.store_certificates import CERTIFICATE
 from gateway.settings import RegistrySettings
 
 __all__ = ["CertificateFacts", "CertificateRecord", "find_by_identifier", "find_by_number", "find_by_token"]
+
+UNIT = cast(Table, UnitRow.__table__)  # type: ignore[attr-defined]
 
 # What `new_qr_token` makes; anything else is not looked up at all.
 QR_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -41,6 +45,10 @@ class CertificateFacts(BaseModel):
     status_zh: str = Field(description="有效 / 已注销 / 已作废")
     status_changed_on: date | None = Field(description="when it was cancelled or voided")
     holder: str = Field(description="权利人, masked (张*) — a bank's name for a mortgage proof")
+    # Printed on the certificate: a reader compares them with the paper, so a certificate bearing another
+    # certificate's QR code (a forgery around a genuine code) shows a different unit here.
+    unit_code: str = Field(default="", description="不动产单元号")
+    location: str = Field(default="", description="坐落, as the register records the unit today")
     sm3: str | None = Field(
         description="SM3 of the signed range: the PDF as rendered, before the signature was attached"
     )
@@ -58,6 +66,7 @@ class CertificateRecord:
     unit_code: str
     file_bytes: int | None  # size of the stored PDF; None until 缮证 has stored it
     ofd_sm3: str | None = None  # SM3 of the signed OFD package, to match an uploaded OFD
+    qr_token: str | None = None  # the QR code's secret: proves the asker holds the certificate
 
 
 _COLUMNS = (
@@ -75,6 +84,8 @@ _COLUMNS = (
     CERTIFICATE.c.case_id,
     CERTIFICATE.c.unit_code,
     CERTIFICATE.c.pdf_size.label("file_bytes"),
+    CERTIFICATE.c.qr_token,
+    UNIT.c.facts.label("unit_facts"),
 )
 
 
@@ -102,7 +113,10 @@ async def _find(
     db: Database, registry: RegistrySettings, condition: ColumnElement[bool]
 ) -> CertificateRecord | None:
     async with db.session() as session:
-        row = (await session.execute(select(*_COLUMNS).where(condition))).one_or_none()
+        query = select(*_COLUMNS).select_from(
+            CERTIFICATE.outerjoin(UNIT, UNIT.c.unit_code == CERTIFICATE.c.unit_code)
+        )
+        row = (await session.execute(query.where(condition))).one_or_none()
     if row is None:
         return None
     tz = ZoneInfo(registry.timezone)
@@ -120,10 +134,12 @@ async def _find(
         status_zh=status.label_zh,
         status_changed_on=_local_day(row.status_changed_at, tz) if not status.in_force else None,
         holder=row.holder_masked,
+        unit_code=row.unit_code,
+        location=str((row.unit_facts or {}).get("address", "")),
         sm3=row.sm3,
         file_sm3=row.file_sm3,
     )
-    return CertificateRecord(facts, row.case_id, row.unit_code, row.file_bytes, row.ofd_sm3)
+    return CertificateRecord(facts, row.case_id, row.unit_code, row.file_bytes, row.ofd_sm3, row.qr_token)
 
 
 def _local_day(at: datetime | None, tz: ZoneInfo) -> date | None:

@@ -102,8 +102,9 @@ async def _serve(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def _guarded(request: web.Request, handler: Any, ended: bool) -> web.StreamResponse:
     if request.method == "POST":
-        form = await request.post()
-        given = form.get("csrf_token", "")
+        # A file upload too: the API middleware left a page's multipart body unread, for aiohttp to parse
+        # from the stream here, once (request.post() keeps it for the handler).
+        given = (await request.post()).get("csrf_token", "")
         if not isinstance(given, str) or not csrf_matches(given, request[CSRF]):
             log.warning("form refused: CSRF token missing or wrong", path=request.path)
             raise CsrfRefused(

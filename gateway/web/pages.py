@@ -9,12 +9,22 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway.api.keys import ACTOR, CONTAINER
+from gateway.api.multipart import MultipartForm, UploadedFile
 from gateway.errors import FieldReason, InputError
 from gateway.security.roles import Role
 from gateway.web.keys import AREA, CSRF, LOCALE
 from gateway.web.paths import area_of
 
-__all__ = ["FormErrors", "form_of", "is_page", "is_public_page", "page", "redirect", "render"]
+__all__ = [
+    "FormErrors",
+    "form_of",
+    "is_page",
+    "is_public_page",
+    "multipart_of",
+    "page",
+    "redirect",
+    "render",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -80,6 +90,18 @@ async def form_of(request: web.Request) -> dict[str, str]:
     text fields only, stripped."""
     data = await request.post()
     return {k: v.strip() for k, v in data.items() if isinstance(v, str)}
+
+
+async def multipart_of(request: web.Request) -> MultipartForm:
+    """A file upload form (multipart/form-data) of a POST, as aiohttp parsed it from the stream (the
+    middleware checked its CSRF token): text fields stripped, files with their bytes."""
+    form = MultipartForm()
+    for name, value in (await request.post()).items():
+        if isinstance(value, web.FileField):
+            form.files.append(UploadedFile(name, value.filename, value.file.read()))
+        elif isinstance(value, str) and name not in form.fields:
+            form.fields[name] = value.strip()
+    return form
 
 
 class FormErrors:

@@ -23,6 +23,8 @@ __all__ = [
     "LOGIN",
     "PASSWORD",
     "PROVIDER",
+    "PUBLIC_LANG",
+    "PUBLIC_VERIFY",
     "QUEUE",
     "SIGN_OUT",
     "Area",
@@ -86,9 +88,15 @@ def area_of(path: str) -> Area:
     return next((a for a in AREAS if a.holds(path)), BACKOFFICE_AREA)
 
 
+# The public verification page (the address in every issued certificate's QR code: never moves).
+PUBLIC_VERIFY = "/public/verify"
+PUBLIC_LANG = "/public/lang"
+
+
 def is_page_path(path: str) -> bool:
-    """A path the page pipeline serves: `/`, the areas' pages, their static files."""
-    if path == "/" or path.startswith("/static/"):
+    """A path the page pipeline serves: `/`, the areas' pages, the public verification page, the static
+    files (never an API path: /public/api/v1/ stays JSON)."""
+    if path in ("/", PUBLIC_VERIFY) or path.startswith(("/static/", PUBLIC_VERIFY + "/", PUBLIC_LANG + "/")):
         return True
     if path.startswith(BACKOFFICE_API):
         return False

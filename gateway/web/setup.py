@@ -31,7 +31,7 @@ def setup_web(app: web.Application) -> None:
     """Templates live beside the views of each area (back office, bank portal, provider portal:
     `gateway/web/<area>/templates`), shared ones in `gateway/web/templates`; every string goes through the
     gettext catalogues."""
-    from gateway.web import auth, backoffice, bank, provider
+    from gateway.web import auth, backoffice, bank, provider, public
 
     loader = jinja2.PrefixLoader(
         {
@@ -39,6 +39,7 @@ def setup_web(app: web.Application) -> None:
             "backoffice": jinja2.FileSystemLoader(HERE / "backoffice" / "templates"),
             "bank": jinja2.FileSystemLoader(HERE / "bank" / "templates"),
             "provider": jinja2.FileSystemLoader(HERE / "provider" / "templates"),
+            "public": jinja2.FileSystemLoader(HERE / "public" / "templates"),
         }
     )
     env = aiohttp_jinja2.setup(
@@ -55,5 +56,5 @@ def setup_web(app: web.Application) -> None:
     env.globals.update(label_functions())
     app[CATALOGUES] = load_catalogues()
     app.router.add_static("/static/", STATIC_DIR, name="static")
-    for area_routes in (auth.routes, backoffice.routes, bank.routes, provider.routes):
+    for area_routes in (auth.routes, backoffice.routes, bank.routes, provider.routes, public.routes):
         app.router.add_routes(area_routes)

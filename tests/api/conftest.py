@@ -83,9 +83,12 @@ async def serve(make_container: Callable[..., Container]) -> AsyncIterator[AppCl
     clients: list[TestClient[web.Request, web.Application]] = []
 
     async def start(
-        routes: Iterable[web.AbstractRouteDef] = (), parts: dict[str, Any] | None = None, **settings: Any
+        routes: Iterable[web.AbstractRouteDef] = (),
+        parts: dict[str, Any] | None = None,
+        dispatch: bool = True,
+        **settings: Any,
     ) -> TestClient[Any, Any]:
-        app = create_app(make_container(parts, **settings), routes=routes)
+        app = create_app(make_container(parts, **settings), routes=routes, dispatch=dispatch)
         client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)

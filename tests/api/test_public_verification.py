@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +16,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 import certs
-from gateway.api.public import MAX_UPLOAD_BYTES
+from gateway.api.public import MAX_UPLOAD_BYTES, PUBLIC_LOOKUP_FAILURES
 from gateway.db import Database
 from gateway.db.tables.certificates import CertificateRow
+from gateway.db.tables.register import UnitRow
 from gateway.seed import BANKS, INSTITUTIONS, LIU_YANG, ZHANG_WEI, seed_demo_register
 from gateway.services import cases, kept_mortgages, review, tracks
 from gateway.services.certification import Certification, RegistrySeal
@@ -96,7 +98,11 @@ async def ownership(ctx: ServiceContext, certification: Certification) -> Certif
 
 @pytest.fixture
 async def client(serve: Serve, registry_cert: certs.Certificate) -> TestClient[Any, Any]:
-    return await serve(parts={"registry_cert": registry_cert}, public_base_url=BASE_URL)  # type: ignore[no-any-return]
+    # No dispatcher: the fixtures issue certificates through the services themselves, and a dispatcher in
+    # the served app would work their outbox rows at the same time — with another PII key (every delivery
+    # failing and retrying) and the same 缮证 job racing `issue_case` — a second writer on the SQLite file
+    # during the fixtures' set-up, where a run once hung until the timeout.
+    return await serve(parts={"registry_cert": registry_cert}, public_base_url=BASE_URL, dispatch=False)  # type: ignore[no-any-return]
 
 
 async def test_the_qr_page_shows_status_and_masked_holder(
@@ -119,7 +125,7 @@ async def test_the_qr_page_shows_status_and_masked_holder(
 
     unknown = await client.get("/public/verify/" + "x" * 32, headers={"Accept": "text/html"})
     assert unknown.status == 404 and "未找到该电子证照" in await unknown.text()
-    api_unknown = await client.get("/public/verify/" + "x" * 32)
+    api_unknown = await client.get("/public/api/v1/verify/" + "x" * 32)
     assert api_unknown.status == 404 and api_unknown.content_type == "application/problem+json"
 
 
@@ -134,7 +140,9 @@ async def test_an_ownership_certificate_shows_the_owner_masked(
     assert "刘*" in page and "刘洋" not in page and LIU_YANG.id_number not in page
 
 
-async def test_json_by_token_and_by_identifier(client: TestClient[Any, Any], proof: CertificateRow) -> None:
+async def test_json_by_token_and_by_identifier(
+    client: TestClient[Any, Any], proof: CertificateRow, ctx: ServiceContext
+) -> None:
     by_token = await client.get(f"/public/api/v1/verify/{proof.qr_token}")
     assert by_token.status == 200
     facts = await by_token.json()
@@ -143,8 +151,14 @@ async def test_json_by_token_and_by_identifier(client: TestClient[Any, Any], pro
     assert facts["document"] == "不动产登记证明" and facts["issuer"] == "东莞市不动产登记中心"
     assert facts["issued_on"] and facts["status_changed_on"] is None
 
-    by_identifier = await client.get(f"/public/api/v1/certificates/{proof.identifier}")
+    by_identifier = await client.get(
+        f"/public/api/v1/certificates/{proof.identifier}", params={"token": str(proof.qr_token)}
+    )
     assert await by_identifier.json() == facts
+    assert (facts["unit_code"], facts["location"]) == (
+        proof.unit_code,
+        await _unit_address(ctx, proof.unit_code),
+    )
 
     assert (await client.get("/public/api/v1/verify/" + "A" * 32)).status == 404
     malformed = await client.get("/public/api/v1/certificates/1.2.156.3005.2.nonsense")
@@ -200,8 +214,8 @@ async def test_upload_of_the_genuine_file_is_valid_and_one_changed_byte_is_not(
 
 async def test_public_routes_are_documented(client: TestClient[Any, Any]) -> None:
     spec = await (await client.get("/openapi.json")).json()
+    assert "/public/verify/{token}" not in spec["paths"], "the QR code's page is a page, not the API"
     assert {
-        "/public/verify/{token}",
         "/public/api/v1/verify/{token}",
         "/public/api/v1/certificates/{identifier}",
         "/public/api/v1/verify",
@@ -248,3 +262,114 @@ async def test_gw_elicense_asks_the_register_whether_a_genuine_certificate_is_st
     other_ca.write_bytes(certs.CertificateAuthority.create("Other CA").certificate.pem)
     code, report = await _gw_elicense(str(file), "--ca", str(other_ca))
     assert code == 1 and report["valid"] is False and "登记机构证书" in report["reason_zh"]
+
+
+async def _unit_address(ctx: ServiceContext, unit_code: str) -> str:
+    async with ctx.db.session() as s:
+        unit = (await s.execute(select(UnitRow).where(UnitRow.unit_code == unit_code))).scalar_one()
+    return str(unit.facts["address"])
+
+
+async def test_identifiers_cannot_be_counted_through_the_public_api(
+    client: TestClient[Any, Any], proof: CertificateRow, ownership: CertificateRow
+) -> None:
+    """Identifiers are structured (registry, year, sequence): whoever could count them could list every
+    certificate with its holder. A look-up by identifier answers only to the QR token or the file's SM3."""
+    bare = await client.get(f"/public/api/v1/certificates/{proof.identifier}")
+    assert bare.status in (404, 422), "an identifier alone tells nothing"
+    assert "holder" not in await bare.text() and BANKS["boc-dg"].name not in await bare.text()
+
+    url = f"/public/api/v1/certificates/{proof.identifier}"
+    with_token = await client.get(url, params={"token": str(proof.qr_token)})
+    with_sm3 = await client.get(url, params={"sm3": str(proof.sm3)})
+    assert with_token.status == with_sm3.status == 200
+    assert (await with_token.json())["number"] == (await with_sm3.json())["number"] == proof.number
+    with_ofd_sm3 = await client.get(url, params={"sm3": str(proof.ofd_sm3)})
+    assert with_ofd_sm3.status == 200, "gw-elicense checking the OFD asks with the OFD's SM3"
+
+    # Another certificate's token, a wrong SM3 and an identifier nobody holds: the same 404, byte for byte.
+    answers = []
+    for identifier, params in (
+        (proof.identifier, {"token": str(ownership.qr_token)}),
+        (proof.identifier, {"sm3": str(ownership.sm3)}),
+        (ownership.identifier, {"token": str(proof.qr_token)}),
+    ):
+        refused = await client.get(f"/public/api/v1/certificates/{identifier}", params=params)
+        assert refused.status == 404
+        body = await refused.json()
+        answers.append((body["code"], body["detail"], body["detail_zh"]))
+    assert len(set(answers)) == 1, answers
+
+
+async def test_failed_look_ups_by_identifier_are_limited_per_address(
+    client: TestClient[Any, Any], proof: CertificateRow, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"/public/api/v1/certificates/{proof.identifier}"
+    statuses = [
+        (await client.get(url, params={"token": "x" * 32})).status for _ in range(PUBLIC_LOOKUP_FAILURES + 1)
+    ]
+    assert statuses[:-1] == [404] * PUBLIC_LOOKUP_FAILURES
+    limited = await client.get(url, params={"token": str(proof.qr_token)})
+    assert limited.status == 429 and int(limited.headers["Retry-After"]) > 0, "even the right token, now"
+    assert (await limited.json())["code"] == "too_many_requests"
+    # The QR page itself is not held up: its token is unguessable, and a citizen scanning it is not counting.
+    assert (await client.get(f"/public/api/v1/verify/{proof.qr_token}")).status == 200
+
+
+async def test_the_qr_page_shows_the_unit_and_offers_the_upload_form(
+    client: TestClient[Any, Any], proof: CertificateRow, ctx: ServiceContext
+) -> None:
+    """A certificate bearing another certificate's QR code is caught by comparing 坐落 and 单元号."""
+    page = await (await client.get(f"/public/verify/{proof.qr_token}")).text()
+    address = await _unit_address(ctx, proof.unit_code)
+    for shown in ("坐落", address, "不动产单元号", proof.unit_code):
+        assert shown in page, shown
+    # Which SM3 is which: the signature's range (the PDF as signed), and the whole file a holder has.
+    assert re.search(r"签名范围：签名时的PDF）</dt><dd[^>]*>" + str(proof.sm3), page)
+    assert re.search(r"完整文件：含内嵌签名）</dt><dd[^>]*>" + str(proof.file_sm3), page)
+    assert 'enctype="multipart/form-data"' in page and 'name="csrf_token"' in page
+    assert 'type="file"' in page and "<style" not in page, "CSP: styles from /static only"
+
+
+async def test_the_upload_form_checks_a_file_and_refuses_what_is_not_a_certificate(
+    client: TestClient[Any, Any], proof: CertificateRow, ctx: ServiceContext
+) -> None:
+    """The page's form (multipart, CSRF token from the pre-session cookie), as a browser posts it."""
+    page = await (await client.get("/public/verify")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None, "the form carries its CSRF token"
+    pdf = await ctx.blobs.get(str(proof.pdf_ref))
+
+    async def upload(data: bytes, filename: str, csrf: str = token.group(1)) -> tuple[int, str]:
+        form = FormData()
+        form.add_field("csrf_token", csrf)
+        form.add_field("file", data, filename=filename, content_type="application/pdf")
+        response = await client.post("/public/verify", data=form)
+        return response.status, await response.text()
+
+    status, result = await upload(pdf, "证书.pdf")
+    address = await _unit_address(ctx, proof.unit_code)
+    assert status == 200 and "文件真实，证照有效" in result and 'id="verdict"' in result
+    assert address in result and proof.unit_code in result and str(proof.sm3) in result
+
+    changed = bytearray(pdf)
+    changed[len(pdf) // 3] ^= 0x01
+    status, result = await upload(bytes(changed), "证书.pdf")
+    assert status == 200 and "未通过核验" in result and address not in result
+
+    status, result = await upload(b"GIF89a not a certificate", "证书.pdf")
+    assert status == 422 and "该文件不是PDF或OFD文件" in result, "the content decides, not the name"
+    status, result = await upload(b"", "")
+    assert status == 422 and "请选择要核验的证照文件" in result
+    status, result = await upload(pdf + b"\0" * MAX_UPLOAD_BYTES, "证书.pdf")
+    assert status == 422 and "文件超过5MB" in result, "a file past the limit is refused on the page"
+
+    forged, _ = await upload(pdf, "证书.pdf", csrf="0" * 64)
+    assert forged == 403, "a form posted from another site is refused"
+
+    english = await client.get("/public/lang/en", params={"next": f"/public/verify/{proof.qr_token}"})
+    assert english.url.path == f"/public/verify/{proof.qr_token}"
+    text = await english.text()
+    assert "Location (坐落)" in text and "Check the file" in text and address in text
+    outside = await client.get("/public/lang/en", params={"next": "//evil.example/"}, allow_redirects=False)
+    assert outside.headers["Location"] == "/public/verify", "no open redirect"

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 import certs
 from e_license import LicenseIdentifier, verify_detached, verify_file
-from gateway.api.public import check_file, render_page
+from gateway.api.public import check_file
 from gateway.db.outbox import claim_due
 from gateway.db.tables.certificates import CertificateRow
 from gateway.db.tables.infra import AuditRecord, OutboxRow
@@ -107,9 +107,11 @@ async def registered_mortgage(ctx: ServiceContext) -> str:
 
 
 async def page_of(ctx: ServiceContext, token: str | None) -> str:
+    """What the verification page shows for the QR token: its facts (the page itself: tests/api)."""
     assert token is not None
     record = await find_by_token(ctx.db, ctx.registry, token)
-    return render_page(record.facts if record else None)
+    assert record is not None
+    return record.facts.model_dump_json()
 
 
 async def test_mortgage_proof_is_issued_delivered_and_cancelled_on_release(
@@ -157,7 +159,7 @@ async def test_mortgage_proof_is_issued_delivered_and_cancelled_on_release(
     )
     assert release.state is CaseState.COMPLETED
     page = await page_of(ctx, proof.qr_token)
-    assert "已注销" in page and "年" in page.split("已注销")[1][:12], "the page shows since when"
+    assert '"已注销"' in page and '"status_changed_on":"20' in page, "the page shows since when"
     verdict = await check_file(ctx.db, ctx.registry, registry_cert, proof.pdf)
     assert (verdict.result, verdict.in_force, verdict.certificate and verdict.certificate.status) == (
         "valid",
