@@ -5,47 +5,48 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.domain.cases import (
-    CaseInput,
-    ContractFilingInput,
-    MortgageRegistrationInput,
-    MortgageReleaseInput,
-    PresaleMortgageConversionInput,
-    TransferInput,
-    TransferType,
-)
+from gateway.domain.cases import CaseInput, CaseKind, TransferInput, TransferType
 from gateway.domain.materials import MaterialKind
 from gateway.errors import FieldReason, InputError
 
-__all__ = ["check_required", "missing_materials", "optional_materials", "required_materials"]
+__all__ = ["check_required", "missing_materials", "optional_for", "required_for", "required_materials"]
 
 M = MaterialKind
 _BASE = (M.APPLICATION_FORM, M.IDENTITY_DOCUMENT)
 _LOAN = (M.LOAN_CONTRACT, M.MORTGAGE_CONTRACT)
 
 
-def required_materials(case_input: CaseInput) -> list[MaterialKind]:
-    """The kinds of document the case cannot be received without."""
-    if isinstance(case_input, MortgageRegistrationInput):
+def required_for(kind: CaseKind, *, new_home: bool = False, new_mortgage: bool = False) -> list[MaterialKind]:
+    """The kinds of document a case of `kind` cannot be received without (a transfer: of a new home, with
+    the buyer's new mortgage)."""
+    if kind is CaseKind.MORTGAGE_REGISTRATION:
         return [*_BASE, M.OWNERSHIP_CERTIFICATE, *_LOAN]
-    if isinstance(case_input, MortgageReleaseInput):
+    if kind is CaseKind.MORTGAGE_RELEASE:
         return [*_BASE, M.REGISTRATION_PROOF, M.DISCHARGE_PROOF]
-    if isinstance(case_input, TransferInput):
+    if kind is CaseKind.TRANSFER:
         # A new home has no certificate yet (the developer's 首次登记 stands for it).
-        held = [] if case_input.transfer_type is TransferType.NEW_HOME else [M.OWNERSHIP_CERTIFICATE]
-        loan = list(_LOAN) if case_input.new_mortgage else []
-        return [*_BASE, *held, M.SALE_CONTRACT, *loan]
-    if isinstance(case_input, PresaleMortgageConversionInput):
+        held = [] if new_home else [M.OWNERSHIP_CERTIFICATE]
+        return [*_BASE, *held, M.SALE_CONTRACT, *(_LOAN if new_mortgage else ())]
+    if kind is CaseKind.PRESALE_MORTGAGE_CONVERSION:
         return [*_BASE, M.REGISTRATION_PROOF, *_LOAN]
-    assert isinstance(case_input, ContractFilingInput)
     return [*_BASE, M.SALE_CONTRACT]
 
 
-def optional_materials(case_input: CaseInput) -> list[MaterialKind]:
+def required_materials(case_input: CaseInput) -> list[MaterialKind]:
+    if isinstance(case_input, TransferInput):
+        return required_for(
+            case_input.kind,
+            new_home=case_input.transfer_type is TransferType.NEW_HOME,
+            new_mortgage=case_input.new_mortgage is not None,
+        )
+    return required_for(case_input.kind)
+
+
+def optional_for(kind: CaseKind) -> list[MaterialKind]:
     """What the counter may add: a tax receipt for a transfer (the tax bureau's clearance reaches the case
     by itself), the statements some rules read, anything else."""
     statements = [M.OBJECTION_RISK_STATEMENT, M.PRE_REGISTRANT_CONSENT]
-    if isinstance(case_input, TransferInput):
+    if kind is CaseKind.TRANSFER:
         statements = [M.TAX_RECEIPT, *statements, M.CO_OWNER_PRE_EMPTION_WAIVER]
     return [*statements, M.OTHER]
 
@@ -64,7 +65,9 @@ def check_required(case_input: CaseInput, given: Iterable[MaterialKind]) -> None
             f"required materials are missing: {', '.join(k.value for k in missing)}",
             f"缺少必需的申请材料：{listed}",
             [
-                FieldReason(f"materials.{k.value}", f"缺少必需材料：{k.label_zh}", f"missing: the {k.label_en}")
+                FieldReason(
+                    f"materials.{k.value}", f"缺少必需材料：{k.label_zh}", f"missing: the {k.label_en}"
+                )
                 for k in missing
             ],
         )

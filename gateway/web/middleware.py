@@ -17,7 +17,7 @@ from gateway.errors import Forbidden, GatewayError, LoginRequired
 from gateway.logging import get_logger
 from gateway.web.i18n import DEFAULT_LOCALE, LOCALES, translations
 from gateway.web.keys import AREA, CATALOGUES, CSRF, LOCALE, SESSION_TOKEN
-from gateway.web.pages import is_public_page, redirect, render
+from gateway.web.pages import is_public_page, posted, redirect, render
 from gateway.web.paths import area_of, is_page_path
 from gateway.web.security import (
     LANG_COOKIE,
@@ -102,7 +102,7 @@ async def _serve(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def _guarded(request: web.Request, handler: Any, ended: bool) -> web.StreamResponse:
     if request.method == "POST":
-        form = await request.post()
+        form = await posted(request)
         given = form.get("csrf_token", "")
         if not isinstance(given, str) or not csrf_matches(given, request[CSRF]):
             log.warning("form refused: CSRF token missing or wrong", path=request.path)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp_jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, hdrs, web
+from aiohttp.base_protocol import BaseProtocol
+from multidict import MultiDict, MultiDictProxy
 
 from gateway.api.keys import ACTOR, CONTAINER
 from gateway.errors import FieldReason, InputError
 from gateway.security.roles import Role
-from gateway.web.keys import AREA, CSRF, LOCALE
+from gateway.web.keys import AREA, CSRF, FORM, LOCALE
 from gateway.web.paths import area_of
 
-__all__ = ["FormErrors", "form_of", "is_page", "is_public_page", "page", "redirect", "render"]
+__all__ = ["FormErrors", "form_of", "is_page", "is_public_page", "page", "posted", "redirect", "render"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -76,10 +80,48 @@ def redirect(location: str) -> web.Response:
 
 
 async def form_of(request: web.Request) -> dict[str, str]:
-    """The URL-encoded form of a POST (already read, and its CSRF token checked, by the middleware),
-    text fields only, stripped."""
-    data = await request.post()
+    """The form of a POST (already read, and its CSRF token checked, by the middleware), text fields only,
+    stripped."""
+    data = await posted(request)
     return {k: v.strip() for k, v in data.items() if isinstance(v, str)}
+
+
+async def posted(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form, URL-encoded or multipart (files as `web.FileField`), parsed once per request.
+
+    The API's middleware has already read the body (to enforce the route's limit), and aiohttp's own
+    `request.post()` reads a multipart body from the stream, which is then empty: the cached bytes are
+    parsed here with aiohttp's multipart reader instead."""
+    if FORM in request:
+        return request[FORM]
+    if request.content_type != "multipart/form-data":
+        form = await request.post()
+    else:
+        form = await _multipart(request, await request.read())
+    request[FORM] = form
+    return form
+
+
+async def _multipart(request: web.Request, body: bytes) -> MultiDictProxy[Any]:
+    loop = asyncio.get_running_loop()
+    stream = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
+    stream.feed_data(body)
+    stream.feed_eof()
+    reader = MultipartReader(request.headers, stream)
+    found: MultiDict[Any] = MultiDict()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue  # a nested multipart is no form field
+        if part.filename is None:
+            found.add(part.name, await part.text())
+            continue
+        content = await part.read(decode=True)
+        content_type = part.headers.get(hdrs.CONTENT_TYPE, "application/octet-stream")
+        found.add(
+            part.name,
+            web.FileField(part.name, part.filename, io.BytesIO(content), content_type, part.headers),
+        )
+    return MultiDictProxy(found)
 
 
 class FormErrors:

@@ -2,6 +2,9 @@
 
 from aiohttp import web
 
-routes: list[web.AbstractRouteDef] = []
+from gateway.web.bank import counter
+
+# counter first: its /bank/cases/new must match before a /bank/cases/{case_id} route does.
+routes: list[web.AbstractRouteDef] = [*counter.routes]
 
 __all__ = ["routes"]
