@@ -64,8 +64,8 @@ class Person:
     async def goto(self, path: str) -> Any:
         return await self.page.goto(self.base_url + path)
 
-    async def sign_in(self, password: str = DEMO_PASSWORD) -> None:
-        await self.goto("/backoffice/login")
+    async def sign_in(self, password: str = DEMO_PASSWORD, area: str = "backoffice") -> None:
+        await self.goto(f"/{area}/login")
         await self.page.fill("#username", self.username)
         await self.page.fill("#password", password)
         async with self.page.expect_navigation():  # the next page, not the sign-in form still showing
