@@ -48,7 +48,10 @@ class MaterialIn(BaseModel):
         default=MaterialKind.OTHER,
         description="what the document is where a rule reads it: pre_registrant_consent "
         "(预告登记权利人书面同意), objection_risk_statement (知悉异议、自担风险声明), "
-        "co_owner_pre_emption_waiver (其他按份共有人放弃优先购买权声明); else other",
+        "co_owner_pre_emption_waiver (其他按份共有人放弃优先购买权声明); the application's documents "
+        "application_form, identity_document, ownership_certificate, registration_proof, sale_contract, "
+        "loan_contract, mortgage_contract, discharge_proof, tax_receipt (the bank portal requires those of "
+        "the case's kind; the API does not); else other",
     )
     content_base64: str = Field(max_length=(MAX_MATERIAL_BYTES * 4) // 3 + 4, repr=False)
 
