@@ -68,6 +68,16 @@ async def test_a_clerk_submits_a_second_hand_transfer_and_prints_the_receipt(
     }
     for name, value in fields.items():
         await page.fill(by_name(name), value)
+    # The buyer's new mortgage is optional: ticking it shows its terms and adds the loan's contracts.
+    loan_row = page.locator("#row-loan_contract")
+    await expect(loan_row).to_be_hidden()
+    await page.check("#with_new_mortgage")
+    await expect(page.locator("#new-mortgage")).to_be_visible()
+    await expect(loan_row).to_be_visible()
+    await page.locator("#new-mortgage").scroll_into_view_if_needed()
+    await clerk.shot("bank-new-case-new-mortgage")
+    await page.uncheck("#with_new_mortgage")
+    await expect(loan_row).to_be_hidden()
     for kind in DOCUMENTS[:-1]:
         await page.set_input_files(by_name(f"materials.{kind}"), str(scan))
     await page.locator("#materials-h").scroll_into_view_if_needed()
