@@ -24,14 +24,13 @@ from gateway.api.routing import (
     read_json,
     read_query,
 )
-from gateway.api.views import CaseList, CaseView, MaterialView, TransitionView, UnitStatusView
+from gateway.api.views import CaseList, CaseView, MaterialView, TransitionView
 from gateway.domain.cases import CaseInput
-from gateway.domain.identifiers import validate_unit_code
-from gateway.domain.lapses import lapses
 from gateway.domain.materials import MaterialKind
 from gateway.domain.workflow import CaseState
 from gateway.errors import FieldReason, InputError, NotFound
 from gateway.services import cases
+from gateway.services.lender_view import LenderUnitView, lender_view
 from gateway.services.materials import MAX_MATERIAL_BYTES, accept_all
 
 __all__ = ["routes"]
@@ -49,7 +48,10 @@ class MaterialIn(BaseModel):
         default=MaterialKind.OTHER,
         description="what the document is where a rule reads it: pre_registrant_consent "
         "(预告登记权利人书面同意), objection_risk_statement (知悉异议、自担风险声明), "
-        "co_owner_pre_emption_waiver (其他按份共有人放弃优先购买权声明); else other",
+        "co_owner_pre_emption_waiver (其他按份共有人放弃优先购买权声明); the application's documents "
+        "application_form, identity_document, ownership_certificate, registration_proof, sale_contract, "
+        "loan_contract, mortgage_contract, discharge_proof, tax_receipt (the bank portal requires those of "
+        "the case's kind; the API does not); else other",
     )
     content_base64: str = Field(max_length=(MAX_MATERIAL_BYTES * 4) // 3 + 4, repr=False)
 
@@ -279,24 +281,14 @@ _FILE_TYPES = {"pdf": "application/pdf", "ofd": "application/ofd"}
 
 @routes.get(BANK_API + "units/{unit_code}")
 @endpoint(
-    "A unit's register status before lending (owner masked)",
+    "A unit's register status before lending (owners masked; other banks' loan details withheld)",
     summary_zh="不动产登记状态查询",
-    response=UnitStatusView,
+    response=LenderUnitView,
     tags=TAGS,
     errors=(404, 422),
+    description="Owners, seizures, objections, pre-registrations and every mortgage's rank and mortgagee; "
+    "the contract numbers, amount and term only of the asking bank's own mortgages (own: true). Audited.",
 )
 async def unit_status(request: web.Request) -> web.Response:
-    unit_code = validate_unit_code(request.match_info["unit_code"])
-    async with services(request).reading() as store:
-        try:
-            unit = await store.lock_unit(unit_code)
-        except InputError:
-            raise NotFound(
-                f"unit {unit_code} is not on the register", f"登记簿中没有不动产单元 {unit_code}"
-            ) from None
-        view = await store.view(unit)
-        pending = await store.count_live_cases(unit_code)
-    ctx = services(request)
-    return json_response(
-        UnitStatusView.of(view, pending, lapses(view, ctx.clock(), ctx.calendar, ctx.calendar.tz))
-    )
+    view = await lender_view(services(request), _party(request), request.match_info["unit_code"])
+    return json_response(view)

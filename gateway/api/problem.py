@@ -12,7 +12,14 @@ from pydantic import ValidationError
 from gateway.api.keys import API, REQUEST_ID
 from gateway.api.refusals import audit_refusal, is_audited_refusal
 from gateway.db.outages import is_outage
-from gateway.errors import GatewayError, InputError, RuleViolation, ServiceUnavailable, TooManyRequests
+from gateway.errors import (
+    FieldReason,
+    GatewayError,
+    InputError,
+    RuleViolation,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from gateway.logging import get_logger
 
 __all__ = ["PROBLEM_CONTENT_TYPE", "TITLES", "errors_middleware", "problem_response"]
@@ -151,14 +158,23 @@ def _from_gateway_error(request: web.Request, exc: GatewayError) -> web.Response
     )
 
 
-def _from_validation_error(request: web.Request, exc: ValidationError) -> web.Response:
-    errors = []
+def validation_reasons(exc: ValidationError) -> list[FieldReason]:
+    """Each pydantic error as a field-level reason in both languages (field: the dotted location)."""
+    reasons = []
     for err in exc.errors(include_url=False):
         ctx = err.get("ctx") or {}
         field = ".".join(str(part) for part in err["loc"])
         reason_en = str(ctx.get("reason_en") or err["msg"])
         reason_zh = str(ctx.get("reason_zh") or _PYDANTIC_ZH.get(err["type"], f"取值无效：{err['msg']}"))
-        errors.append({"field": field, "reason_zh": reason_zh, "reason_en": reason_en})
+        reasons.append(FieldReason(field, reason_zh, reason_en))
+    return reasons
+
+
+def _from_validation_error(request: web.Request, exc: ValidationError) -> web.Response:
+    errors = [
+        {"field": r.field, "reason_zh": r.reason_zh, "reason_en": r.reason_en}
+        for r in validation_reasons(exc)
+    ]
     return problem_response(
         request,
         status=422,

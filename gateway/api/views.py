@@ -11,10 +11,9 @@ from gateway.domain.cases import CaseKind
 from gateway.domain.identifiers import mask_id_number, mask_name, mask_phone
 from gateway.domain.lapses import Lapse
 from gateway.domain.materials import MaterialKind
-from gateway.domain.parties import CoOwnership
-from gateway.domain.register import Entry, EntryKind, OwnershipFacts, RegisterView
-from gateway.domain.shares import share_zh
+from gateway.domain.register import Entry, EntryKind, RegisterView
 from gateway.domain.workflow import Case, CaseState
+from gateway.services.lender_view import co_ownership_zh, public_facts
 from gateway.services.materials import MaterialRecord
 
 ONE_HOUR = 3600.0
@@ -184,21 +183,10 @@ class EntryView(BaseModel):
             certificate_number=entry.certificate_number,
             rank=rank if rank is not None else entry.rank,
             opened_at=entry.opened_at,
-            summary=_public_facts(facts),
+            summary=public_facts(facts),
             lapses_on=lapse.lapses_on if lapse else None,
             lapsed=lapse.lapsed if lapse else False,
         )
-
-
-def _public_facts(tree: Any) -> Any:
-    """Facts with people reduced to masked names; institutions keep their names."""
-    if isinstance(tree, dict):
-        if "id_number" in tree and tree.get("id_type") != "credit_code":
-            return {"name": mask_name(str(tree.get("name", "")))}
-        return {k: _public_facts(v) for k, v in tree.items() if k not in ("phone",)}
-    if isinstance(tree, list):
-        return [_public_facts(v) for v in tree]
-    return tree
 
 
 class UnitStatusView(BaseModel):
@@ -228,7 +216,7 @@ class UnitStatusView(BaseModel):
             floor_area=f"{view.unit.floor_area}",
             first_registered=view.unit.first_registered,
             owners=[mask_name(p.name) for p in view.owners],
-            co_ownership=_co_ownership(ownership.facts) if ownership else None,
+            co_ownership=co_ownership_zh(ownership.facts) if ownership else None,
             ownership_certificate=ownership.certificate_number if ownership else None,
             mortgages=[EntryView.of(e, rank=view.mortgage_rank(e)) for e in view.mortgages],
             seizures=[EntryView.of(e) for e in view.seizures],
@@ -236,13 +224,3 @@ class UnitStatusView(BaseModel):
             pre_registrations=[EntryView.of(e, lapse=lapses.get(e.id)) for e in view.pre_registrations],
             pending_cases=pending_cases,
         )
-
-
-def _co_ownership(facts: object) -> str | None:
-    if not isinstance(facts, OwnershipFacts):
-        return None
-    label = facts.co_ownership.label_zh
-    if facts.co_ownership is not CoOwnership.SHARES:
-        return label
-    parts = "，".join(f"{mask_name(o.party.name)}占{share_zh(o.share)}" for o in facts.owners if o.share)
-    return f"{label}：{parts}"

@@ -86,8 +86,8 @@ def redirect(location: str) -> web.Response:
 
 
 async def form_of(request: web.Request) -> dict[str, str]:
-    """The URL-encoded form of a POST (already read, and its CSRF token checked, by the middleware),
-    text fields only, stripped."""
+    """The form of a POST (already read, and its CSRF token checked, by the middleware), text fields only,
+    stripped."""
     data = await request.post()
     return {k: v.strip() for k, v in data.items() if isinstance(v, str)}
 

@@ -30,9 +30,11 @@ LANG_COOKIE = "gw_lang"
 COOKIE_PATH = "/"
 
 # Everything from this origin, nothing inline, nothing from anywhere else (the registry's network is
-# isolated: no CDN, no outside fonts). Materials are framed by our own pages only.
+# isolated: no CDN, no outside fonts). Materials are framed by our own pages only. connect-src: the bank
+# counter's form posts its scans with XMLHttpRequest, to show the upload's progress.
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; script-src 'self'; "
+    "connect-src 'self'; "
     "frame-src 'self'; object-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
 )
 _HEADERS = {

@@ -2,8 +2,9 @@
 
 from aiohttp import web
 
-from gateway.web.bank import cases, users
+from gateway.web.bank import cases, counter, users
 
-routes: list[web.AbstractRouteDef] = [*cases.routes, *users.routes]
+# counter first: its /bank/cases/new must match before a /bank/cases/{case_id} route does.
+routes: list[web.AbstractRouteDef] = [*counter.routes, *cases.routes, *users.routes]
 
 __all__ = ["routes"]
