@@ -36,3 +36,14 @@ def test_the_catalogues_load_from_a_clean_checkout() -> None:
     catalogues = load_catalogues()
     assert catalogues["zh_CN"].gettext("Work queue") == "待办"
     assert catalogues["en"].gettext("Work queue") == "Work queue"
+
+
+def test_the_pages_name_each_material_as_its_kind_does() -> None:
+    """A label shares its message id with any other string of the same English (the loan notice's
+    "Loan contract" number once made the loan contract's scan read 借款合同编号 on the checklist)."""
+    from gateway.domain.materials import MaterialKind
+    from gateway.web.labels import LABELS
+
+    chinese = load_catalogues()["zh_CN"]
+    shown = {kind: chinese.gettext(LABELS["material"][kind.value]) for kind in MaterialKind}
+    assert shown == {kind: kind.label_zh for kind in MaterialKind}

@@ -84,7 +84,7 @@ async def test_a_clerk_answers_a_correction_and_downloads_the_certificate(
 
     async def certificate_ready() -> bool:
         await page.reload()
-        return await page.locator("#certificate-pdf").count() == 1
+        return bool(await page.locator("a.certificate-pdf").count() == 1)
 
     for _ in range(100):
         if await certificate_ready():
@@ -92,7 +92,7 @@ async def test_a_clerk_answers_a_correction_and_downloads_the_certificate(
         await page.wait_for_timeout(200)
     await clerk.shot("bank-case-registered")
     async with page.expect_download() as started:
-        await page.click("#certificate-pdf")
+        await page.click("a.certificate-pdf")
     download = await started.value
     saved = tmp_path / "certificate.pdf"
     await download.save_as(saved)
