@@ -13,8 +13,8 @@ from typing import ClassVar
 from pydantic import model_validator
 
 from adapters.base import AdapterContext, load_party_certificate
-from adapters.utilities.pull import PullSettings
-from gateway.ports.utilities import DeliveryStyle, UtilityOutcome, UtilityTransferJob
+from adapters.utilities.pull import PullProvider, PullSettings
+from gateway.ports.utilities import DeliveryStyle
 
 
 class PortalSettings(PullSettings):
@@ -26,7 +26,9 @@ class PortalSettings(PullSettings):
         return self
 
 
-class PortalProvider:
+class PortalProvider(PullProvider):
+    """A pull provider whose certificate is optional; its jobs wait the same way."""
+
     Settings: ClassVar[type[PortalSettings]] = PortalSettings
 
     def __init__(self, party: str, settings: PortalSettings, context: AdapterContext) -> None:
@@ -37,18 +39,5 @@ class PortalProvider:
             load_party_certificate(party, settings, context, kind="utility")
 
     @property
-    def party(self) -> str:
-        return self._party
-
-    @property
     def style(self) -> DeliveryStyle:
         return DeliveryStyle.PORTAL
-
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def transfer(self, job: UtilityTransferJob) -> UtilityOutcome:
-        return UtilityOutcome.later(check_after_seconds=self.settings.collect_within_seconds)
