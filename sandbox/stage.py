@@ -130,7 +130,9 @@ class Stage:
             utilities=utilities.adapter_config(),
             log_level=options.log_level,
         )
-        stage = cls(options, settings, base_url, parties, utilities, aiohttp.ClientSession(), listener=listener)
+        stage = cls(
+            options, settings, base_url, parties, utilities, aiohttp.ClientSession(), listener=listener
+        )
         try:
             await stage._prepare_database()
             if options.processes:

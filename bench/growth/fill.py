@@ -37,6 +37,14 @@ _OWNER = person("业主", "44190019600101001", "13900000000")
 _CHUNK = 50_000
 # Of ten years of cases nearly all are finished; the open ones are what the back office works on.
 _OPEN_STATES = ("received", "approved", "registered", "need_more_material")
+# The back office's stage of each (gateway.domain.worklist.work_stage): what its work queue reads by.
+_STAGE = {
+    "received": "received",
+    "approved": "register",
+    "registered": "certify",
+    "need_more_material": "correction",
+    "completed": "closed",
+}
 
 
 @dataclass
@@ -152,6 +160,7 @@ async def fill(
                     False,
                     received,
                     1,
+                    _STAGE[state],
                 )
 
         await _copy(
@@ -174,6 +183,7 @@ async def fill(
                 "deadline_provisional",
                 "updated_at",
                 "version",
+                "stage",
             ),
             case_rows(),
         )

@@ -10,7 +10,6 @@ from gateway.domain.cases import CaseInput, TransferInput
 from gateway.domain.register import MortgageFacts, RegisterView
 from gateway.domain.registration import mortgage_ranks_needed, next_mortgage_rank
 from gateway.domain.workflow import (
-    RECEIPT_COUNTER,
     Case,
     CaseState,
     Track,
@@ -66,10 +65,9 @@ async def submit(
         if failed:
             raise RuleViolation(failed)
         deadline = calendar.add_working_days(now, ctx.deadline_working_days)
-        # 受理编号 from the registry's yearly counter, in this transaction: a refused or rolled-back
-        # submission gives its number back, and processes never share one (the counter row is locked).
+        # 受理编号: the registry's yearly numbering (a sequence on PostgreSQL: unique, gaps allowed).
         year = now.astimezone(calendar.tz).year
-        seq = await store.next_number(ctx.registry.admin_code, year, RECEIPT_COUNTER)
+        seq = await store.next_receipt(ctx.registry.admin_code, year)
         case = Case(
             id=new_id(),
             kind=case_input.kind,

@@ -432,21 +432,6 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
             stmt = stmt.where(CASE.c.assignee == assignee)
         return [self._case(r) for r in (await self.session.execute(stmt)).scalars()]
 
-    async def queue(
-        self, *, state: CaseState | None, bank: str | None, assignee: str | None, limit: int
-    ) -> list[Case]:
-        """The back office's queue: nearest deadline first (the one-working-day promise), optionally one
-        state, one bank, one examiner's. Read through ix_case_record_state_deadline or
-        ix_case_record_state_bank_deadline: one page whatever the register's size."""
-        stmt = select(CaseRow).order_by(CASE.c.deadline_at, CASE.c.id).limit(limit)
-        if state is not None:
-            stmt = stmt.where(CASE.c.state == state.value)
-        if bank is not None:
-            stmt = stmt.where(CASE.c.submitted_by == bank)
-        if assignee is not None:
-            stmt = stmt.where(CASE.c.assignee == assignee)
-        return [self._case(r) for r in (await self.session.execute(stmt)).scalars()]
-
     async def count_live_cases(self, unit_code: str) -> int:
         found = await self.session.execute(
             select(func.count()).select_from(CASE).where(CASE.c.unit_code == unit_code, _LIVE)

@@ -1,0 +1,83 @@
+"""receipt numbers (受理编号) from a PostgreSQL sequence per registry and year, not a locked counter row
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-06 12:00:00.000000
+
+Until now every submission incremented the registry's yearly row in `certificate_counter` (kind "receipt")
+inside its transaction, so all submissions queued on that one row lock until commit. On PostgreSQL the
+number now comes from `gw_next_receipt(registry, year)`: `nextval` of the sequence `receipt_<registry>_<year>`,
+which takes no lock that lasts. The function creates the year's sequence the first time it is asked (starting
+after the counter row's `last`, so numbers handed out before this revision are never handed out again).
+
+Receipt numbers may have gaps (a refused or rolled-back submission does not give its number back: a sequence
+is not transactional); they are never duplicated. Certificate numbers stay on the counter rows: gapless.
+SQLite keeps the counter row for receipts too (one writer at a time anyway).
+
+The downgrade writes each sequence's last value back to the counter rows and drops the sequences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The sequence is made on demand (a new registry, a new year) in the caller's transaction. Two transactions
+# making it at once: the second waits for the first's commit, then gets unique_violation (or
+# duplicate_table), swallowed, and takes its number from the sequence the first made.
+_FUNCTION = """
+CREATE OR REPLACE FUNCTION gw_next_receipt(p_registry text, p_year integer) RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    seq text := quote_ident(format('receipt_%s_%s', p_registry, p_year));
+    first bigint;
+BEGIN
+    IF to_regclass(seq) IS NULL THEN
+        SELECT coalesce(max(last), 0) + 1 INTO first FROM certificate_counter
+            WHERE registry_code = p_registry AND year = p_year AND kind = 'receipt';
+        BEGIN
+            EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %s START WITH %s', seq, first);
+        EXCEPTION WHEN unique_violation OR duplicate_table THEN
+            NULL;
+        END;
+    END IF;
+    RETURN nextval(seq::regclass);
+END
+$fn$
+"""
+
+_SEQUENCES = """
+SELECT c.relname, coalesce(s.last_value, s.start_value - 1) FROM pg_class c JOIN pg_sequences s
+    ON s.sequencename = c.relname AND s.schemaname = current_schema()
+WHERE c.relkind = 'S' AND c.relname ~ '^receipt_[0-9A-Za-z]+_[0-9]{4}$'
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_FUNCTION)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    for name, last in bind.execute(sa.text(_SEQUENCES)).all():  # last_value is NULL before the first nextval
+        _, registry, year = name.split("_")
+        bind.execute(
+            sa.text(
+                "INSERT INTO certificate_counter (registry_code, year, kind, last) "
+                "VALUES (:r, :y, 'receipt', :l) ON CONFLICT (registry_code, year, kind) "
+                "DO UPDATE SET last = greatest(certificate_counter.last, EXCLUDED.last)"
+            ),
+            {"r": registry, "y": int(year), "l": int(last)},
+        )
+        op.execute(f'DROP SEQUENCE "{name}"')
+    op.execute("DROP FUNCTION gw_next_receipt(text, integer)")
