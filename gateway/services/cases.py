@@ -50,12 +50,9 @@ async def submit(
     now = ctx.clock()
     calendar = await ctx.current_calendar()
     async with ctx.unit_of_work() as (uow, store):
-        unit = await store.lock_unit(case_input.unit_code)
         ranks_needed = mortgage_ranks_needed(case_input)
-        # The ranks live cases reserve, read with the entries (one round trip); the unit is locked.
-        view, reserved = (
-            await store.view_and_reserved_ranks(unit) if ranks_needed else (await store.view(unit), [])
-        )
+        # The unit locked, then its entries and the ranks live cases reserve (one round trip on PostgreSQL).
+        view, reserved = await store.lock_unit_view(case_input.unit_code, ranks=ranks_needed)
         kinds = frozenset(m.kind for m in materials)
         rule_ctx = rules.RuleContext(
             submitter=submitter, materials=kinds, lapsed=lapsed_entries(ctx, view, now)

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, literal, null, select, union_all, update
+from sqlalchemy import (
+    ARRAY,
+    CursorResult,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +84,30 @@ _ENTRIES_AND_RANKS = Prepared(
     )
 )
 _INSERT_CASE, _INSERT_TRANSITIONS = insert(CASE), insert(TRANSITION)
+_LIVE_VALUES = [s.value for s in LIVE_STATES]
+_LOCK_UNIT_VIEW = Prepared(
+    text(
+        "SELECT unit_facts, entry, reserved_rank FROM gw_lock_unit_view(:p_unit, :p_live, :p_ranks)"
+    ).bindparams(bindparam("p_live", type_=ARRAY(String)))
+)
+_ENTRY_TIMES = ("opened_at", "closed_at")
+
+
+def _entry_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A `register_entry` row as to_jsonb gives it: its times back to aware UTC datetimes."""
+    found = dict(row)
+    for name in _ENTRY_TIMES:
+        if found[name] is not None:
+            found[name] = datetime.fromisoformat(found[name]).astimezone(UTC)
+    return found
+
+
+def _not_on_register(unit_code: str) -> InputError:
+    return InputError(
+        f"unit {unit_code} is not on the register",
+        f"不动产单元 {unit_code} 不在登记簿上",
+        [FieldReason("unit_code", "登记簿中没有该不动产单元", "no such unit on the register")],
+    )
 
 
 def _material(row: Mapping[Any, Any]) -> MaterialRecord:
@@ -116,12 +154,31 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         """
         found = await _LOCK_UNIT[self.dialect].fetch(await self._connection(), {"unit_code": unit_code})
         if not found:
-            raise InputError(
-                f"unit {unit_code} is not on the register",
-                f"不动产单元 {unit_code} 不在登记簿上",
-                [FieldReason("unit_code", "登记簿中没有该不动产单元", "no such unit on the register")],
-            )
+            raise _not_on_register(unit_code)
         return Unit.model_validate(found[0]["facts"])
+
+    async def lock_unit_view(self, unit_code: str, *, ranks: bool) -> tuple[RegisterView, list[int]]:
+        """`lock_unit`, then `view` (with `reserved_ranks` if `ranks`): on PostgreSQL in one round trip
+        (gw_lock_unit_view, migration 0016: the read runs after the lock is granted, with its own snapshot)."""
+        if self.dialect != "postgresql":
+            unit = await self.lock_unit(unit_code)
+            return await self.view_and_reserved_ranks(unit) if ranks else (await self.view(unit), [])
+        params = {"p_unit": unit_code, "p_live": _LIVE_VALUES, "p_ranks": ranks}
+        rows = await _LOCK_UNIT_VIEW.fetch(await self._connection(), params)
+        if not rows:
+            raise _not_on_register(unit_code)
+        unit: Unit | None = None
+        entries: list[Entry] = []
+        reserved: list[int] = []
+        for row in rows:
+            if row["unit_facts"] is not None:
+                unit = Unit.model_validate(row["unit_facts"])
+            elif row["entry"] is not None:
+                entries.append(self._entry(_entry_columns(row["entry"])))
+            else:
+                reserved.append(row["reserved_rank"])
+        assert unit is not None
+        return RegisterView(unit=unit, entries=entries), reserved
 
     async def load_unit(self, unit_code: str) -> Unit:
         """The unit, read without a lock (pages and reports); InputError when it is not on the register."""

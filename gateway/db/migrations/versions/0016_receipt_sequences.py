@@ -1,4 +1,5 @@
-"""receipt numbers (受理编号) from a PostgreSQL sequence per registry and year, not a locked counter row
+"""receipt numbers (受理编号) from a PostgreSQL sequence per registry and year, not a locked counter row;
+a submission locks its unit and reads it in one round trip
 
 Revision ID: 0016
 Revises: 0015
@@ -13,6 +14,12 @@ after the counter row's `last`, so numbers handed out before this revision are n
 Receipt numbers may have gaps (a refused or rolled-back submission does not give its number back: a sequence
 is not transactional); they are never duplicated. Certificate numbers stay on the counter rows: gapless.
 SQLite keeps the counter row for receipts too (one writer at a time anyway).
+
+`gw_lock_unit_view(unit, live states, ranks?)`: what a submission did in two statements, one after the other
+(lock the unit row, then read its open entries and the ranks live cases reserve) in one call. The read is a
+second query inside the (VOLATILE) function, so it takes its own snapshot after the lock is granted and sees
+whatever the previous holder committed, as the second statement did (one statement's snapshot would be
+taken before the lock wait). PostgreSQL only; SQLite keeps the two statements (one writer at a time).
 
 The downgrade writes each sequence's last value back to the counter rows and drops the sequences.
 """
@@ -53,6 +60,32 @@ END
 $fn$
 """
 
+# Rows: the unit's facts first (entry and rank NULL), then one per open entry (as its row's JSON), then one per
+# rank reserved by a live case (when asked). No row: the unit is not on the register.
+_LOCK_UNIT_VIEW = """
+CREATE OR REPLACE FUNCTION gw_lock_unit_view(p_unit text, p_live text[], p_ranks boolean)
+RETURNS TABLE (unit_facts jsonb, entry jsonb, reserved_rank integer)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    found_facts jsonb;
+BEGIN
+    SELECT u.facts INTO found_facts FROM unit u WHERE u.unit_code = p_unit FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    unit_facts := found_facts;
+    RETURN NEXT;
+    unit_facts := NULL;
+    RETURN QUERY SELECT NULL::jsonb, to_jsonb(e), NULL::integer FROM register_entry e
+        WHERE e.unit_code = p_unit AND e.closed_at IS NULL;
+    IF p_ranks THEN
+        RETURN QUERY SELECT NULL::jsonb, NULL::jsonb, c.rank FROM case_record c
+            WHERE c.unit_code = p_unit AND c.state = ANY (p_live) AND c.rank IS NOT NULL;
+    END IF;
+END
+$fn$
+"""
+
 _SEQUENCES = """
 SELECT c.relname, coalesce(s.last_value, s.start_value - 1) FROM pg_class c JOIN pg_sequences s
     ON s.sequencename = c.relname AND s.schemaname = current_schema()
@@ -63,6 +96,7 @@ WHERE c.relkind = 'S' AND c.relname ~ '^receipt_[0-9A-Za-z]+_[0-9]{4}$'
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_FUNCTION)
+        op.execute(_LOCK_UNIT_VIEW)
 
 
 def downgrade() -> None:
@@ -81,3 +115,4 @@ def downgrade() -> None:
         )
         op.execute(f'DROP SEQUENCE "{name}"')
     op.execute("DROP FUNCTION gw_next_receipt(text, integer)")
+    op.execute("DROP FUNCTION gw_lock_unit_view(text, text[], boolean)")
