@@ -161,8 +161,8 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         """`lock_unit`, then `view` (with `reserved_ranks` if `ranks`): on PostgreSQL in one round trip
         (gw_lock_unit_view, migration 0016: the read runs after the lock is granted, with its own snapshot)."""
         if self.dialect != "postgresql":
-            unit = await self.lock_unit(unit_code)
-            return await self.view_and_reserved_ranks(unit) if ranks else (await self.view(unit), [])
+            locked = await self.lock_unit(unit_code)
+            return await self.view_and_reserved_ranks(locked) if ranks else (await self.view(locked), [])
         params = {"p_unit": unit_code, "p_live": _LIVE_VALUES, "p_ranks": ranks}
         rows = await _LOCK_UNIT_VIEW.fetch(await self._connection(), params)
         if not rows:
