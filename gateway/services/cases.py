@@ -51,8 +51,13 @@ async def submit(
     calendar = await ctx.current_calendar()
     async with ctx.unit_of_work() as (uow, store):
         ranks_needed = mortgage_ranks_needed(case_input)
-        # The unit locked, then its entries and the ranks live cases reserve (one round trip on PostgreSQL).
-        view, reserved = await store.lock_unit_view(case_input.unit_code, ranks=ranks_needed)
+        year = now.astimezone(calendar.tz).year
+        # The unit locked, then its entries, the ranks live cases reserve and (PostgreSQL) the 受理编号, in
+        # one round trip: a refused submission leaves a gap in the year's receipt numbers (allowed there).
+        locked = await store.lock_unit_view(
+            case_input.unit_code, ranks=ranks_needed, receipt_of=(ctx.registry.admin_code, year)
+        )
+        view, reserved = locked.view, locked.reserved_ranks
         kinds = frozenset(m.kind for m in materials)
         rule_ctx = rules.RuleContext(
             submitter=submitter, materials=kinds, lapsed=lapsed_entries(ctx, view, now)
@@ -62,9 +67,9 @@ async def submit(
         if failed:
             raise RuleViolation(failed)
         deadline = calendar.add_working_days(now, ctx.deadline_working_days)
-        # 受理编号: the registry's yearly numbering (a sequence on PostgreSQL: unique, gaps allowed).
-        year = now.astimezone(calendar.tz).year
-        seq = await store.next_receipt(ctx.registry.admin_code, year)
+        # 受理编号: the registry's yearly numbering (a sequence on PostgreSQL: unique, gaps allowed; on SQLite
+        # the counter row, taken now that the rules pass).
+        seq = locked.receipt or await store.next_receipt(ctx.registry.admin_code, year)
         case = Case(
             id=new_id(),
             kind=case_input.kind,

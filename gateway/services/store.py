@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -11,6 +12,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import (
     ARRAY,
     CursorResult,
+    Integer,
     String,
     Table,
     bindparam,
@@ -87,8 +89,13 @@ _INSERT_CASE, _INSERT_TRANSITIONS = insert(CASE), insert(TRANSITION)
 _LIVE_VALUES = [s.value for s in LIVE_STATES]
 _LOCK_UNIT_VIEW = Prepared(
     text(
-        "SELECT unit_facts, entry, reserved_rank FROM gw_lock_unit_view(:p_unit, :p_live, :p_ranks)"
-    ).bindparams(bindparam("p_live", type_=ARRAY(String)))
+        "SELECT unit_facts, receipt, entry, reserved_rank"
+        " FROM gw_lock_unit_view(:p_unit, :p_live, :p_ranks, :p_registry, :p_year)"
+    ).bindparams(
+        bindparam("p_live", type_=ARRAY(String)),
+        bindparam("p_registry", type_=String),
+        bindparam("p_year", type_=Integer),
+    )
 )
 _ENTRY_TIMES = ("opened_at", "closed_at")
 
@@ -100,6 +107,15 @@ def _entry_columns(row: Mapping[str, Any]) -> dict[str, Any]:
         if found[name] is not None:
             found[name] = datetime.fromisoformat(found[name]).astimezone(UTC)
     return found
+
+
+@dataclass(frozen=True)
+class LockedUnit:
+    """What a submission reads under its unit's lock (Store.lock_unit_view)."""
+
+    view: RegisterView
+    reserved_ranks: list[int]
+    receipt: int | None  # the next receipt number, when the database gave it with the read
 
 
 def _not_on_register(unit_code: str) -> InputError:
@@ -157,28 +173,33 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
             raise _not_on_register(unit_code)
         return Unit.model_validate(found[0]["facts"])
 
-    async def lock_unit_view(self, unit_code: str, *, ranks: bool) -> tuple[RegisterView, list[int]]:
-        """`lock_unit`, then `view` (with `reserved_ranks` if `ranks`): on PostgreSQL in one round trip
-        (gw_lock_unit_view, migration 0016: the read runs after the lock is granted, with its own snapshot)."""
+    async def lock_unit_view(
+        self, unit_code: str, *, ranks: bool, receipt_of: tuple[str, int] | None = None
+    ) -> LockedUnit:
+        """`lock_unit`, then `view` (with `reserved_ranks` if `ranks`), and on PostgreSQL the next receipt
+        number of `receipt_of` (registry, year): there in one round trip (gw_lock_unit_view, migration 0016:
+        the read runs after the lock is granted, with its own snapshot). On SQLite `receipt` is None: the
+        caller numbers the case once its rules pass (`next_receipt`), gapless."""
         if self.dialect != "postgresql":
             locked = await self.lock_unit(unit_code)
-            return await self.view_and_reserved_ranks(locked) if ranks else (await self.view(locked), [])
+            view, reserved = (
+                await self.view_and_reserved_ranks(locked) if ranks else (await self.view(locked), [])
+            )
+            return LockedUnit(view, reserved, None)
+        registry, year = receipt_of or (None, None)
         params = {"p_unit": unit_code, "p_live": _LIVE_VALUES, "p_ranks": ranks}
+        params |= {"p_registry": registry, "p_year": year}
         rows = await _LOCK_UNIT_VIEW.fetch(await self._connection(), params)
         if not rows:
             raise _not_on_register(unit_code)
-        unit: Unit | None = None
-        entries: list[Entry] = []
-        reserved: list[int] = []
-        for row in rows:
-            if row["unit_facts"] is not None:
-                unit = Unit.model_validate(row["unit_facts"])
-            elif row["entry"] is not None:
-                entries.append(self._entry(_entry_columns(row["entry"])))
-            else:
-                reserved.append(row["reserved_rank"])
-        assert unit is not None
-        return RegisterView(unit=unit, entries=entries), reserved
+        first, *rest = rows  # the unit's row comes first
+        unit = Unit.model_validate(first["unit_facts"])
+        entries = [self._entry(_entry_columns(r["entry"])) for r in rest if r["entry"] is not None]
+        reserved = [r["reserved_rank"] for r in rest if r["entry"] is None]
+        receipt = first["receipt"]
+        return LockedUnit(
+            RegisterView(unit=unit, entries=entries), reserved, None if receipt is None else int(receipt)
+        )
 
     async def load_unit(self, unit_code: str) -> Unit:
         """The unit, read without a lock (pages and reports); InputError when it is not on the register."""

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 
 from gateway.db.tables.certificates import NumberCounterRow
 from gateway.domain.workflow import Case
+from gateway.errors import RuleViolation
 from gateway.services import cases
 from gateway.services.context import ServiceContext
 from gateway.services.store_certificates import COUNTER
@@ -43,6 +44,17 @@ async def test_numbering_goes_on_after_the_counter_a_previous_version_kept(ctx: 
         )
     ctx.clock = lambda: datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
     assert (await _submit(ctx)).receipt_number == "2026-441900-000042"
+
+
+async def test_a_refused_submission_leaves_a_gap_on_postgresql_only(ctx: ServiceContext) -> None:
+    ctx.clock = lambda: datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    await _submit(ctx)  # the year's first (on PostgreSQL it makes the year's sequence)
+    wrong = builders.mortgage_registration(ownership_certificate_number="粤（2020）东莞市不动产权第9999999号")
+    with pytest.raises(RuleViolation):
+        await cases.submit(ctx, "boc-dg", "松山湖支行", "clerk-01", wrong)
+    # PostgreSQL numbers the case in the read it does under the unit's lock, before the rules run.
+    expected = "2026-441900-000003" if ctx.db.dialect == "postgresql" else "2026-441900-000002"
+    assert (await _submit(ctx)).receipt_number == expected
 
 
 @pytest.mark.postgres

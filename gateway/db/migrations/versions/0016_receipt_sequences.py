@@ -15,8 +15,10 @@ Receipt numbers may have gaps (a refused or rolled-back submission does not give
 is not transactional); they are never duplicated. Certificate numbers stay on the counter rows: gapless.
 SQLite keeps the counter row for receipts too (one writer at a time anyway).
 
-`gw_lock_unit_view(unit, live states, ranks?)`: what a submission did in two statements, one after the other
-(lock the unit row, then read its open entries and the ranks live cases reserve) in one call. The read is a
+`gw_lock_unit_view(unit, live states, ranks?, registry, year)`: what a submission did in three statements,
+one after the other (lock the unit row, read its open entries and the ranks live cases reserve, take the
+receipt number) in one call. The number is taken before the rules run, so a refused submission leaves a gap
+too (gaps are allowed; a registry NULL takes none). The read is a
 second query inside the (VOLATILE) function, so it takes its own snapshot after the lock is granted and sees
 whatever the previous holder committed, as the second statement did (one statement's snapshot would be
 taken before the lock wait). PostgreSQL only; SQLite keeps the two statements (one writer at a time).
@@ -60,11 +62,13 @@ END
 $fn$
 """
 
-# Rows: the unit's facts first (entry and rank NULL), then one per open entry (as its row's JSON), then one per
+# Rows: the unit's facts and the receipt number first (entry and rank NULL), then one per open entry (as its row's JSON), then one per
 # rank reserved by a live case (when asked). No row: the unit is not on the register.
 _LOCK_UNIT_VIEW = """
-CREATE OR REPLACE FUNCTION gw_lock_unit_view(p_unit text, p_live text[], p_ranks boolean)
-RETURNS TABLE (unit_facts jsonb, entry jsonb, reserved_rank integer)
+CREATE OR REPLACE FUNCTION gw_lock_unit_view(
+    p_unit text, p_live text[], p_ranks boolean, p_registry text, p_year integer
+)
+RETURNS TABLE (unit_facts jsonb, receipt bigint, entry jsonb, reserved_rank integer)
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     found_facts jsonb;
@@ -74,12 +78,14 @@ BEGIN
         RETURN;
     END IF;
     unit_facts := found_facts;
+    IF p_registry IS NOT NULL THEN
+        receipt := gw_next_receipt(p_registry, p_year);
+    END IF;
     RETURN NEXT;
-    unit_facts := NULL;
-    RETURN QUERY SELECT NULL::jsonb, to_jsonb(e), NULL::integer FROM register_entry e
+    RETURN QUERY SELECT NULL::jsonb, NULL::bigint, to_jsonb(e), NULL::integer FROM register_entry e
         WHERE e.unit_code = p_unit AND e.closed_at IS NULL;
     IF p_ranks THEN
-        RETURN QUERY SELECT NULL::jsonb, NULL::jsonb, c.rank FROM case_record c
+        RETURN QUERY SELECT NULL::jsonb, NULL::bigint, NULL::jsonb, c.rank FROM case_record c
             WHERE c.unit_code = p_unit AND c.state = ANY (p_live) AND c.rank IS NOT NULL;
     END IF;
 END
@@ -115,4 +121,4 @@ def downgrade() -> None:
         )
         op.execute(f'DROP SEQUENCE "{name}"')
     op.execute("DROP FUNCTION gw_next_receipt(text, integer)")
-    op.execute("DROP FUNCTION gw_lock_unit_view(text, text[], boolean)")
+    op.execute("DROP FUNCTION gw_lock_unit_view(text, text[], boolean, text, integer)")
