@@ -142,7 +142,9 @@ async def fill(
             for n, case_id in enumerate(ids):
                 given = _j(protector.protect(_case_input(n, _unit_code(n % units)), case_input(case_id)))
                 received = _START + timedelta(seconds=n * 300 + 1)
-                state = _OPEN_STATES[n % len(_OPEN_STATES)] if n % open_every == 0 else "completed"
+                state = (
+                    _OPEN_STATES[n // open_every % len(_OPEN_STATES)] if n % open_every == 0 else "completed"
+                )
                 yield (
                     case_id,
                     "mortgage_registration",

@@ -90,7 +90,8 @@ _LIVE_VALUES = [s.value for s in LIVE_STATES]
 _LOCK_UNIT_VIEW = Prepared(
     text(
         "SELECT unit_facts, receipt, entry, reserved_rank"
-        " FROM gw_lock_unit_view(:p_unit, :p_live, :p_ranks, :p_registry, :p_year)"
+        " FROM gw_lock_unit_view(CAST(:p_unit AS text), CAST(:p_live AS text[]), CAST(:p_ranks AS boolean),"
+        " CAST(:p_registry AS text), CAST(:p_year AS integer))"
     ).bindparams(
         bindparam("p_live", type_=ARRAY(String)),
         bindparam("p_registry", type_=String),

@@ -11,6 +11,9 @@ number now comes from `gw_next_receipt(registry, year)`: `nextval` of the sequen
 which takes no lock that lasts. The function creates the year's sequence the first time it is asked (starting
 after the counter row's `last`, so numbers handed out before this revision are never handed out again).
 
+The SQL is a copy of gateway.db.tables.functions as of this revision (a migration must not change when the
+code does).
+
 Receipt numbers may have gaps (a refused or rolled-back submission does not give its number back: a sequence
 is not transactional); they are never duplicated. Certificate numbers stay on the counter rows: gapless.
 SQLite keeps the counter row for receipts too (one writer at a time anyway).
