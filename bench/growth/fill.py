@@ -37,6 +37,14 @@ _OWNER = person("业主", "44190019600101001", "13900000000")
 _CHUNK = 50_000
 # Of ten years of cases nearly all are finished; the open ones are what the back office works on.
 _OPEN_STATES = ("received", "approved", "registered", "need_more_material")
+# The back office's stage of each (gateway.domain.worklist.work_stage): what its work queue reads by.
+_STAGE = {
+    "received": "received",
+    "approved": "register",
+    "registered": "certify",
+    "need_more_material": "correction",
+    "completed": "closed",
+}
 
 
 @dataclass
@@ -134,7 +142,9 @@ async def fill(
             for n, case_id in enumerate(ids):
                 given = _j(protector.protect(_case_input(n, _unit_code(n % units)), case_input(case_id)))
                 received = _START + timedelta(seconds=n * 300 + 1)
-                state = _OPEN_STATES[n % len(_OPEN_STATES)] if n % open_every == 0 else "completed"
+                state = (
+                    _OPEN_STATES[n // open_every % len(_OPEN_STATES)] if n % open_every == 0 else "completed"
+                )
                 yield (
                     case_id,
                     "mortgage_registration",
@@ -152,6 +162,7 @@ async def fill(
                     False,
                     received,
                     1,
+                    _STAGE[state],
                 )
 
         await _copy(
@@ -174,6 +185,7 @@ async def fill(
                 "deadline_provisional",
                 "updated_at",
                 "version",
+                "stage",
             ),
             case_rows(),
         )

@@ -12,10 +12,12 @@ from gateway.db.audit_walk import walk_pages
 from gateway.db.outbox import claim_due
 from gateway.db.retention import archive_delivered_outbox
 from gateway.domain.workflow import CaseState
+from gateway.domain.worklist import WorkStage
 from gateway.security.idempotency import IdempotencyStore
 from gateway.security.nonces import DatabaseNonceStore
 from gateway.services.certificate_lookup import find_by_identifier, find_by_token
 from gateway.services.context import ServiceContext
+from gateway.services.store_queue import QueueFilter
 from gateway.services.utilities.providers import open_jobs
 from growth.fill import BANKS, PROVIDERS, Filled
 
@@ -31,14 +33,21 @@ class Operation:
     changes_data: bool = False  # a claim or a purge: timed a few times only
 
 
+# The back office's work queue (gateway.services.worklist.queue reads it so), one page each.
 async def _queue(ctx: ServiceContext, filled: Filled) -> object:
+    where = QueueFilter(stages=(WorkStage.RECEIVED,), states=(CaseState.RECEIVED,), bank=BANKS[0])
     async with ctx.reading() as store:
-        return await store.queue(state=CaseState.RECEIVED, bank=BANKS[0], assignee=None, limit=50)
+        return await store.work_queue(where, limit=50)
 
 
-async def _queue_all_banks(ctx: ServiceContext, filled: Filled) -> object:
+async def _queue_stage(ctx: ServiceContext, filled: Filled) -> object:
     async with ctx.reading() as store:
-        return await store.queue(state=CaseState.APPROVED, bank=None, assignee=None, limit=50)
+        return await store.work_queue(QueueFilter(stages=(WorkStage.REGISTER,)), limit=50)
+
+
+async def _queue_open(ctx: ServiceContext, filled: Filled) -> object:
+    async with ctx.reading() as store:  # every open stage: a supervisor's 全部待办
+        return await store.work_queue(QueueFilter(), limit=50)
 
 
 async def _case_page(ctx: ServiceContext, filled: Filled) -> object:
@@ -99,8 +108,9 @@ async def _retention(ctx: ServiceContext, filled: Filled) -> object:
 
 
 OPERATIONS = (
-    Operation("back-office queue (state + bank, by deadline)", _queue),
-    Operation("back-office queue (state, by deadline)", _queue_all_banks),
+    Operation("back-office queue (stage + state + bank, by deadline)", _queue),
+    Operation("back-office queue (stage, by deadline)", _queue_stage),
+    Operation("back-office queue (every open stage, by deadline)", _queue_open),
     Operation("case page", _case_page),
     Operation("unit register status", _unit_status),
     Operation("bank's case list", _bank_cases),

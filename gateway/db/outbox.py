@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ARRAY, String, any_, bindparam, func, select, update
 from sqlalchemy.orm import configure_mappers
 
 from gateway.db.database import Database
@@ -39,27 +39,36 @@ _IN_FLIGHT = OutboxStatus.IN_FLIGHT.value
 
 # Built once and run on the driver (gateway.db.prepared): a delivery runs one load and one settle, and the
 # dispatcher a claim per batch; each alone is one round trip (autocommit), or joins the caller's transaction.
-# A CTE, not `id IN (subquery)`: PostgreSQL may run an IN-subquery once per candidate row, and then the LIMIT
-# no longer limits. A locking CTE is evaluated exactly once.
+# The due ids are picked once, as an array (an InitPlan), and the rows then found by primary key: a join with a
+# CTE was planned as a hash join over the whole table in the prepared statement's generic plan (its LIMIT is a
+# parameter, so PostgreSQL guesses 10 % of the due rows: 110 ms at 10⁵ delivered rows); `id IN (subquery)` may
+# run the subquery once per candidate row, and then the LIMIT no longer limits. `= ANY(ARRAY(…))` is the same
+# plan whatever the parameters: an index range scan of the due rows, then ≤ `limit` primary-key probes.
 _DUE = (
     select(_OUTBOX.c.id)
     .where(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= bindparam("p_now"))
     .order_by(_OUTBOX.c.next_attempt_at)
     .limit(bindparam("p_limit"))
     .with_for_update(skip_locked=True)  # rendered on PostgreSQL only; SQLite has no row locks
-    .cte("due")
 )
-_CLAIM = Prepared(
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == _DUE.c.id)
-    .values(
-        status=_IN_FLIGHT,
-        claimed_at=bindparam("p_now"),
-        claimed_by=bindparam("p_worker"),
-        attempts=_OUTBOX.c.attempts + 1,
-    )
-    .returning(*_OUTBOX.c)
-)
+_CLAIMED = {
+    "status": _IN_FLIGHT,
+    "claimed_at": bindparam("p_now"),
+    "claimed_by": bindparam("p_worker"),
+    "attempts": _OUTBOX.c.attempts + 1,
+}
+_CLAIM = {
+    "postgresql": Prepared(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == any_(func.array(_DUE.scalar_subquery(), type_=ARRAY(String))))
+        .values(_CLAIMED)
+        .returning(*_OUTBOX.c)
+    ),
+    # SQLite has no arrays, and runs an uncorrelated IN-subquery once.
+    "sqlite": Prepared(
+        update(_OUTBOX).where(_OUTBOX.c.id.in_(_DUE.scalar_subquery())).values(_CLAIMED).returning(*_OUTBOX.c)
+    ),
+}
 _LOAD = Prepared(select(_OUTBOX).where(_OUTBOX.c.id == bindparam("p_id")))
 _NOT_DELIVERED = (_OUTBOX.c.id == bindparam("p_id"), _OUTBOX.c.status != _DELIVERED)
 _STILL_CLAIMED = (_OUTBOX.c.status == _IN_FLIGHT, _OUTBOX.c.claimed_by == bindparam("p_claim"))
@@ -113,7 +122,7 @@ async def claim_due(
     waiting; one statement, alone. SQLite: the same UPDATE … RETURNING under BEGIN IMMEDIATE (claimers
     take turns)."""
     params = {"p_now": now or utcnow(), "p_worker": worker_id, "p_limit": limit}
-    rows = [row_of(found) for found in await _CLAIM.fetch_alone(db, params)]
+    rows = [row_of(found) for found in await _CLAIM[db.dialect].fetch_alone(db, params)]
     return sorted(rows, key=lambda r: (r.next_attempt_at, r.created_at))
 
 

@@ -10,7 +10,6 @@ from gateway.domain.cases import CaseInput, TransferInput
 from gateway.domain.register import MortgageFacts, RegisterView
 from gateway.domain.registration import mortgage_ranks_needed, next_mortgage_rank
 from gateway.domain.workflow import (
-    RECEIPT_COUNTER,
     Case,
     CaseState,
     Track,
@@ -51,12 +50,14 @@ async def submit(
     now = ctx.clock()
     calendar = await ctx.current_calendar()
     async with ctx.unit_of_work() as (uow, store):
-        unit = await store.lock_unit(case_input.unit_code)
         ranks_needed = mortgage_ranks_needed(case_input)
-        # The ranks live cases reserve, read with the entries (one round trip); the unit is locked.
-        view, reserved = (
-            await store.view_and_reserved_ranks(unit) if ranks_needed else (await store.view(unit), [])
+        year = now.astimezone(calendar.tz).year
+        # The unit locked, then its entries, the ranks live cases reserve and (PostgreSQL) the 受理编号, in
+        # one round trip: a refused submission leaves a gap in the year's receipt numbers (allowed there).
+        locked = await store.lock_unit_view(
+            case_input.unit_code, ranks=ranks_needed, receipt_of=(ctx.registry.admin_code, year)
         )
+        view, reserved = locked.view, locked.reserved_ranks
         kinds = frozenset(m.kind for m in materials)
         rule_ctx = rules.RuleContext(
             submitter=submitter, materials=kinds, lapsed=lapsed_entries(ctx, view, now)
@@ -66,10 +67,9 @@ async def submit(
         if failed:
             raise RuleViolation(failed)
         deadline = calendar.add_working_days(now, ctx.deadline_working_days)
-        # 受理编号 from the registry's yearly counter, in this transaction: a refused or rolled-back
-        # submission gives its number back, and processes never share one (the counter row is locked).
-        year = now.astimezone(calendar.tz).year
-        seq = await store.next_number(ctx.registry.admin_code, year, RECEIPT_COUNTER)
+        # 受理编号: the registry's yearly numbering (a sequence on PostgreSQL: unique, gaps allowed; on SQLite
+        # the counter row, taken now that the rules pass).
+        seq = locked.receipt or await store.next_receipt(ctx.registry.admin_code, year)
         case = Case(
             id=new_id(),
             kind=case_input.kind,

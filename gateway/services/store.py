@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, literal, null, select, union_all, update
+from sqlalchemy import (
+    ARRAY,
+    CursorResult,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +86,45 @@ _ENTRIES_AND_RANKS = Prepared(
     )
 )
 _INSERT_CASE, _INSERT_TRANSITIONS = insert(CASE), insert(TRANSITION)
+_LIVE_VALUES = [s.value for s in LIVE_STATES]
+_LOCK_UNIT_VIEW = Prepared(
+    text(
+        "SELECT unit_facts, receipt, entry, reserved_rank"
+        " FROM gw_lock_unit_view(CAST(:p_unit AS text), CAST(:p_live AS text[]), CAST(:p_ranks AS boolean),"
+        " CAST(:p_registry AS text), CAST(:p_year AS integer))"
+    ).bindparams(
+        bindparam("p_live", type_=ARRAY(String)),
+        bindparam("p_registry", type_=String),
+        bindparam("p_year", type_=Integer),
+    )
+)
+_ENTRY_TIMES = ("opened_at", "closed_at")
+
+
+def _entry_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A `register_entry` row as to_jsonb gives it: its times back to aware UTC datetimes."""
+    found = dict(row)
+    for name in _ENTRY_TIMES:
+        if found[name] is not None:
+            found[name] = datetime.fromisoformat(found[name]).astimezone(UTC)
+    return found
+
+
+@dataclass(frozen=True)
+class LockedUnit:
+    """What a submission reads under its unit's lock (Store.lock_unit_view)."""
+
+    view: RegisterView
+    reserved_ranks: list[int]
+    receipt: int | None  # the next receipt number, when the database gave it with the read
+
+
+def _not_on_register(unit_code: str) -> InputError:
+    return InputError(
+        f"unit {unit_code} is not on the register",
+        f"不动产单元 {unit_code} 不在登记簿上",
+        [FieldReason("unit_code", "登记簿中没有该不动产单元", "no such unit on the register")],
+    )
 
 
 def _material(row: Mapping[Any, Any]) -> MaterialRecord:
@@ -116,12 +171,36 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
         """
         found = await _LOCK_UNIT[self.dialect].fetch(await self._connection(), {"unit_code": unit_code})
         if not found:
-            raise InputError(
-                f"unit {unit_code} is not on the register",
-                f"不动产单元 {unit_code} 不在登记簿上",
-                [FieldReason("unit_code", "登记簿中没有该不动产单元", "no such unit on the register")],
-            )
+            raise _not_on_register(unit_code)
         return Unit.model_validate(found[0]["facts"])
+
+    async def lock_unit_view(
+        self, unit_code: str, *, ranks: bool, receipt_of: tuple[str, int] | None = None
+    ) -> LockedUnit:
+        """`lock_unit`, then `view` (with `reserved_ranks` if `ranks`), and on PostgreSQL the next receipt
+        number of `receipt_of` (registry, year): there in one round trip (gw_lock_unit_view, migration 0016:
+        the read runs after the lock is granted, with its own snapshot). On SQLite `receipt` is None: the
+        caller numbers the case once its rules pass (`next_receipt`), gapless."""
+        if self.dialect != "postgresql":
+            locked = await self.lock_unit(unit_code)
+            view, reserved = (
+                await self.view_and_reserved_ranks(locked) if ranks else (await self.view(locked), [])
+            )
+            return LockedUnit(view, reserved, None)
+        registry, year = receipt_of or (None, None)
+        params = {"p_unit": unit_code, "p_live": _LIVE_VALUES, "p_ranks": ranks}
+        params |= {"p_registry": registry, "p_year": year}
+        rows = await _LOCK_UNIT_VIEW.fetch(await self._connection(), params)
+        if not rows:
+            raise _not_on_register(unit_code)
+        first, *rest = rows  # the unit's row comes first
+        unit = Unit.model_validate(first["unit_facts"])
+        entries = [self._entry(_entry_columns(r["entry"])) for r in rest if r["entry"] is not None]
+        reserved = [r["reserved_rank"] for r in rest if r["entry"] is None]
+        receipt = first["receipt"]
+        return LockedUnit(
+            RegisterView(unit=unit, entries=entries), reserved, None if receipt is None else int(receipt)
+        )
 
     async def load_unit(self, unit_code: str) -> Unit:
         """The unit, read without a lock (pages and reports); InputError when it is not on the register."""
@@ -428,21 +507,6 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
             stmt = stmt.where(CASE.c.state == state.value)
         if before is not None:
             stmt = stmt.where(CASE.c.received_at < before)
-        if assignee is not None:
-            stmt = stmt.where(CASE.c.assignee == assignee)
-        return [self._case(r) for r in (await self.session.execute(stmt)).scalars()]
-
-    async def queue(
-        self, *, state: CaseState | None, bank: str | None, assignee: str | None, limit: int
-    ) -> list[Case]:
-        """The back office's queue: nearest deadline first (the one-working-day promise), optionally one
-        state, one bank, one examiner's. Read through ix_case_record_state_deadline or
-        ix_case_record_state_bank_deadline: one page whatever the register's size."""
-        stmt = select(CaseRow).order_by(CASE.c.deadline_at, CASE.c.id).limit(limit)
-        if state is not None:
-            stmt = stmt.where(CASE.c.state == state.value)
-        if bank is not None:
-            stmt = stmt.where(CASE.c.submitted_by == bank)
         if assignee is not None:
             stmt = stmt.where(CASE.c.assignee == assignee)
         return [self._case(r) for r in (await self.session.execute(stmt)).scalars()]

@@ -5,16 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import BigInteger, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.db.prepared import Prepared
 from gateway.db.tables.certificates import CertificateRow, NumberCounterRow
+from gateway.domain.workflow import RECEIPT_COUNTER
 from gateway.errors import NotFound
 from gateway.ports.blobs import BlobStore
 
 CERTIFICATE = cast(Table, CertificateRow.__table__)  # type: ignore[attr-defined]
 COUNTER = cast(Table, NumberCounterRow.__table__)  # type: ignore[attr-defined]
+_NEXT_RECEIPT = Prepared(
+    select(func.gw_next_receipt(bindparam("p_registry"), bindparam("p_year"), type_=BigInteger).label("seq"))
+)
 
 
 class CertificateRecords:
@@ -25,6 +31,9 @@ class CertificateRecords:
 
     @property
     def session(self) -> AsyncSession:  # Store's
+        raise NotImplementedError
+
+    async def _connection(self) -> AsyncConnection:  # Store's
         raise NotImplementedError
 
     async def next_number(self, registry_code: str, year: int, kind: str) -> int:
@@ -44,6 +53,17 @@ class CertificateRecords:
             .returning(table.c.last)
         )
         return int((await self.session.execute(stmt)).scalar_one())
+
+    async def next_receipt(self, registry_code: str, year: int) -> int:
+        """The registry's next 受理编号 of `year`. PostgreSQL: the year's sequence (migration 0016), which
+        serialises nothing: gaps are allowed (a refused or rolled-back submission does not give its number
+        back), duplicates never. SQLite: the counter row, as certificate numbers (one writer at a time)."""
+        if self.dialect != "postgresql":
+            return await self.next_number(registry_code, year, RECEIPT_COUNTER)
+        found = await _NEXT_RECEIPT.fetch(
+            await self._connection(), {"p_registry": registry_code, "p_year": year}
+        )
+        return int(found[0]["seq"])
 
     async def add_certificate(self, row: CertificateRow) -> None:
         self.session.add(row)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db.tables.api import BackofficeUser
@@ -82,6 +82,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 class QueueRecords:
     """Part of `Store`: the queue's query, inside the caller's read transaction."""
 
+    dialect: str
+
     @property
     def session(self) -> AsyncSession:  # Store's
         raise NotImplementedError
@@ -104,26 +106,46 @@ class QueueRecords:
         """Up to `limit` cases, soonest deadline first, after the keyset `after`; with the next keyset when
         more follow. Every case is reachable by following the keysets, however many there are."""
         c = _CASE.c
-        stmt = select(CaseRow).order_by(c.deadline_at, c.id).limit(limit + 1)
-        stages = where.stages or tuple(s for s in WorkStage if s is not WorkStage.CLOSED)
-        stmt = stmt.where(c.stage.in_([s.value for s in stages]))
+        conditions: list[Any] = []
         if where.assignee is not None:
-            stmt = stmt.where(c.assignee == where.assignee)
+            conditions.append(c.assignee == where.assignee)
         if where.states:
-            stmt = stmt.where(c.state.in_([s.value for s in where.states]))
+            conditions.append(c.state.in_([s.value for s in where.states]))
         if where.kind is not None:
-            stmt = stmt.where(c.kind == where.kind.value)
+            conditions.append(c.kind == where.kind.value)
         if where.bank:
-            stmt = stmt.where(c.submitted_by == where.bank)
+            conditions.append(c.submitted_by == where.bank)
         if where.unit_code:
-            stmt = stmt.where(c.unit_code == where.unit_code)
+            conditions.append(c.unit_code == where.unit_code)
         if where.received_from is not None:
-            stmt = stmt.where(c.received_at >= where.received_from)
+            conditions.append(c.received_at >= where.received_from)
         if where.received_before is not None:
-            stmt = stmt.where(c.received_at < where.received_before)
+            conditions.append(c.received_at < where.received_before)
         if after is not None:
             # Spelled out, not a row value, so the deadline binds through the column's UTC type.
-            stmt = stmt.where(or_(c.deadline_at > after[0], and_(c.deadline_at == after[0], c.id > after[1])))
+            conditions.append(or_(c.deadline_at > after[0], and_(c.deadline_at == after[0], c.id > after[1])))
+        stages = where.stages or tuple(s for s in WorkStage if s is not WorkStage.CLOSED)
+        order = (c.deadline_at, c.id)
+        if len(stages) == 1 or where.assignee is not None or where.unit_code or self.dialect != "postgresql":
+            # One stage: one range of ix_case_record_stage_deadline (an assignee's or a unit's cases are
+            # few, read through their own index; SQLite takes no parenthesised UNION members).
+            stmt = select(CaseRow).where(c.stage.in_([s.value for s in stages]), *conditions)
+        else:
+            # Several stages: each stage's first page from its range of ix_case_record_stage_deadline,
+            # merged (Merge Append), rather than every open case of those stages read and sorted (77 ms at
+            # 10⁶ cases for all open stages).
+            pages = union_all(
+                *(
+                    select(c.id, c.deadline_at)
+                    .where(c.stage == s.value, *conditions)
+                    .order_by(*order)
+                    .limit(limit + 1)
+                    for s in stages
+                )
+            ).subquery("pages")
+            first = select(pages.c.id).order_by(pages.c.deadline_at, pages.c.id).limit(limit + 1)
+            stmt = select(CaseRow).where(c.id.in_(first.scalar_subquery()))
+        stmt = stmt.order_by(*order).limit(limit + 1)
         rows = list((await self.session.execute(stmt)).scalars())
         cases = [self._case(r) for r in rows[:limit]]
         more = len(rows) > limit

@@ -16,8 +16,8 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-from gateway.db.tables import api, cases, certificates, infra, register, utilities  # noqa: E402
+from gateway.db.tables import api, cases, certificates, functions, infra, register, utilities  # noqa: E402
 
 metadata = SQLModel.metadata
 
-__all__ = ["api", "cases", "certificates", "infra", "metadata", "register", "utilities"]
+__all__ = ["api", "cases", "certificates", "functions", "infra", "metadata", "register", "utilities"]

@@ -1,7 +1,7 @@
 """portal users: bank and provider staff sign in beside the registry's (institution, branch)
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06 11:40:00.000000
 
 The bank counter portal (银行端) and the provider portal sign people in with the back office's accounts,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
