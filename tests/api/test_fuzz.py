@@ -14,7 +14,7 @@ import requests
 import schemathesis
 from openapi_spec_validator import validate
 
-from gateway.security.roles import Role
+from gateway.security.roles import Realm, Role
 from gateway.security.users import UserDirectory
 from gateway.seed import CERT_ZHANG, PROOF_LI_WANG_ICBC, UNITS
 from sandbox.stage import DEMO_PASSWORD, Stage, StageOptions
@@ -70,12 +70,14 @@ class Target:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
-    """The whole gateway with the demo register, a back-office user holding every role, real cases."""
+    """The whole gateway with the demo register, a back-office user holding every registry role, real cases."""
     database_url = None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
     stage = await Stage.start(StageOptions(data_dir=tmp_path / "stage", database_url=database_url))
     try:
         assert stage.container is not None
-        await UserDirectory(stage.container.database).add(FUZZER, DEMO_PASSWORD, list(Role))
+        await UserDirectory(stage.container.database).add(
+            FUZZER, DEMO_PASSWORD, [r for r in Role if r.realm is Realm.REGISTRY]
+        )
         staff = await stage.staff(FUZZER)
         bank = stage.bank(BANK)
         created = [await bank.post("/api/v1/cases", _registration()) for _ in range(1 + len(SPARE_CASE_FOR))]

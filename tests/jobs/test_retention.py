@@ -159,15 +159,27 @@ async def test_purge_under_load_loses_nothing_still_needed(serve: Any, bank: Any
         assert reply.status == 201
         first[f"load-{i:04d}"] = reply.body
 
+    submitted = asyncio.Event()
+
+    async def submit_all() -> None:
+        await asyncio.gather(*(submit(i) for i in range(40)))
+        submitted.set()
+
     async def deliver() -> None:
-        for _ in range(20):  # the dispatcher settling fresh rows while the sweeper archives old ones
-            for row in await claim_due(database, "worker-test", 10):
+        # The dispatcher settling fresh rows while the sweeper archives old ones, until the load has been
+        # submitted and nothing is due (a fixed number of rounds could end before the first commit on a
+        # busy machine, settling nothing).
+        while True:
+            rows = await claim_due(database, "worker-test", 10)
+            for row in rows:
                 if row.job == "demo.notify":
                     await mark_delivered(database, row, http_status=200)
                     settled.append(row.id)
-            await asyncio.sleep(0)
+            if submitted.is_set() and not rows:
+                return
+            await asyncio.sleep(0.01)
 
-    await asyncio.gather(sweeper.sweep(), deliver(), *(submit(i) for i in range(40)))
+    await asyncio.gather(sweeper.sweep(), deliver(), submit_all())
     await sweeper.sweep()  # and once more, after the load
 
     # Every key inside its window replays its stored response; the old keys are gone.
