@@ -26,7 +26,7 @@ from gateway.services import effects, mortgagee_notices
 from gateway.services.context import Finisher, ServiceContext
 from gateway.services.materials import MaterialRecord, MaterialUpload
 from gateway.services.registration import apply_registration, lapsed_entries, notify_bank
-from gateway.services.store import new_id
+from gateway.services.store_materials import new_id
 
 if TYPE_CHECKING:
     from gateway.db.uow import UnitOfWork

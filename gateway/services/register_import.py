@@ -41,8 +41,9 @@ from gateway.register_exchange import (
 )
 from gateway.services.context import ServiceContext
 from gateway.services.registration import holders_masked
-from gateway.services.store import ENTRY, UNIT, Store, new_id
+from gateway.services.store import ENTRY, UNIT, Store
 from gateway.services.store_certificates import CERTIFICATE, COUNTER
+from gateway.services.store_materials import new_id
 
 __all__ = ["ImportReport", "export_register", "import_register"]
 

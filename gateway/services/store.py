@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +32,6 @@ from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow, MaterialRow, TransitionRow
 from gateway.db.tables.register import EntryRow, UnitRow
 from gateway.domain.cases import CaseInput
-from gateway.domain.materials import MaterialKind
 from gateway.domain.register import Entry, EntryFacts, RegisterView, Unit
 from gateway.domain.registration import NewEntry
 from gateway.domain.workflow import Case, CaseState, Track, TrackState
@@ -41,8 +39,8 @@ from gateway.domain.worklist import work_stage
 from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.ports.blobs import BlobStore
 from gateway.privacy import PersonalDataProtector, case_input, entry_facts
-from gateway.services.materials import MaterialRecord, MaterialUpload
 from gateway.services.store_certificates import CertificateRecords
+from gateway.services.store_materials import MaterialRecords, new_id
 from gateway.services.store_queue import QueueRecords, StaffRecords
 
 if TYPE_CHECKING:
@@ -127,17 +125,7 @@ def _not_on_register(unit_code: str) -> InputError:
     )
 
 
-def _material(row: Mapping[Any, Any]) -> MaterialRecord:
-    data = {k: row[k] for k in MaterialRecord.__dataclass_fields__}
-    return MaterialRecord(**{**data, "kind": MaterialKind(data["kind"])})
-
-
-def new_id() -> str:
-    """Random, unguessable ids (OWASP API1): 128 bits as 32 hex characters."""
-    return secrets.token_hex(16)
-
-
-class Store(CertificateRecords, QueueRecords, StaffRecords):
+class Store(CertificateRecords, MaterialRecords, QueueRecords, StaffRecords):
     """The persistence of one unit of work. Every method runs inside the caller's transaction."""
 
     def __init__(
@@ -422,67 +410,6 @@ class Store(CertificateRecords, QueueRecords, StaffRecords):
             }
             for t in case.new_transitions
         ]
-
-    async def add_material(
-        self, case_id: str, material: MaterialUpload, *, round_: int, at: datetime
-    ) -> MaterialRecord:
-        # In the blob store before the row that names it commits (a rolled-back case leaves an unnamed blob,
-        # never a row without its bytes).
-        name = await self.blobs.put(material.content)
-        record = MaterialRecord(
-            id=new_id(),
-            case_id=case_id,
-            name=material.name,
-            content_type=material.content_type,
-            size=len(material.content),
-            sm3=name,
-            round=round_,
-            uploaded_at=at,
-            kind=material.kind,
-        )
-        row = {**record.__dict__, "kind": material.kind.value}
-        if self.uow is not None:
-            self.uow.insert(MATERIAL, [row])  # after the case it belongs to, if that is queued too
-        else:
-            await self.session.execute(insert(MATERIAL), row)
-        return record
-
-    async def material_round(self, case_id: str) -> int:
-        """0 before any 补正 request, n after the n-th: which round an upload answers."""
-        found = await self.session.execute(
-            select(func.count())
-            .select_from(TRANSITION)
-            .where(
-                TRANSITION.c.case_id == case_id, TRANSITION.c.to_state == CaseState.NEED_MORE_MATERIAL.value
-            )
-        )
-        return int(found.scalar_one())
-
-    async def materials(self, case_id: str) -> list[MaterialRecord]:
-        rows = await self.session.execute(
-            select(*(MATERIAL.c[f] for f in MaterialRecord.__dataclass_fields__))
-            .where(MATERIAL.c.case_id == case_id)
-            .order_by(MATERIAL.c.uploaded_at)
-        )
-        return [_material(r._mapping) for r in rows]
-
-    async def material_kinds(self, case_id: str) -> frozenset[MaterialKind]:
-        """The kinds of material on the case: what the rules that depend on a written statement read."""
-        rows = await self.session.execute(
-            select(MATERIAL.c.kind).where(MATERIAL.c.case_id == case_id).distinct()
-        )
-        return frozenset(MaterialKind(k) for k in rows.scalars())
-
-    async def material_content(self, case_id: str, material_id: str) -> tuple[MaterialRecord, bytes]:
-        row = (
-            await self.session.execute(
-                select(MATERIAL).where(MATERIAL.c.case_id == case_id, MATERIAL.c.id == material_id)
-            )
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"material {material_id} not found", f"未找到材料 {material_id}")
-        record = _material(row._mapping)
-        return record, await self.blobs.get(record.sm3)
 
     async def history(self, case_id: str) -> list[TransitionRow]:
         rows = await self.session.execute(
