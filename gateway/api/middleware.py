@@ -29,6 +29,7 @@ from gateway.api.routing import (
     body_limit,
     endpoint_of,
     read_body,
+    refuse_declared_excess,
     refuse_nul,
 )
 from gateway.errors import AuthenticationError, LoginRequired
@@ -142,7 +143,11 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
         request[PARTICIPANT] = participant
         structlog.contextvars.bind_contextvars(party=participant.code)
     else:
-        body = await read_body(request) if _reads_body(request) else b""
+        if _reads_body(request):
+            body = await read_body(request)
+        else:
+            body = b""
+            refuse_declared_excess(request)
         if request.path.startswith(BACKOFFICE_API) and not spec.public:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -163,7 +168,8 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
 def _reads_body(request: web.Request) -> bool:
     """Whether the body is read here. Not a page's file upload (a multipart form): aiohttp parses multipart
     only from the stream, so a body read first leaves the page's form empty (the page middleware's CSRF
-    check, then the handler, read it through request.post(), bounded by the app's client_max_size)."""
+    check, then the handler, read it through request.post(); its route's limit is held by its declared
+    length, `refuse_declared_excess`)."""
     if request.method not in _BODY_METHODS:
         return False
     return not (request.content_type == "multipart/form-data" and is_page_path(request.path))

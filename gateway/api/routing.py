@@ -38,6 +38,7 @@ __all__ = [
     "json_response",
     "read_json",
     "read_query",
+    "refuse_declared_excess",
     "refuse_nul",
     "require_role",
     "roles_of",
@@ -216,11 +217,17 @@ def read_query(request: web.Request, model: type[M]) -> M:
     return model.model_validate(dict(request.query))
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The raw body, refused with 413 beyond the route's limit (the middleware has set it)."""
+def refuse_declared_excess(request: web.Request) -> None:
+    """413 for a body whose declared length is beyond the route's limit (the middleware has set it)."""
     limit = request.get(BODY_LIMIT, 1024 * 1024)
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, refused with 413 beyond the route's limit (the middleware has set it)."""
+    refuse_declared_excess(request)
+    limit = request.get(BODY_LIMIT, 1024 * 1024)
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:  # a chunked body past the app's ceiling: the same answer

@@ -363,6 +363,8 @@ async def test_the_upload_form_checks_a_file_and_refuses_what_is_not_a_certifica
     assert status == 422 and "请选择要核验的证照文件" in result
     status, result = await upload(pdf + b"\0" * MAX_UPLOAD_BYTES, "证书.pdf")
     assert status == 422 and "文件超过5MB" in result, "a file past the limit is refused on the page"
+    status, _ = await upload(pdf + b"\0" * (3 * MAX_UPLOAD_BYTES), "证书.pdf")
+    assert status == 413, "a body past the page's own limit is refused before it is parsed"
 
     forged, _ = await upload(pdf, "证书.pdf", csrf="0" * 64)
     assert forged == 403, "a form posted from another site is refused"

@@ -163,7 +163,8 @@ async def test_a_clerk_answers_a_correction_and_withdraws_with_the_clerk_recorde
     assert empty.status == 422 and 'href="#material"' in await empty.text()
     form = {"csrf_token": token, "material_kind": "other", "note": "已补借款合同"}
     data = aiohttp.FormData(form)
-    data.add_field("material", SAMPLE_PDF, filename="借款合同.pdf", content_type="application/pdf")
+    scan = SAMPLE_PDF + b"\n" * (2 * 1024 * 1024)  # a scan's size: past the 1 MiB of a plain form
+    data.add_field("material", scan, filename="借款合同.pdf", content_type="application/pdf")
     answered = await portal.post(f"/bank/cases/{case_id}/correction", data=data, allow_redirects=False)
     assert answered.status == 303
     page = await (await portal.get(answered.headers["Location"])).text()

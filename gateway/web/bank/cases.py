@@ -12,7 +12,7 @@ from aiohttp.web_request import FileField
 
 from gateway.api.keys import ACTOR
 from gateway.api.respond import services
-from gateway.api.routing import content_disposition, require_role
+from gateway.api.routing import UPLOAD, content_disposition, endpoint, require_role
 from gateway.domain.cases import CaseKind
 from gateway.domain.materials import MaterialKind
 from gateway.domain.workflow import ALLOWED, CaseState
@@ -156,6 +156,7 @@ def _uploads(data: Any) -> list[tuple[str, str, bytes]]:
 
 @routes.post(CASE + "/correction")
 @page()
+@endpoint("Answer a 补正 from the counter (multipart form)", max_body=UPLOAD)  # the scans: the API's limit
 @require_role(*BANK_STAFF)
 async def answer_correction(request: web.Request) -> web.Response:
     """补正: the missing materials uploaded, then the case returns to review — the API's two calls
