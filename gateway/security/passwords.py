@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import string
 
 from gateway.errors import FieldReason, InputError
 
-__all__ = ["MIN_PASSWORD_LENGTH", "check_password"]
+__all__ = ["MIN_PASSWORD_LENGTH", "check_password", "temporary_password"]
 
 MIN_PASSWORD_LENGTH = 8
 MIN_CLASSES = 3
@@ -50,3 +51,9 @@ def check_password(password: str, *, username: str = "", field: str = "password"
             "密码不符合要求：" + "；".join(r.reason_zh for r in reasons),
             reasons,
         )
+
+
+def temporary_password() -> str:
+    """An initial password an administrator hands over, meeting the rules above (upper and lower case, a
+    digit and a sign; the user must change it at first sign-in)."""
+    return f"Gw-{secrets.token_urlsafe(9)}-{secrets.randbelow(90) + 10}"

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from gateway.db.tables.infra import AuditRecord
 from gateway.errors import InputError
+from gateway.security.passwords import check_password, temporary_password
 from gateway.security.roles import Role
 from gateway.security.users import UserDirectory
 from tests.api.demo_routes import routes
@@ -79,3 +80,10 @@ async def test_a_user_changes_an_initial_password(database: Any) -> None:
     await users.change_password("new", PASSWORD, "Better-pass-2")
     issued = await users.login("new", "Better-pass-2")
     assert not issued.actor.must_change_password
+
+
+def test_every_temporary_password_an_administrator_hands_over_meets_the_rules() -> None:
+    issued = {temporary_password() for _ in range(2000)}
+    assert len(issued) == 2000  # never the same twice
+    for password in issued:
+        check_password(password, username="new-clerk")  # raises InputError on a weak one

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -12,6 +11,7 @@ from gateway.api.respond import services
 from gateway.api.routing import require_role
 from gateway.audit import verify_chain
 from gateway.errors import FieldReason, InputError
+from gateway.security.passwords import temporary_password
 from gateway.security.roles import Role
 from gateway.security.users import Actor, check_institution_known
 from gateway.services import audit_view, worklist
@@ -26,11 +26,6 @@ AUDIT = "/backoffice/audit"
 def _roles(given: Sequence[object]) -> list[Role]:
     known = {r.value: r for r in Role}
     return [known[r] for r in given if isinstance(r, str) and r in known]
-
-
-def _temporary_password() -> str:
-    """An initial password meeting the rules (the user must change it at first sign-in)."""
-    return f"Gw-{secrets.token_urlsafe(9)}-{secrets.randbelow(90) + 10}"
 
 
 async def _users_page(request: web.Request, *, errors: FormErrors | None = None, form: dict[str, str] | None = None,
@@ -61,7 +56,7 @@ async def create_user(request: web.Request) -> web.Response:
     form = await form_of(request)
     data = await request.post()
     roles = _roles(data.getall("roles", []))
-    username, password = form.get("username", ""), _temporary_password()
+    username, password = form.get("username", ""), temporary_password()
     try:
         if not username:
             raise InputError(
@@ -109,7 +104,7 @@ async def create_user(request: web.Request) -> web.Response:
 @page()
 @require_role(Role.ADMIN)
 async def reset_password(request: web.Request) -> web.Response:
-    username, password = request.match_info["username"], _temporary_password()
+    username, password = request.match_info["username"], temporary_password()
     await request.app[API].users.reset_password(username, password)
     await _audit(request, "backoffice.password_reset", username)
     return await _users_page(request, issued=(username, password))

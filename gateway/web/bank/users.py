@@ -10,9 +10,9 @@ from aiohttp import web
 from gateway.api.keys import ACTOR, API, CONTAINER
 from gateway.api.routing import require_role
 from gateway.errors import FieldReason, InputError, NotFound
+from gateway.security.passwords import temporary_password
 from gateway.security.roles import Realm, Role
 from gateway.security.users import Actor
-from gateway.web.backoffice.admin import _temporary_password
 from gateway.web.keys import LOCALE
 from gateway.web.pages import FormErrors, form_of, page, redirect, render
 
@@ -82,7 +82,7 @@ async def create_user(request: web.Request) -> web.Response:
     actor: Actor = request[ACTOR]
     form = await form_of(request)
     roles = _roles((await request.post()).getall("roles", []))
-    username, password = form.get("username", ""), _temporary_password()
+    username, password = form.get("username", ""), temporary_password()
     branch = form.get("branch") or None
     try:
         if not username:
@@ -111,7 +111,7 @@ async def create_user(request: web.Request) -> web.Response:
 @page()
 @require_role(Role.BANK_ADMIN)
 async def reset_password(request: web.Request) -> web.Response:
-    user, password = await _own_user(request), _temporary_password()
+    user, password = await _own_user(request), temporary_password()
     await request.app[API].users.reset_password(user.username, password)
     await _audit(request, "bank.password_reset", user.username)
     return await _page(request, issued=(user.username, password))
