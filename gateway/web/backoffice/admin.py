@@ -12,7 +12,7 @@ from gateway.api.routing import require_role
 from gateway.audit import verify_chain
 from gateway.errors import FieldReason, InputError
 from gateway.security.passwords import temporary_password
-from gateway.security.roles import Role
+from gateway.security.roles import Realm, Role
 from gateway.security.users import Actor, check_institution_known
 from gateway.services import audit_view, worklist
 from gateway.web.keys import LOCALE
@@ -29,10 +29,14 @@ def _roles(given: Sequence[object]) -> list[Role]:
 
 
 async def _users_page(request: web.Request, *, errors: FormErrors | None = None, form: dict[str, str] | None = None,
-                      issued: tuple[str, str] | None = None, status: int = 200) -> web.Response:  # fmt: skip
+                      issued: tuple[str, str] | None = None, chosen: Sequence[Role] = (),
+                      status: int = 200) -> web.Response:  # fmt: skip
     users = await request.app[API].users.list_users()
-    context = {"users": users, "all_roles": list(Role), "errors": errors or FormErrors(), "form": form or {},
-               "issued": issued}  # fmt: skip
+    # Each user's row offers only the roles of their realm (a bank's user cannot be made an examiner); the
+    # form for a new user groups them by realm.
+    by_realm = {realm: [r for r in Role if r.realm is realm] for realm in Realm}
+    context = {"users": users, "roles_by_realm": by_realm, "errors": errors or FormErrors(), "form": form or {},
+               "issued": issued, "Realm": Realm, "chosen": chosen}  # fmt: skip
     return render(request, "backoffice/users.html", context, status=status)
 
 
@@ -89,7 +93,8 @@ async def create_user(request: web.Request) -> web.Response:
             branch=form.get("branch") or None,
         )
     except InputError as exc:
-        return await _users_page(request, errors=FormErrors.of(exc, request[LOCALE]), form=form, status=422)
+        errors = FormErrors.of(exc, request[LOCALE])
+        return await _users_page(request, errors=errors, form=form, chosen=roles, status=422)
     await _audit(
         request,
         "backoffice.user_created",
