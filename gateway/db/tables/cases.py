@@ -23,7 +23,6 @@ class CaseRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_case_record_party_received", "submitted_by", "received_at"),
         Index("ix_case_record_unit_state", "unit_code", "state"),
-        Index("ix_case_record_state", "state"),
         Index("ix_case_record_receipt", "receipt_number", unique=True),
         # The back office's 待办: cases at one stage, soonest deadline first (keyset pagination).
         Index("ix_case_record_stage_deadline", "stage", "deadline_at", "id"),
@@ -31,9 +30,8 @@ class CaseRow(SQLModel, table=True):
         # The supervisor's dashboard: the last days' receipts and certificates, not the whole table.
         Index("ix_case_record_received_at", "received_at"),
         Index("ix_case_record_certified_at", "certified_at"),
-        # The back-office queue: a state's (and a bank's) cases, nearest deadline first (Store.queue).
+        # A state's cases (the dashboard's backlog), and its overdue ones nearest deadline first.
         Index("ix_case_record_state_deadline", "state", "deadline_at"),
-        Index("ix_case_record_state_bank_deadline", "state", "submitted_by", "deadline_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # random, never sequential (OWASP API1)
