@@ -195,7 +195,7 @@ class OutboxRow(SQLModel, table=True):
         ),
     )
 
-    id: str = Field(primary_key=True, max_length=32)  # uuid4 hex; also the webhook-id and the arq job id
+    id: str = Field(primary_key=True, max_length=32)  # new_outbox_id; also the webhook-id and the arq job id
     job: str = Field(max_length=100)
     target: str = Field(max_length=200)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
