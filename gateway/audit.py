@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 import certs
 from gateway.db.audit_chain import GENESIS_HASH, AuditSealer, audit_content_hash, audit_row_hash
-from gateway.db.audit_walk import WALK_FIELDS, fast_row_ok, walk_pages, walk_query
+from gateway.db.audit_walk import WALK_FIELDS, fetch_page, sealed_prefix, walk_pages
 from gateway.db.database import Database
 from gateway.db.jsoncanon import format_timestamp
 from gateway.db.tables import metadata
@@ -84,24 +84,27 @@ async def verify_chain(
     async with db.session() as session:
         conn = await session.connection()
         if since is not None and since.seq > 0:
-            anchor = await _anchor_problem(conn, since)
+            anchor = await _anchor_problem(conn, db.dialect, since)
             if anchor is not None:
                 return ChainReport(False, 0, since.seq, *anchor, since.seq - 1, "", sealed_now=sealed_now)
             expected_seq, prev_hash = since.seq + 1, since.head_hash
         pages = walk_pages(conn, db.dialect, expected_seq - 1, batch_size)
         try:
             async for page in pages:
-                for row in page:
-                    if row[0] != expected_seq or not fast_row_ok(row, prev_hash):
-                        fields = _parsed(dict(zip(WALK_FIELDS, row, strict=True)))
-                        broken = _first_problem(fields, expected_seq, prev_hash)
-                        if broken is not None:
-                            last = expected_seq - 1
-                            return ChainReport(
-                                False, checked, row[0], *broken, last, prev_hash, sealed_now=sealed_now
-                            )
-                    checked += 1
-                    expected_seq, prev_hash = row[0] + 1, row[-1]
+                while page:
+                    passed, prev_hash = sealed_prefix(page, expected_seq, prev_hash)
+                    checked, expected_seq = checked + passed, expected_seq + passed
+                    if passed == len(page):
+                        break
+                    row = page[passed]  # the exact check decides on this row
+                    broken = _first_problem(_parsed(row), expected_seq, prev_hash)
+                    if broken is not None:
+                        last = expected_seq - 1
+                        return ChainReport(
+                            False, checked, row[0], *broken, last, prev_hash, sealed_now=sealed_now
+                        )
+                    checked, expected_seq, prev_hash = checked + 1, row[0] + 1, row[-1]
+                    page = page[passed + 1 :]
         finally:
             await pages.aclose()
         unsealed = 0
@@ -131,30 +134,31 @@ async def verify_chain(
     )
 
 
-def _parsed(fields: Mapping[Any, Any]) -> dict[str, Any]:
-    """A walked row (details as its stored text) as the exact check reads it."""
-    row = dict(fields)
-    row["details"] = json.loads(row.pop("details_text"))
-    return row
+def _parsed(row: Sequence[Any]) -> dict[str, Any]:
+    """A walked row (its timestamp and details as stored text) as the exact check reads it."""
+    fields = dict(zip(WALK_FIELDS, row, strict=True))
+    fields["at"] = datetime.fromisoformat(fields.pop("at_text"))
+    fields["details"] = json.loads(fields.pop("details_text"))
+    return fields
 
 
-async def _anchor_problem(conn: AsyncConnection, since: Checkpoint) -> tuple[str, str] | None:
+async def _anchor_problem(conn: AsyncConnection, dialect: str, since: Checkpoint) -> tuple[str, str] | None:
     """The checkpoint's own row: present, unchanged, and still hashing to the signed head."""
-    row = (await conn.execute(walk_query(since.seq - 1, 1))).first()
-    if row is None or row.seq != since.seq:
+    page = await fetch_page(conn, dialect, since.seq - 1, 1)
+    if not page or page[0][0] != since.seq:
         return (
             f"row {since.seq} signed by checkpoint {since.id} is gone (rows deleted)",
             f"检查点{since.id}签署的第{since.seq}条记录已不存在（记录被删除）",
         )
-    fields = _parsed(row._mapping)
-    if row.hash != since.head_hash:
+    fields = _parsed(page[0])
+    if fields["hash"] != since.head_hash:
         return (
             f"row {since.seq} has another hash than checkpoint {since.id} signed (chain rewritten)",
             f"第{since.seq}条记录的哈希与检查点{since.id}签署时不同（链被改写）",
         )
     content: dict[str, Any] = {name: fields[name] for name in _FIELDS}
-    link = audit_row_hash(str(row.prev_hash), seq=since.seq, **content)
-    if not _content_matches(fields) or link != row.hash:
+    link = audit_row_hash(str(fields["prev_hash"]), seq=since.seq, **content)
+    if not _content_matches(fields) or link != fields["hash"]:
         return _CHANGED
     return None
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from gateway.db.audit_chain import GENESIS_HASH
-from gateway.db.audit_walk import _sm3_hex, _timestamp
+from gateway.db.audit_walk import _sm3_hex
 
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 COLUMNS = (
@@ -25,6 +25,11 @@ COLUMNS = (
     "prev_hash",
     "hash",
 )
+
+
+def _timestamp(at: datetime) -> str:
+    # gateway.db.jsoncanon.format_timestamp for the UTC values generated here, without strftime.
+    return at.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def audit_rows(

@@ -61,6 +61,11 @@ def _unit_code(i: int) -> str:
     return f"441900004010GB00209F{1 + i // 9999:04d}{1 + i % 9999:04d}"
 
 
+def _outbox_id(created: datetime) -> str:
+    # As gateway.db.uow.new_outbox_id gives them: time ordered (milliseconds, then 80 random bits).
+    return f"{int(created.timestamp() * 1000):012x}{secrets.token_hex(10)}"
+
+
 def _j(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -256,7 +261,7 @@ async def fill(
             for n, case_id in enumerate(ids):  # delivered long ago (or within the retention, the newest)
                 at = _START + timedelta(seconds=n * 300 + 3600)
                 yield (
-                    secrets.token_hex(16),
+                    _outbox_id(at),
                     "bank.notify",
                     BANKS[n % len(BANKS)],
                     payload,
@@ -275,7 +280,7 @@ async def fill(
                 job = "utility.transfer" if n % 2 else "bank.notify"
                 body = _j({"service": _SERVICES[n % 4], "account_no": f"{n:010d}"}) if n % 2 else payload
                 yield (
-                    secrets.token_hex(16),
+                    _outbox_id(at),
                     job,
                     target,
                     body,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-import uuid
+import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,8 +44,14 @@ class _Guard:
 
 
 def new_outbox_id() -> str:
-    """A fresh outbox row id (uuid4 hex)."""
-    return uuid.uuid4().hex
+    """A fresh outbox row id: 32 hex characters, the milliseconds since the epoch (12) then 80 random bits.
+
+    In time order, as UUIDv7: the dispatcher claims the rows written lately, and a claim gives each row a new
+    version with a new entry in the primary key. With random ids each of those entries went to a random
+    leaf of a primary key as large as the outbox (73 MB at 10⁶ rows, mostly outside shared_buffers): about
+    one page read per claimed row. In time order they go to the last few leaves, which stay cached. 80 random
+    bits keep an id unguessable all the same."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class UnitOfWork:
@@ -129,7 +136,7 @@ class UnitOfWork:
         not_before: datetime | None = None,
         row_id: str | None = None,
     ) -> str:
-        """Queue an outbound effect (delivered after commit by the dispatcher); returns its id (uuid4 hex).
+        """Queue an outbound effect (delivered after commit by the dispatcher); returns its id (new_outbox_id).
 
         `row_id` from `new_outbox_id()` when the payload must know its row first (ID numbers in it are
         encrypted bound to the row: gateway.privacy)."""

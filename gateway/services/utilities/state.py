@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, Table, bindparam, func, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Subquery,
+    Table,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.db.prepared import Prepared
@@ -36,9 +46,11 @@ ARCHIVE: Table = OutboxArchiveRow.__table__  # type: ignore[attr-defined]
 def case_deliveries(case_id: ColumnElement[Any] | str) -> Subquery:
     """A case's utility-transfer deliveries, from the outbox and from its archive (rows delivered longer ago
     than the retention move there: gateway.db.retention), as one subquery with the outbox's columns."""
+    # The job as a literal, not a parameter: PostgreSQL can then prove the outbox's partial index
+    # ix_outbox_case (utility transfers only) applies, even in a prepared statement's generic plan.
+    job: ColumnElement[str] = literal_column(f"'{effects.UTILITY_TRANSFER}'")
     parts = [
-        select(*table.c).where(table.c.case_id == case_id, table.c.job == effects.UTILITY_TRANSFER)
-        for table in (OUTBOX, ARCHIVE)
+        select(*table.c).where(table.c.case_id == case_id, table.c.job == job) for table in (OUTBOX, ARCHIVE)
     ]
     return union_all(*parts).subquery("deliveries")
 
