@@ -13,7 +13,7 @@ from gateway.bootstrap import build_container
 from gateway.cli.common import Subparsers
 from gateway.config_checks import enforce
 from gateway.errors import ConfigError
-from gateway.jobs.worker import build_worker, close_worker
+from gateway.jobs.worker import build_worker, close_worker, worker_database
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings
 
@@ -37,7 +37,7 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
             "gateway worker needs GW_REDIS_URL; without Redis, `gateway serve` delivers in-process",
             "gateway worker 需要配置 GW_REDIS_URL；未配置 Redis 时由 gateway serve 在进程内投递",
         )
-    container = build_container(settings)
+    container = build_container(settings, database=worker_database(settings.effective_database_url()))
     await container.database.require_current_schema()
     # The worker claims and enqueues due rows too, so deliveries go on while every API process is down.
     await container.open(dispatch=True)

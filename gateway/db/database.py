@@ -56,7 +56,14 @@ def _normalise_url(url: str) -> URL:
 class Database:
     """The gateway's database. Nothing connects until first use; `dispose()` closes the pool."""
 
-    def __init__(self, url: str, *, pool_size: int = 20, sqlite_foreign_keys: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        max_overflow: int | None = None,
+        sqlite_foreign_keys: bool = True,
+    ) -> None:
         self.url = _normalise_url(url)
         self.dialect: Literal["sqlite", "postgresql"] = (
             "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
@@ -64,10 +71,11 @@ class Database:
         # `pool_size` connections stay open. Beyond them the pool opens overflow connections and closes each
         # as it is returned, and on PostgreSQL every new one costs a backend fork and asyncpg's type set-up
         # (a few ms of CPU on both sides): at ~16 requests in flight per process a pool of 10 churned dozens a
-        # second. So the kept pool covers the usual concurrency, and the overflow only bursts.
+        # second. So the kept pool covers the usual concurrency, and the overflow (by default half as many)
+        # only bursts; a process whose load comes in bursts keeps them all instead (`max_overflow=0`).
         kwargs: dict[str, Any] = {
             "pool_size": pool_size,
-            "max_overflow": pool_size // 2,
+            "max_overflow": pool_size // 2 if max_overflow is None else max_overflow,
             "json_serializer": _json_text,
         }
         if self.dialect == "postgresql":

@@ -9,6 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 from sqlalchemy import func, select, update
 
 from gateway.db import Database
@@ -122,3 +124,27 @@ async def test_a_refused_enqueue_is_not_a_silent_drop(
     await run_worker(runner, redis_url)
     assert await by_status(database) == {"delivered": 1}
     assert list(receiver.applied) == [row_id]
+
+
+async def test_a_poll_starts_only_queued_due_jobs_that_nobody_runs(
+    pool: ArqRedis, runner: DeliveryRunner, redis_url: str
+) -> None:
+    """The jobs of a poll are marked in progress together, each as arq's WATCH/MULTI would: a job running
+    elsewhere, deferred, or no longer queued is not started, and only a started job gets the in-progress key."""
+    now = timestamp_ms()
+    await pool.zadd(JOBS.arq_queue, {"due:1": now - 5, "running:1": now - 5, "deferred:1": now + 60_000})
+    await pool.set(in_progress_key_prefix + "running:1", b"1")  # another worker's
+    worker = build_worker(runner, RedisSettings.from_dsn(redis_url), JOBS, handle_signals=False)
+    worker._pool = pool  # what main() sets once connected
+    try:
+        scores = await worker._mark_in_progress(["due:1", "running:1", "deferred:1", "gone:1"])
+        assert scores == [now - 5, None, None, None]
+        ttl = await pool.pttl(in_progress_key_prefix + "due:1")
+        assert 0 < ttl <= JOBS.recovery_seconds * 1000
+        assert not await pool.exists(in_progress_key_prefix + "deferred:1", in_progress_key_prefix + "gone:1")
+        assert await pool.pttl(in_progress_key_prefix + "running:1") == -1  # left as it was
+        # Started once: a second poll that still sees the job (its run not yet begun) does not start it again.
+        assert await worker._mark_in_progress(["due:1"]) == [None]
+    finally:
+        worker._pool = None
+        await pool.delete(JOBS.arq_queue, *(in_progress_key_prefix + j for j in ("due:1", "running:1")))

@@ -21,9 +21,8 @@ from adapters.utilities import build_utility_providers
 from certs import FieldCipher
 from gateway import runtime
 from gateway.bootstrap import build_container
-from gateway.db.database import Database
 from gateway.jobs.retry import RetryPolicy
-from gateway.jobs.worker import build_worker
+from gateway.jobs.worker import build_worker, worker_database
 from gateway.logging import configure_logging
 from gateway.privacy import PersonalDataProtector
 from gateway.seed import INSTITUTIONS
@@ -48,7 +47,7 @@ async def run(config: dict[str, Any]) -> None:
         current_key_id="k1",
         index_key=bytes.fromhex(config["pii_index"]),
     )
-    db = Database(config["database_url"])
+    db = worker_database(config["database_url"])  # as `gateway worker`
     services = ServiceContext(
         db=db, protector=PersonalDataProtector(cipher), institutions=dict(INSTITUTIONS), blobs=blob_store()
     )
