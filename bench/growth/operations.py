@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from gateway.db.audit_walk import walk_pages
 from gateway.db.outbox import claim_due
 from gateway.db.retention import archive_delivered_outbox
+from gateway.db.tables.infra import OutboxStatus
 from gateway.domain.workflow import CaseState
 from gateway.domain.worklist import WorkStage
+from gateway.jobs.deadletters import list_deliveries
 from gateway.security.idempotency import IdempotencyStore
 from gateway.security.nonces import DatabaseNonceStore
 from gateway.services.certificate_lookup import find_by_identifier, find_by_token
@@ -92,6 +94,15 @@ async def _outbox_claim_small(ctx: ServiceContext, filled: Filled) -> object:
     return await claim_due(ctx.db, "growth-bench", 16)  # the embedded runner's batch (its concurrency)
 
 
+async def _delivered_list(ctx: ServiceContext, filled: Filled) -> object:
+    # GET /backoffice/api/v1/deliveries?status=delivered: the newest page of the ten years' deliveries.
+    return await list_deliveries(ctx.db, OutboxStatus.DELIVERED, limit=50)
+
+
+async def _dead_letters(ctx: ServiceContext, filled: Filled) -> object:
+    return await list_deliveries(ctx.db, OutboxStatus.DEAD, limit=100)  # the back office's 死信 page
+
+
 async def _audit_tail(ctx: ServiceContext, filled: Filled) -> object:
     async with ctx.db.session() as session:  # one page of an incremental verify, near the head
         conn = await session.connection()
@@ -117,6 +128,8 @@ OPERATIONS = (
     Operation("provider's job list", _provider_jobs),
     Operation("public look-up by QR token", _verify_token),
     Operation("public look-up by identifier", _verify_identifier),
+    Operation("deliveries list (delivered, newest first)", _delivered_list),
+    Operation("dead letters list", _dead_letters),
     Operation("audit verify page (1000 rows)", _audit_tail),
     Operation("outbox claim (16 due rows)", _outbox_claim_small, changes_data=True),
     Operation("outbox claim (100 due rows)", _outbox_claim, changes_data=True),

@@ -17,9 +17,10 @@ from sqlmodel import select
 
 from gateway.api.keys import CONTAINER
 from gateway.db import Database
-from gateway.db.outbox import claim_due
-from gateway.db.tables.infra import AuditRecord, OutboxRow
+from gateway.db.outbox import claim_due, mark_dead, mark_delivered
+from gateway.db.tables.infra import AuditRecord, OutboxRow, OutboxStatus
 from gateway.errors import ConfigError, Conflict, InputError, PartyError
+from gateway.jobs.deadletters import list_deliveries
 from gateway.jobs.registry import JobContext, JobRegistry
 from gateway.jobs.retry import RetryPolicy
 from gateway.jobs.runner import DeliveryRunner, Outcome
@@ -356,3 +357,21 @@ async def test_a_settlement_rolled_back_with_its_record_leaves_the_row_to_the_ru
     assert await answers(database, row_id) == []
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.last_error == "RuntimeError: the answer could not be recorded"
+
+
+async def test_the_deliveries_list_shows_the_latest_delivered_first_and_dead_letters_newest_first(
+    database: Database,
+) -> None:
+    first, second, third = await add_deliveries(database, 3)
+    # Delivered in the order second, first, third; the list gives the latest delivery first.
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    for n, row_id in enumerate((second, first, third)):
+        await mark_delivered(database, await row_of(database, row_id), now=start + timedelta(minutes=n))
+    delivered = await list_deliveries(database, OutboxStatus.DELIVERED, limit=2)
+    assert [row.id for row in delivered] == [third, first]
+    assert [row.id for row in await list_deliveries(database, OutboxStatus.DELIVERED, offset=2)] == [second]
+
+    older, newer = await add_deliveries(database, 1), await add_deliveries(database, 1)
+    for claimed in await claim_due(database, "test-worker", 10):  # dead-lettered by whoever holds the claim
+        await mark_dead(database, claimed, "rejected")
+    assert [row.id for row in await list_deliveries(database, OutboxStatus.DEAD)] == [*newer, *older]
