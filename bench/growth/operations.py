@@ -19,6 +19,7 @@ from gateway.security.idempotency import IdempotencyStore
 from gateway.security.nonces import DatabaseNonceStore
 from gateway.services.certificate_lookup import find_by_identifier, find_by_token
 from gateway.services.context import ServiceContext
+from gateway.services.dashboard import dashboard
 from gateway.services.store_queue import QueueFilter
 from gateway.services.utilities.providers import open_jobs
 from growth.fill import BANKS, PROVIDERS, Filled
@@ -94,6 +95,10 @@ async def _outbox_claim_small(ctx: ServiceContext, filled: Filled) -> object:
     return await claim_due(ctx.db, "growth-bench", 16)  # the embedded runner's batch (its concurrency)
 
 
+async def _dashboard(ctx: ServiceContext, filled: Filled) -> object:
+    return await dashboard(ctx)  # the supervisor's 统计 page: the last 7 days, the backlog, the workload
+
+
 async def _delivered_list(ctx: ServiceContext, filled: Filled) -> object:
     # GET /backoffice/api/v1/deliveries?status=delivered: the newest page of the ten years' deliveries.
     return await list_deliveries(ctx.db, OutboxStatus.DELIVERED, limit=50)
@@ -128,6 +133,7 @@ OPERATIONS = (
     Operation("provider's job list", _provider_jobs),
     Operation("public look-up by QR token", _verify_token),
     Operation("public look-up by identifier", _verify_identifier),
+    Operation("supervisor's dashboard (7 days)", _dashboard),
     Operation("deliveries list (delivered, newest first)", _delivered_list),
     Operation("dead letters list", _dead_letters),
     Operation("audit verify page (1000 rows)", _audit_tail),

@@ -78,6 +78,9 @@ class TransitionRow(SQLModel, table=True):
     """Who moved a case from where to where, when and why. Append-only."""
 
     __tablename__ = "case_transition"
+    # The dashboard's workload: who moved how many cases in the last days. Transitions are written in time
+    # order, so each insert lands on the index's last, cached leaf.
+    __table_args__ = (Index("ix_case_transition_at", "at"),)
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     case_id: str = Field(
