@@ -373,25 +373,12 @@ def _report(args: argparse.Namespace, baseline: dict[str, Any], signed: dict[str
     print("met" if ok else "NOT met")
 
 
-def _sm2_per_request(rounds: int = 300) -> float:
-    """CPU ms of what every signed request costs in SM2, measured here with the gateway's backend: one
-    verification of the bank's signature and one signature of the response."""
-    key = certs.SM2PrivateKey.generate()
-    public, message = key.public_key, b"x" * 900
-    signature = key.sign(message)
-    started = time.process_time()
-    for _ in range(rounds):
-        public.verify(signature, message)
-        key.sign(message)
-    return (time.process_time() - started) * 1000 / rounds
-
-
 def _report_budget(per: dict[str, float], kernel: float, plain_ms: float, rate: int) -> None:
     """What `rate` per second on 2 cores leaves for the gateway's own Python, once the costs no change to it
     can remove are taken off: SM2, PostgreSQL, the load generator, the kernel's socket calls, and what plain
     aiohttp spends on a request. Beside it, what the gateway's Python takes today."""
     budget = 2000 / rate
-    sm2 = _sm2_per_request()
+    sm2 = sum(cpu.sm2_costs(b"x" * 900))  # the bank's signature verified, the response signed
     fixed = {
         "SM2 (verify + sign)": sm2,
         "PostgreSQL": per["PostgreSQL"],

@@ -12,8 +12,8 @@ must have applied each job exactly once. The baseline, on the same Redis in the 
 running no-op jobs. Target (issue 18): at least 400 jobs/s. CPU per job is reported per process, with the
 load average, because the machine's 2 cores are shared: the gateway, the workers, the simulators, this
 run's PostgreSQL backends (looked at every 0.1 s, so that a connection a pool opened and closed meanwhile
-counts too; the shared background processes, such as the WAL writer, are not) and the private Redis; their sum gives the rate the 2 cores could carry ("2-core ceiling"), steadier than
-jobs/s on a busy machine, and the sum the target needs (2 cores / 400 jobs/s = 5 ms). The SM2 share of it
+counts too; the shared background processes, such as the WAL writer, are not) and the private Redis;
+their sum gives the rate the 2 cores could carry ("2-core ceiling"), steadier than jobs/s on a busy machine, and the sum the target needs (2 cores / 400 jobs/s = 5 ms). The SM2 share of it
 is estimated from the signed exchanges the simulators counted (each: the caller signs, the receiver
 verifies, the receiver signs its answer, the caller verifies it) at the sign and verify cost measured in
 this process.
@@ -43,6 +43,8 @@ from sqlalchemy import func, select
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from submissions.cpu import sm2_costs  # noqa: E402  (bench/ is this script's own directory)
 
 import certs  # noqa: E402
 from gateway import runtime  # noqa: E402
@@ -144,21 +146,6 @@ async def pg_sessions(database: str) -> int:
 
 def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-
-
-def sm2_costs(rounds: int = 300) -> tuple[float, float]:
-    """CPU ms of one SM2 signature and one verification here (the signed lines of a request are short)."""
-    key = certs.SM2PrivateKey.generate()
-    message = b"POST\n/api/v1/utilities/jobs/x/ack\n" + bytes(200)
-    signature = key.sign(message)
-    started = time.process_time()
-    for _ in range(rounds):
-        key.sign(message)
-    signed = time.process_time()
-    for _ in range(rounds):
-        key.public_key.verify(signature, message)
-    verified = time.process_time()
-    return 1000 * (signed - started) / rounds, 1000 * (verified - signed) / rounds
 
 
 # --- the baseline: arq with no-op jobs ------------------------------------------------------------------
@@ -474,7 +461,9 @@ async def main() -> int:
             )
     if "redis" not in per_job:
         print("  redis                  shared: not counted")
-    sign_ms, verify_ms = sm2_costs()
+    sign_ms, verify_ms = sm2_costs(
+        b"POST\n/api/v1/utilities/jobs/x/ack\n" + bytes(200)
+    )  # signed lines are short
     exchanges = result["exchanges"] / max(result["done"], 1)
     sm2 = 2 * exchanges * (sign_ms + verify_ms)
     print(

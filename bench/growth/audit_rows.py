@@ -11,6 +11,7 @@ import asyncpg
 
 from gateway.db.audit_chain import GENESIS_HASH
 from gateway.db.audit_walk import _sm3_hex
+from gateway.db.jsoncanon import format_timestamp
 
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 COLUMNS = (
@@ -25,11 +26,6 @@ COLUMNS = (
     "prev_hash",
     "hash",
 )
-
-
-def _timestamp(at: datetime) -> str:
-    # gateway.db.jsoncanon.format_timestamp for the UTC values generated here, without strftime.
-    return at.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def audit_rows(
@@ -53,7 +49,7 @@ def audit_rows(
             + ',"actor":'
             + _quote(actor)
             + ',"at":"'
-            + _timestamp(at)
+            + format_timestamp(at)
             + '","case_id":'
             + ("null" if case_id is None else _quote(case_id))
             + ',"details":'

@@ -20,6 +20,7 @@ import asyncpg
 
 from e_license.identifier import identifier_for
 from e_license.numbers import CertificateKind, CertificateNumber
+from gateway.db.ids import new_outbox_id
 from gateway.domain.parties import CoOwnership, Owner
 from gateway.domain.register import OwnershipFacts, Unit
 from gateway.privacy import PersonalDataProtector, case_input, entry_facts
@@ -59,11 +60,6 @@ class Filled:
 
 def _unit_code(i: int) -> str:
     return f"441900004010GB00209F{1 + i // 9999:04d}{1 + i % 9999:04d}"
-
-
-def _outbox_id(created: datetime) -> str:
-    # As gateway.db.uow.new_outbox_id gives them: time ordered (milliseconds, then 80 random bits).
-    return f"{int(created.timestamp() * 1000):012x}{secrets.token_hex(10)}"
 
 
 def _j(value: Any) -> str:
@@ -261,7 +257,7 @@ async def fill(
             for n, case_id in enumerate(ids):  # delivered long ago (or within the retention, the newest)
                 at = _START + timedelta(seconds=n * 300 + 3600)
                 yield (
-                    _outbox_id(at),
+                    new_outbox_id(at),
                     "bank.notify",
                     BANKS[n % len(BANKS)],
                     payload,
@@ -280,7 +276,7 @@ async def fill(
                 job = "utility.transfer" if n % 2 else "bank.notify"
                 body = _j({"service": _SERVICES[n % 4], "account_no": f"{n:010d}"}) if n % 2 else payload
                 yield (
-                    _outbox_id(at),
+                    new_outbox_id(at),
                     job,
                     target,
                     body,

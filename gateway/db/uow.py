@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db.audit_chain import with_content_hashes
 from gateway.db.batch import Write, combined_statement
+from gateway.db.ids import new_outbox_id
 from gateway.db.jsoncanon import json_ready
 from gateway.db.tables import metadata
 from gateway.db.tables.infra import OutboxStatus
@@ -41,17 +40,6 @@ class _Guard:
     statement: Update | Insert
     params: Mapping[str, Any]
     error: Callable[[], Exception]
-
-
-def new_outbox_id() -> str:
-    """A fresh outbox row id: 32 hex characters, the milliseconds since the epoch (12) then 80 random bits.
-
-    In time order, as UUIDv7: the dispatcher claims the rows written lately, and a claim gives each row a new
-    version with a new entry in the primary key. With random ids each of those entries went to a random
-    leaf of a primary key as large as the outbox (73 MB at 10⁶ rows, mostly outside shared_buffers): about
-    one page read per claimed row. In time order they go to the last few leaves, which stay cached. 80 random
-    bits keep an id unguessable all the same."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class UnitOfWork:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from gateway.db.ids import new_id
 from gateway.domain import rules
 from gateway.domain.cases import CaseInput, TransferInput
 from gateway.domain.register import MortgageFacts, RegisterView
@@ -26,7 +27,6 @@ from gateway.services import effects, mortgagee_notices
 from gateway.services.context import Finisher, ServiceContext
 from gateway.services.materials import MaterialRecord, MaterialUpload
 from gateway.services.registration import apply_registration, lapsed_entries, notify_bank
-from gateway.services.store_materials import new_id
 
 if TYPE_CHECKING:
     from gateway.db.uow import UnitOfWork

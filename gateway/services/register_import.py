@@ -27,6 +27,7 @@ from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from e_license.numbers import CertificateNumber, NumberFormat
+from gateway.db.ids import new_id
 from gateway.db.types import utcnow
 from gateway.db.uow import UnitOfWork
 from gateway.domain.register import Entry, EntryKind, Unit
@@ -43,7 +44,6 @@ from gateway.services.context import ServiceContext
 from gateway.services.registration import holders_masked
 from gateway.services.store import ENTRY, UNIT, Store
 from gateway.services.store_certificates import CERTIFICATE, COUNTER
-from gateway.services.store_materials import new_id
 
 __all__ = ["ImportReport", "export_register", "import_register"]
 

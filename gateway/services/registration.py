@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from e_license.numbers import CertificateKind, CertificateNumber, format_number
+from gateway.db.ids import new_outbox_id
 from gateway.db.tables.certificates import CertificateRow
-from gateway.db.uow import new_outbox_id
 from gateway.domain import rules
 from gateway.domain.cases import TransferInput
 from gateway.domain.identifiers import mask_name

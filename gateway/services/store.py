@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.blobs import UnconfiguredBlobStore
+from gateway.db.ids import new_id
 from gateway.db.prepared import Prepared
 from gateway.db.tables.cases import CaseRow, MaterialRow, TransitionRow
 from gateway.db.tables.register import EntryRow, UnitRow
@@ -40,7 +41,7 @@ from gateway.errors import Conflict, FieldReason, InputError, NotFound
 from gateway.ports.blobs import BlobStore
 from gateway.privacy import PersonalDataProtector, case_input, entry_facts
 from gateway.services.store_certificates import CertificateRecords
-from gateway.services.store_materials import MaterialRecords, new_id
+from gateway.services.store_materials import MaterialRecords
 from gateway.services.store_queue import QueueRecords, StaffRecords
 
 if TYPE_CHECKING:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, func, insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.db.ids import new_id
 from gateway.db.tables.cases import MaterialRow, TransitionRow
 from gateway.domain.materials import MaterialKind
 from gateway.domain.workflow import CaseState
@@ -20,15 +20,10 @@ from gateway.services.materials import MaterialRecord, MaterialUpload
 if TYPE_CHECKING:
     from gateway.db.uow import UnitOfWork
 
-__all__ = ["MaterialRecords", "new_id"]
+__all__ = ["MaterialRecords"]
 
 MATERIAL = cast(Table, MaterialRow.__table__)  # type: ignore[attr-defined]
 TRANSITION = cast(Table, TransitionRow.__table__)  # type: ignore[attr-defined]
-
-
-def new_id() -> str:
-    """Random, unguessable ids (OWASP API1): 128 bits as 32 hex characters."""
-    return secrets.token_hex(16)
 
 
 def _material(row: Mapping[Any, Any]) -> MaterialRecord:

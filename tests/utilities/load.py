@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert
 
+from gateway.db.ids import new_outbox_id
 from gateway.db.tables.cases import CaseRow
-from gateway.db.uow import new_outbox_id
 from gateway.domain.cases import TransferInput
 from gateway.ports.utilities import UtilityService
 from gateway.privacy import case_input, outbox_payload
