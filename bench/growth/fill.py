@@ -1,5 +1,11 @@
 """A register ten years old, generated and written with COPY: units, entries, cases with their transitions,
-certificates, outbox rows (delivered, and some due), idempotency keys and a sealed audit chain.
+certificates, the utility jobs of the transfers, outbox rows (delivered, and some due), idempotency keys and
+a sealed audit chain.
+
+The cases are received one every five minutes up to the moment of the fill (10⁶ cases are 9.5 years), so a
+read of "the last 7 days" finds a week's cases, as it would in a city's register. Of ten years of cases
+nearly all are finished: 2 % are open, 2.5 % were refused (不予登记) with the rule that failed, and every
+fourth is a transfer whose four utility jobs are done, the newest still waiting for the providers.
 
 The rows are valid as the tables see them (keys, lengths, states, JSON shapes); the ID numbers in bulk
 entries are not encrypted (those rows are there for their number, not to be read). 10⁶ cases take about a
@@ -33,7 +39,12 @@ __all__ = ["Filled", "fill"]
 BANKS = ("icbc-dg", "ccb-dg", "boc-dg", "dgb", "abc-dg", "psbc-dg")
 PROVIDERS = ("dg-water", "dg-gas", "dg-power", "dg-network")
 _SERVICES = ("water", "gas", "power", "network")
-_START = datetime(2017, 1, 2, 1, 0, tzinfo=UTC)
+_START = datetime(2017, 1, 2, 1, 0, tzinfo=UTC)  # when the units and their entries were registered
+_SPACING = timedelta(minutes=5)  # between two cases received
+_CERTIFIED_AFTER = timedelta(minutes=50)
+_REFUSED = [
+    {"name": "unit_not_seized", "passed": False, "reason_zh": "不动产已被查封", "reason_en": "seized"}
+]
 _OWNER = person("业主", "44190019600101001", "13900000000")
 _CHUNK = 50_000
 # Of ten years of cases nearly all are finished; the open ones are what the back office works on.
@@ -45,6 +56,7 @@ _STAGE = {
     "registered": "certify",
     "need_more_material": "correction",
     "completed": "closed",
+    "rejected": "closed",
 }
 
 
@@ -104,6 +116,12 @@ async def fill(
     """Fill the migrated database at `dsn` (asyncpg DSN) with `cases` cases and everything around them; ID
     numbers are encrypted with `protector` (bound to their rows), so every row reads as the gateway's own."""
     units = max(1000, cases // 5)
+    now = datetime.now(UTC)
+    first = now - _SPACING * cases  # the newest case is received just now
+
+    def received_at(n: int) -> datetime:
+        return first + _SPACING * n
+
     conn = await asyncpg.connect(dsn)
     try:
 
@@ -138,14 +156,18 @@ async def fill(
         )
         ids = [secrets.token_hex(16) for _ in range(cases)]
         open_every = 50  # 2 % of the cases are open
+        refused_every = 40  # and 2.5 % were refused
+
+        def state_of(n: int) -> str:
+            if n % open_every == 0:
+                return _OPEN_STATES[n // open_every % len(_OPEN_STATES)]
+            return "rejected" if n % refused_every == refused_every // 2 else "completed"
 
         def case_rows() -> Iterator[tuple[Any, ...]]:
             for n, case_id in enumerate(ids):
                 given = _j(protector.protect(_case_input(n, _unit_code(n % units)), case_input(case_id)))
-                received = _START + timedelta(seconds=n * 300 + 1)
-                state = (
-                    _OPEN_STATES[n // open_every % len(_OPEN_STATES)] if n % open_every == 0 else "completed"
-                )
+                received = received_at(n)
+                state = state_of(n)
                 yield (
                     case_id,
                     "mortgage_registration",
@@ -156,7 +178,7 @@ async def fill(
                     "柜员",
                     given,
                     "{}",
-                    "[]",
+                    _j(_REFUSED) if state == "rejected" else "[]",
                     "",
                     received,
                     received + timedelta(days=1),
@@ -164,6 +186,7 @@ async def fill(
                     received,
                     1,
                     _STAGE[state],
+                    received + _CERTIFIED_AFTER if state == "completed" else None,
                 )
 
         await _copy(
@@ -187,16 +210,19 @@ async def fill(
                 "updated_at",
                 "version",
                 "stage",
+                "certified_at",
             ),
             case_rows(),
         )
         steps = (None, "received", "approved", "registered", "certified", "completed")
+        refused = (None, "received", "approved", "suspended", "rejected")
 
         def transitions() -> Iterator[tuple[Any, ...]]:
             for n, case_id in enumerate(ids):
-                at = _START + timedelta(seconds=n * 300 + 1)
+                at = received_at(n)
+                path = refused if state_of(n) == "rejected" else steps
                 for k in range(4):
-                    yield (case_id, steps[k], steps[k + 1], "bench", at + timedelta(minutes=k), "")
+                    yield (case_id, path[k], path[k + 1], "bench", at + timedelta(minutes=k), "")
 
         await _copy(
             conn,
@@ -209,7 +235,7 @@ async def fill(
 
         def certificates() -> Iterator[tuple[Any, ...]]:
             for n, case_id in enumerate(ids):
-                at = _START + timedelta(seconds=n * 300 + 3600)
+                at = received_at(n) + _CERTIFIED_AFTER
                 parsed = CertificateNumber.for_registry(registry, CertificateKind.PROOF, 2017, n + 1)
                 number, identifier = str(parsed), str(identifier_for(parsed, registry))
                 yield (
@@ -250,12 +276,11 @@ async def fill(
             ),
             certificates(),
         )
-        now = datetime.now(UTC)
 
         def outbox() -> Iterator[tuple[Any, ...]]:
             payload = _j({"event": "certificate_issued"})
             for n, case_id in enumerate(ids):  # delivered long ago (or within the retention, the newest)
-                at = _START + timedelta(seconds=n * 300 + 3600)
+                at = received_at(n) + _CERTIFIED_AFTER
                 yield (
                     new_outbox_id(at),
                     "bank.notify",
@@ -308,6 +333,54 @@ async def fill(
                 "delivered_at",
             ),
             outbox(),
+        )
+
+        transfer_every = 4
+        waiting = max(0, cases - 288)  # the last day's transfers: their providers have not all answered yet
+
+        def utility_jobs() -> Iterator[tuple[Any, ...]]:
+            for n in range(1, cases, transfer_every):
+                created = received_at(n) + _CERTIFIED_AFTER
+                for k, provider in enumerate(PROVIDERS):
+                    answered = created + timedelta(hours=2)
+                    status = "accepted" if n >= waiting and k % 2 else "done"
+                    yield (
+                        new_outbox_id(created),
+                        ids[n],
+                        provider,
+                        _SERVICES[k],
+                        _unit_code(n % units),
+                        f"{n:010d}",
+                        status,
+                        "",
+                        "",
+                        f"U{n:010d}",
+                        1,
+                        answered,
+                        created,
+                        answered,
+                    )
+
+        await _copy(
+            conn,
+            "utility_job",
+            (
+                "id",
+                "case_id",
+                "provider",
+                "service",
+                "unit_code",
+                "account_no",
+                "status",
+                "provider_code",
+                "message",
+                "provider_reference",
+                "attempts",
+                "answered_at",
+                "created_at",
+                "updated_at",
+            ),
+            utility_jobs(),
         )
 
         def keys() -> Iterator[tuple[Any, ...]]:  # the last day's keys: retention keeps no more

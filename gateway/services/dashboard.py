@@ -1,5 +1,9 @@
 """The supervisor's dashboard: time to certificate against the targets, volumes, backlog, overdue cases,
-refusals by rule, workload, utility jobs and dead letters — every number counted from the database."""
+refusals by rule, workload, utility jobs and dead letters — every number counted from the database.
+
+Each count reads either what is open now (bounded by the work in hand) or what happened in the window
+(bounded by a week's work), never the register's whole history: after ten years the closed cases and the
+finished utility jobs are millions of rows, and the page must cost what it cost in the first year."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from sqlalchemy import Table, case, func, select
 
 from gateway.db.tables.cases import CaseRow, TransitionRow
 from gateway.db.tables.infra import OutboxRow, OutboxStatus
-from gateway.db.tables.utilities import UtilityJobRow
+from gateway.db.tables.utilities import UtilityJobRow, UtilityJobStatus
 from gateway.domain.workflow import CaseState
 from gateway.services.context import ServiceContext
 from gateway.services.store import LIVE_STATES
@@ -25,6 +29,9 @@ TRANSITION = cast(Table, TransitionRow.__table__)  # type: ignore[attr-defined]
 OUTBOX = cast(Table, OutboxRow.__table__)  # type: ignore[attr-defined]
 UTILITY = cast(Table, UtilityJobRow.__table__)  # type: ignore[attr-defined]
 OPEN = [s.value for s in LIVE_STATES] + [CaseState.REGISTERED.value]
+FINAL_JOB_STATES = [s.value for s in UtilityJobStatus if s.is_final]
+OPEN_JOB_STATES = [s.value for s in UtilityJobStatus if not s.is_final]
+ONE_HOUR = timedelta(hours=1)  # the aim: a certificate within one working hour
 AGE_BANDS = ((timedelta(hours=1), "≤1h"), (timedelta(hours=8), "≤8h"), (timedelta(days=1), "≤1d"),
              (timedelta(days=3), "≤3d"))  # fmt: skip
 
@@ -57,9 +64,10 @@ class Dashboard:
     backlog: dict[str, dict[str, int]]  # state → age band → open cases
     overdue: list[dict[str, Any]]  # the open cases past their deadline, most overdue first (20 at most)
     overdue_count: int
-    refusals: dict[str, int]  # rule name → suspended or refused cases failing it
+    refusals: dict[str, int]  # rule name → cases suspended now, or refused since `since`, failing it
     workload: dict[str, dict[str, int]]  # user → {"held": open cases assigned, "decided": decisions since}
-    utility_jobs: dict[tuple[str, str], int]  # (provider, status) → jobs
+    # (provider, status) → jobs: those still open (whenever written), and those finished since `since`
+    utility_jobs: dict[tuple[str, str], int]
     dead_letters: int
 
 
@@ -109,10 +117,15 @@ async def dashboard(ctx: ServiceContext, *, days: int = 7) -> Dashboard:
                 .group_by(c.assignee)
             )
         ).all()
+        refused_since = select(TRANSITION.c.case_id).where(
+            TRANSITION.c.at >= since, TRANSITION.c.to_state == CaseState.REJECTED.value
+        )
         failing = (
             await session.execute(
-                select(c.rule_results).where(
-                    c.state.in_([CaseState.SUSPENDED.value, CaseState.REJECTED.value])
+                select(c.rule_results)
+                .where(c.state == CaseState.SUSPENDED.value)
+                .union_all(
+                    select(c.rule_results).where(c.state == CaseState.REJECTED.value, c.id.in_(refused_since))
                 )
             )
         ).all()
@@ -123,10 +136,12 @@ async def dashboard(ctx: ServiceContext, *, days: int = 7) -> Dashboard:
                 .group_by(TRANSITION.c.actor)
             )
         ).all()
+        u = UTILITY.c
+        jobs = select(u.provider, u.status, func.count()).group_by(u.provider, u.status)
         utilities = (
             await session.execute(
-                select(UTILITY.c.provider, UTILITY.c.status, func.count()).group_by(
-                    UTILITY.c.provider, UTILITY.c.status
+                jobs.where(u.status.in_(OPEN_JOB_STATES)).union_all(
+                    jobs.where(u.status.in_(FINAL_JOB_STATES), u.updated_at >= since)
                 )
             )
         ).all()
@@ -153,13 +168,17 @@ async def dashboard(ctx: ServiceContext, *, days: int = 7) -> Dashboard:
 def _timing(ctx: ServiceContext, rows: Sequence[Any]) -> list[KindTiming]:
     by_kind: dict[str, KindTiming] = {}
     minutes: dict[str, list[float]] = {}
+    working_day = ctx.calendar.working_day
     for kind, received, done in rows:
         t = by_kind.setdefault(
             kind, KindTiming(kind, bands=dict.fromkeys(("≤10min", "≤1h", "≤1d", ">1d"), 0))
         )
         t.certified += 1
-        hour = ctx.calendar.within_one_hour(received, done)
-        day = ctx.calendar.within_one_working_day(received, done)
+        # One walk over the working days between them answers both targets (the page's main cost: a week's
+        # certificates, each measured in working time).
+        worked = ctx.calendar.working_time_between(received, done)
+        hour = worked <= ONE_HOUR
+        day = worked <= working_day
         t.within_hour += hour
         t.within_day += day
         elapsed = (done - received).total_seconds() / 60

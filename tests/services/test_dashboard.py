@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
+from sqlalchemy import Table, insert
 
 import certs
+from gateway.db.tables.utilities import UtilityJobRow
 from gateway.errors import RuleViolation
 from gateway.seed import UNITS
 from gateway.services import register_admin, review, tracks, worklist
@@ -72,3 +75,52 @@ async def test_the_numbers_are_the_rows(ctx: ServiceContext, certification: Cert
     assert board.workload["examiner-x"]["held"] == 1
     assert board.workload["examiner-a"]["decided"] == 3  # three 初审, each in the history
     assert board.dead_letters == 0
+
+
+async def test_closed_history_stays_out_of_the_counts(ctx: ServiceContext) -> None:
+    """Refusals and finished utility jobs are counted in the window; what is open is counted however old
+    (after ten years the closed cases and finished jobs are millions of rows, read on every view)."""
+    people = await staff(ctx)
+    now = [T0]
+    ctx.clock = lambda: now[0]
+    refused = await submit(ctx, 1)
+    await tracks.record_bank_result(ctx, refused, "contracts", confirmed=True, actor="bank:boc-dg")
+    await review.review(ctx, people["examiner-a"].id, refused, "first", "同意")
+    await review.review(ctx, people["senior-b"].id, refused, "second", "同意")
+    await register_admin.record_seizure(
+        ctx, "registrar-c", UNITS.single_owner, "东莞市第一人民法院", "(2026)粤1971执9号"
+    )
+    with pytest.raises(RuleViolation):
+        await review.register(ctx, people["registrar-c"].id, refused)
+    await review.reject(ctx, people["registrar-c"].id, refused, "不动产已被查封")
+
+    def job(n: int, provider: str, status: str, updated: datetime) -> dict[str, object]:
+        row = UtilityJobRow(
+            id=f"{n:032x}", case_id=refused, provider=provider, service="water", unit_code=UNITS.single_owner,
+            account_no="0001", status=status, created_at=T0, updated_at=updated,
+        )  # fmt: skip
+        return row.model_dump()
+
+    async with ctx.db.transaction() as uow:
+        await uow.connection.execute(
+            insert(cast(Table, UtilityJobRow.__table__)),  # type: ignore[attr-defined]
+            [
+                job(1, "dg-water", "done", T0),  # finished 8 days before the view
+                job(2, "dg-water", "accepted", T0),  # still waiting for the provider after 8 days
+                job(3, "dg-gas", "done", T0 + timedelta(days=7)),
+                job(4, "dg-gas", "rejected", T0 + timedelta(days=7)),
+                job(5, "dg-power", "dead", T0),  # a dead letter waits for an operator, however old
+            ],
+        )
+
+    now[0] = T0 + timedelta(days=1)
+    assert (await dashboard(ctx)).refusals == {"unit_not_seized": 1}
+    now[0] = T0 + timedelta(days=8)
+    board = await dashboard(ctx)
+    assert board.refusals == {}  # refused 8 days ago: outside the 7 days
+    assert board.utility_jobs == {
+        ("dg-water", "accepted"): 1,
+        ("dg-gas", "done"): 1,
+        ("dg-gas", "rejected"): 1,
+        ("dg-power", "dead"): 1,
+    }

@@ -40,6 +40,7 @@ class UtilityJobRow(SQLModel, table=True):
         Index("ix_utility_job_case", "case_id"),
         Index("ix_utility_job_provider_status", "provider", "status"),
         Index("ix_utility_job_unit", "unit_code", "status"),
+        Index("ix_utility_job_status_updated", "status", "updated_at"),  # the dashboard's counts
     )
 
     id: str = Field(primary_key=True, max_length=32)
