@@ -12,7 +12,7 @@ most 8 working hours between receipt and certificate.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -26,6 +26,9 @@ from gateway.errors import FieldReason, InputError
 __all__ = ["Deadline", "WorkingCalendar", "YearSource", "YearTable", "library_year_table"]
 
 YearSource = Literal["table", "library", "weekdays"]
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 class YearTable(BaseModel):
@@ -116,6 +119,7 @@ class WorkingCalendar:
         # The calendar never changes once built (a loaded table makes a new one), so each day's answer is
         # kept: every submission counts 15 working days, and the library validates each date it is asked.
         self._working: dict[date, bool] = {}
+        self._windows: dict[date, tuple[datetime, datetime] | None] = {}
         self._known_years: dict[int, bool] = {}
 
     # --- days ----------------------------------------------------------------------------------------
@@ -189,12 +193,14 @@ class WorkingCalendar:
         if b < a:
             return -self.working_time_between(b, a)
         total = timedelta()
-        for opens, closes in self._working_windows(
-            a.astimezone(self.tz).date(), b.astimezone(self.tz).date()
-        ):
-            lo, hi = max(a, opens), min(b, closes)
-            if hi > lo:
-                total += hi - lo
+        day, last = a.astimezone(self.tz).date(), b.astimezone(self.tz).date()
+        while day <= last:
+            window = self._window(day)
+            if window is not None:
+                lo, hi = max(a, window[0]), min(b, window[1])
+                if hi > lo:
+                    total += hi - lo
+            day += _ONE_DAY
         return total
 
     @property
@@ -210,15 +216,22 @@ class WorkingCalendar:
         """The aim: certificate within one working hour of receipt."""
         return self.working_time_between(received_at, certified_at) <= timedelta(hours=1)
 
-    def _working_windows(self, first: date, last: date) -> Iterator[tuple[datetime, datetime]]:
-        day = first
-        while day <= last:
-            if self.is_working_day(day):
-                yield (
-                    datetime.combine(day, self.opens, tzinfo=self.tz),
-                    datetime.combine(day, self.closes, tzinfo=self.tz),
-                )
-            day += timedelta(days=1)
+    def _window(self, day: date) -> tuple[datetime, datetime] | None:
+        """A working day's opening hours as UTC instants (None on a day off), kept like the day's answer: the
+        dashboard measures a week's certificates each time it is shown, and instants in one zone compare
+        without converting."""
+        try:
+            return self._windows[day]
+        except KeyError:
+            pass
+        window = None
+        if self.is_working_day(day):
+            window = (
+                datetime.combine(day, self.opens, tzinfo=self.tz).astimezone(UTC),
+                datetime.combine(day, self.closes, tzinfo=self.tz).astimezone(UTC),
+            )
+        self._windows[day] = window
+        return window
 
 
 def _require_aware(value: datetime) -> None:
