@@ -124,3 +124,26 @@ async def test_closed_history_stays_out_of_the_counts(ctx: ServiceContext) -> No
         ("dg-gas", "rejected"): 1,
         ("dg-power", "dead"): 1,
     }
+
+
+async def test_the_most_overdue_come_first_whatever_their_state(
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = await staff(ctx)
+    now = [T0]
+    ctx.clock = lambda: now[0]
+    made = []
+    for day in range(3):  # received a day apart: the first is the most overdue
+        now[0] = T0 + timedelta(days=day)
+        made.append(await submit(ctx, day))
+    now[0] = T0 + timedelta(days=1)
+    await tracks.record_bank_result(ctx, made[1], "contracts", confirmed=True, actor="bank:boc-dg")
+    await review.review(ctx, people["examiner-a"].id, made[1], "first", "同意")
+    await review.review(ctx, people["senior-b"].id, made[1], "second", "同意")
+
+    now[0] = T0 + timedelta(days=20)
+    board = await dashboard(ctx)
+    assert [c["state"] for c in board.overdue] == ["under_review", "approved", "under_review"]
+    assert [c["id"] for c in board.overdue] == made and board.overdue_count == 3
+    monkeypatch.setattr("gateway.services.dashboard.OVERDUE_SHOWN", 2)
+    assert [c["id"] for c in (await dashboard(ctx)).overdue] == made[:2]  # the page shows the first few
