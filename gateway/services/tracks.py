@@ -29,9 +29,12 @@ async def record_bank_result(
     `rules` are the (name, zh, en) of the gateway's own comparisons that failed (e.g. `bank_term_matches`),
     kept on the bank track so the counter reads which fact differs, in both languages.
     Repeated results for an item already settled change nothing (callbacks and retries may repeat).
+    The case is locked first: the parallel tracks' results arrive together and each must be recorded, not
+    refused as a conflict (the delivery would wait for its retry schedule's next step, minutes later).
     """
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
+        await store.lock_case(case_id)
         case = await store.load_case(case_id)
         track = case.tracks.get(Track.BANK)
         awaiting: list[str] = list(track.detail.get("awaiting", [])) if track else []
@@ -99,6 +102,7 @@ async def _tax_step(
 ) -> Case:
     now = ctx.clock()
     async with ctx.unit_of_work() as (uow, store):
+        await store.lock_case(case_id)  # beside the bank's results, as record_bank_result says
         case = await store.load_case(case_id)
         track = case.tracks.get(Track.TAX)
         unchanged = (

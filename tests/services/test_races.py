@@ -12,7 +12,7 @@ from gateway.db.tables.certificates import CertificateRow
 from gateway.db.tables.infra import AuditRecord, OutboxRow
 from gateway.db.tables.register import EntryRow
 from gateway.domain.register import EntryKind
-from gateway.domain.workflow import CaseState
+from gateway.domain.workflow import CaseState, Track, TrackStatus
 from gateway.errors import RuleViolation
 from gateway.services import cases, review, tracks
 from gateway.services.context import ServiceContext
@@ -163,3 +163,24 @@ async def test_the_audit_chain_names_a_tampered_case_row(tmp_path: Path) -> None
         assert not report.ok and report.first_broken_seq == row.seq
     finally:
         await ctx.db.dispose()
+
+
+async def test_the_parallel_tracks_answering_at_once_are_all_recorded(ctx: ServiceContext) -> None:
+    """The bank's two confirmations and the tax clearance arrive together (three deliveries on a worker, or
+    callbacks): each is recorded, none is refused as a conflict. A refused one went back to the delivery
+    schedule (5 s, then 5 min) and held the case."""
+    case = await cases.submit(ctx, "boc-dg", "b", "c", builders.transfer())
+    await tracks.record_tax_assessment(ctx, case.id, {"assessment_id": "A"}, actor="tax")
+    outcome = await asyncio.gather(
+        tracks.record_bank_result(ctx, case.id, "contracts", confirmed=True, actor="bank:boc-dg"),
+        tracks.record_bank_result(
+            ctx, case.id, f"settlement:{builders.PROOF_LI_WANG_ICBC}", confirmed=True, actor="bank:icbc-dg"
+        ),
+        tracks.record_tax_cleared(ctx, case.id, {"assessment_id": "A"}, actor="tax"),
+        return_exceptions=True,
+    )
+    assert [o for o in outcome if isinstance(o, BaseException)] == []
+    after = await cases.get_case(ctx, case.id)
+    assert after.tracks[Track.BANK].status is TrackStatus.PASSED
+    assert after.tracks[Track.BANK].detail["awaiting"] == []
+    assert after.tracks[Track.TAX].status is TrackStatus.PASSED
