@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -50,7 +50,7 @@ from sandbox.parties import Parties, start_parties
 from sandbox.utilities import UtilityProviders
 from sandbox.utilities.launcher import GAS, WATER, start_utilities
 
-__all__ = ["DEMO_PASSWORD", "PORTAL_USERS", "STAFF", "Stage", "StageOptions"]
+__all__ = ["DEMO_PASSWORD", "PORTAL_USERS", "STAFF", "Stage", "StageHung", "StageOptions"]
 
 DEMO_PASSWORD = "demo-password-2026"
 # Back-office staff of the demo registry: username → roles.
@@ -71,6 +71,50 @@ PORTAL_USERS: dict[str, tuple[tuple[Role, ...], str, str | None]] = {
 }
 TRANSFER_ADDRESS = "广东省东莞市松山湖高新技术产业开发区科技大道1号松湖花园1栋102"
 UTILITY_ACCOUNTS = {"water": "SW1020304", "power": "DL5566778", "gas": "RQ7788990", "network": "KD3344556"}
+
+
+STOP_BOUND = 90.0  # seconds a part may take to stop: its own bounds are shorter (children 20 s, requests 5 s)
+
+
+class StageHung(RuntimeError):
+    """A part of the stage did not stop within STOP_BOUND seconds; the message says what was still waiting."""
+
+
+async def _bounded(part: str, stopping: Coroutine[Any, Any, None]) -> str | None:
+    """Run `stopping` for at most STOP_BOUND seconds; on overrun, a report of every task still pending (the
+    part's own first: it runs as a task of its own so that its awaits can be read before it is cancelled)."""
+    task = asyncio.create_task(stopping, name=f"stopping {part}")
+    done, _ = await asyncio.wait({task}, timeout=STOP_BOUND)
+    if done:
+        task.result()
+        return None
+    report = f"{part} did not stop within {STOP_BOUND:g} s; still waiting:\n{pending_tasks()}"
+    task.cancel()
+    await asyncio.wait({task}, timeout=1)
+    return report
+
+
+def pending_tasks() -> str:
+    """Every task of the running loop but the caller's, each with the chain of awaits it is suspended in."""
+    lines = []
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task() and not task.done():
+            lines.append(f"  task {task.get_name()}: " + " -> ".join(_awaits(task.get_coro())))
+    return "\n".join(lines) or "  (no other task)"
+
+
+def _awaits(awaitable: object) -> list[str]:
+    """Outermost first: each coroutine's file:line, then what the innermost waits on (a future, usually).
+    Task.get_stack shows only the outermost frame of a suspended coroutine, not where it waits."""
+    chain: list[str] = []
+    while awaitable is not None and len(chain) < 40:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            chain.append(repr(awaitable)[:200])
+            break
+        chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return chain
 
 
 def portal_entry(utilities: UtilityProviders, code: str, **overrides: Any) -> dict[str, Any]:
@@ -197,7 +241,8 @@ class Stage:
     async def _start_in_process(self) -> None:
         extra = {"retry_policy": self.options.retry_policy} if self.options.retry_policy else {}
         self.container = build_container(self.settings, **extra)
-        self.runner = web.AppRunner(create_app(self.container), access_log=None)
+        # A request still running at the stop is cut after 5 s, not aiohttp's 60: nothing here waits on one.
+        self.runner = web.AppRunner(create_app(self.container), access_log=None, shutdown_timeout=5)
         await self.runner.setup()
         assert self.listener is not None
         listener, self.listener = self.listener, None
@@ -259,8 +304,21 @@ class Stage:
             self.listener = None
 
     async def stop(self) -> None:
+        """Stop everything. Each part has `STOP_BOUND` seconds, more than any of them waits by design; one
+        that overruns has hung: the rest still stop, then `StageHung` names the part and what is still
+        waiting (a CI run once sat out pytest's whole timeout in this teardown and printed nothing useful)."""
         self._release_port()
-        await self.utilities.stop()
+        hung = [
+            await _bounded("the utility providers", self.utilities.stop()),
+            await _bounded("the gateway", self._stop_gateway()),
+            await _bounded("the banks and the tax bureau", self.parties.stop()),
+        ]
+        await self.session.close()
+        reports = [report for report in hung if report]
+        if reports:
+            raise StageHung("\n".join(reports))
+
+    async def _stop_gateway(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
         for child in self.children:
@@ -271,8 +329,6 @@ class Stage:
                 await asyncio.wait_for(child.wait(), 20)
             except TimeoutError:
                 child.kill()
-        await self.parties.stop()
-        await self.session.close()
 
     # --- the parties' own books, consistent with the demo register ------------------------------
 
