@@ -46,6 +46,7 @@ from gateway.seed import (
 from gateway.services.context import ServiceContext
 from gateway.settings import Settings
 from gateway.wiring import personal_data_cipher
+from sandbox.hangs import pending_tasks
 from sandbox.parties import Parties, start_parties
 from sandbox.utilities import UtilityProviders
 from sandbox.utilities.launcher import GAS, WATER, start_utilities
@@ -92,29 +93,6 @@ async def _bounded(part: str, stopping: Coroutine[Any, Any, None]) -> str | None
     task.cancel()
     await asyncio.wait({task}, timeout=1)
     return report
-
-
-def pending_tasks() -> str:
-    """Every task of the running loop but the caller's, each with the chain of awaits it is suspended in."""
-    lines = []
-    for task in asyncio.all_tasks():
-        if task is not asyncio.current_task() and not task.done():
-            lines.append(f"  task {task.get_name()}: " + " -> ".join(_awaits(task.get_coro())))
-    return "\n".join(lines) or "  (no other task)"
-
-
-def _awaits(awaitable: object) -> list[str]:
-    """Outermost first: each coroutine's file:line, then what the innermost waits on (a future, usually).
-    Task.get_stack shows only the outermost frame of a suspended coroutine, not where it waits."""
-    chain: list[str] = []
-    while awaitable is not None and len(chain) < 40:
-        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
-        if frame is None:
-            chain.append(repr(awaitable)[:200])
-            break
-        chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
-        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
-    return chain
 
 
 def portal_entry(utilities: UtilityProviders, code: str, **overrides: Any) -> dict[str, Any]:

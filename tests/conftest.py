@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
 from typing import Any
 
 import pytest
 
+from sandbox.hangs import pending_tasks
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_DSN = os.environ.get("GW_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("GW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    """On a timeout, print what each asyncio task waits on before pytest-timeout fails the test: its own
+    report shows the threads, and an async test that hangs shows only the event loop's idle poll there."""
+    installed = yield
+    timed_out = signal.getsignal(signal.SIGALRM)
+    if callable(timed_out):
+
+        def report_tasks_then(signum: int, frame: FrameType | None) -> None:
+            try:
+                tasks = pending_tasks(asyncio.get_running_loop())
+            except RuntimeError:
+                tasks = "  (no event loop running)"
+            item.config.get_terminal_writer().line(
+                f"\nasyncio tasks at the timeout of {item.nodeid}:\n{tasks}"
+            )
+            timed_out(signum, frame)
+
+        signal.signal(signal.SIGALRM, report_tasks_then)
+    return installed
 
 
 def _port_open(host: str, port: int) -> bool:
