@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.db import sqlite_driver
 from gateway.db.outages import is_outage
 from gateway.db.uow import UnitOfWork
 from gateway.errors import ConfigError
@@ -80,6 +81,8 @@ class Database:
         }
         if self.dialect == "postgresql":
             kwargs["connect_args"] = {"server_settings": {"timezone": "UTC", "application_name": "gateway"}}
+        else:
+            kwargs["async_creator"] = sqlite_driver.connection_factory(self.url)  # see that module
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _install_sqlite_transactions(self.engine, foreign_keys=sqlite_foreign_keys)
