@@ -89,7 +89,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -101,8 +101,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
 
 
 class _CurrentStderr:
-    """Whatever sys.stderr is when a line is written (loggers are cached on first use; a test or a daemon
-    may replace sys.stderr later), as the standard library's handlers resolve it per record."""
+    """Whatever sys.stderr is when a line is written: loggers are cached on first use, and a test or a daemon
+    may replace sys.stderr later (a handler bound to a test's captured stream, closed since, made every later
+    library record a "--- Logging error ---" traceback instead of a line)."""
 
     def write(self, text: str) -> int:
         return sys.stderr.write(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -28,6 +29,19 @@ def test_library_and_gateway_records_render_as_masked_json(capsys: pytest.Captur
     assert ID not in json.dumps(lines, ensure_ascii=False)
     assert lines[1]["password"] == "***"
     assert "ValueError" in lines[2]["exception"]
+
+
+def test_records_go_to_stderr_as_it_is_when_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    configure_logging("INFO", json=True)
+    try:
+        later = io.StringIO()
+        monkeypatch.setattr("sys.stderr", later)  # as a test's capture or a daemon's redirection does
+        logging.getLogger("alembic.runtime.migration").info("Context impl %s.", "SQLiteImpl")
+        get_logger("gateway.test.later").info("after the swap")
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in later.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["Context impl SQLiteImpl.", "after the swap"]
 
 
 def test_ids_quoted_by_banks_survive_masking_unchanged() -> None:
