@@ -72,10 +72,11 @@ class Person:
         async with self.page.expect_navigation():  # the next page, not the sign-in form still showing
             await self.page.click("main button[type=submit]")
 
-    async def shot(self, name: str) -> Path:
+    async def shot(self, name: str, *, full_page: bool = False) -> Path:
+        """The viewport, as a person sees the page first; `full_page` for what lies below the fold too."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        await self.page.screenshot(path=str(path), full_page=False)
+        await self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
 
