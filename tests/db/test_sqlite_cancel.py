@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from gateway.db import Database
 
-ROUNDS = 10  # with the old connections, round 1 hung in each of 3 runs here
+ROUNDS = 10  # with the old connections, round 1 (the second) hung in each of 4 runs here
 ROUND_BOUND = (
     20.0  # seconds: a round takes under one, or ~10 when a cancelled statement waits out busy_timeout
 )
