@@ -18,9 +18,8 @@ from sqlalchemy import text
 from gateway.db import Database
 
 ROUNDS = 10  # with the old connections, round 1 (the second) hung in each of 4 runs here
-ROUND_BOUND = (
-    20.0  # seconds: a round takes under one, or ~10 when a cancelled statement waits out busy_timeout
-)
+# Seconds: a round takes under one, or ~10 when a cancelled statement waits out busy_timeout.
+ROUND_BOUND = 20.0
 
 
 async def _writes_for_ever(db: Database) -> None:
@@ -47,8 +46,12 @@ async def _cancel_twice_then_stop(path: Path, rng: random.Random) -> int:
         writer.cancel()
     await asyncio.gather(*writers, return_exceptions=True)
     await db.dispose()
-    async with Database(f"sqlite+aiosqlite:///{path}").session() as session:
-        return int((await session.execute(text("SELECT count(*) FROM t"))).scalar_one())
+    reader = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with reader.session() as session:
+            return int((await session.execute(text("SELECT count(*) FROM t"))).scalar_one())
+    finally:
+        await reader.dispose()
 
 
 def _run_round(path: Path, rng: random.Random, outcome: list[int | BaseException]) -> None:
